@@ -1,0 +1,31 @@
+package dev.walkeeper.protocol.pg;
+
+/** The SQLSTATE codes walkeeper sends, named as in PostgreSQL's errcodes.txt. */
+public enum SqlState {
+    SUCCESSFUL_COMPLETION("00000"),
+    FEATURE_NOT_SUPPORTED("0A000"),
+    CONNECTION_FAILURE("08006"),
+    PROTOCOL_VIOLATION("08P01"),
+    INVALID_PARAMETER_VALUE("22023"),
+    INVALID_AUTHORIZATION_SPECIFICATION("28000"),
+    INVALID_PASSWORD("28P01"),
+    SYNTAX_ERROR("42601"),
+    UNDEFINED_OBJECT("42704"),
+    TOO_MANY_CONNECTIONS("53300"),
+    PROGRAM_LIMIT_EXCEEDED("54000"),
+    OBJECT_IN_USE("55006"),
+    QUERY_CANCELED("57014"),
+    ADMIN_SHUTDOWN("57P01"),
+    UNDEFINED_FILE("58P01"),
+    INTERNAL_ERROR("XX000");
+
+    private final String code;
+
+    SqlState(String code) {
+        this.code = code;
+    }
+
+    public String code() {
+        return code;
+    }
+}
