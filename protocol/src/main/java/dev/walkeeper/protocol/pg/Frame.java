@@ -14,6 +14,11 @@ public record Frame(byte type, byte[] body) {
         return type == UNTYPED;
     }
 
+    /** A type byte as error messages show it: {@code 'Q'} when printable ASCII, else {@code 0x1b}. */
+    static String describeType(byte type) {
+        return type > 0x20 && type < 0x7F ? "'" + (char) type + "'" : String.format("0x%02x", type & 0xFF);
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof Frame f && f.type == type && Arrays.equals(f.body, body);
