@@ -70,7 +70,12 @@ public final class FrameDecoder {
         return new FrameDecoder(maxMessageSize, false);
     }
 
-    /** Appends received bytes; the chunk is copied, so the caller may reuse it. */
+    /**
+     * Appends received bytes; the chunk is copied, so the caller may reuse it.
+     *
+     * @throws ProtocolException ({@link SqlState#PROGRAM_LIMIT_EXCEEDED}) if unframed input would
+     *     pass 2 GiB — only possible when the caller feeds without calling {@link #next}
+     */
     public void feed(byte[] chunk) {
         ensureWritable(chunk.length);
         System.arraycopy(chunk, 0, buffer, writeIndex, chunk.length);
