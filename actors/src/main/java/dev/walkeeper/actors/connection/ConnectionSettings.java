@@ -1,0 +1,17 @@
+package dev.walkeeper.actors.connection;
+
+import java.time.Duration;
+
+/**
+ * What every inbound connection of a node needs to know.
+ *
+ * @param startupTimeout   a client must finish startup and authentication within this, so idle or
+ *                         slow-loris clients cannot hold connections open
+ * @param maxMessageSize   larger messages are a protocol violation, never an allocation
+ * @param serverVersion    reported as server_version; PostgreSQL's tools refuse a server newer
+ *                         than themselves, so it names the PostgreSQL major we are compatible with
+ * @param systemId         PostgreSQL system identifier reported by IDENTIFY_SYSTEM
+ * @param walSegmentSize   bytes per WAL segment, reported by SHOW wal_segment_size
+ */
+public record ConnectionSettings(Duration startupTimeout, Duration drainTimeout, int maxMessageSize,
+                                 String serverVersion, long systemId, int walSegmentSize, AuthPolicy auth) {}

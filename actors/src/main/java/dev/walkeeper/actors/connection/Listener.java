@@ -1,0 +1,106 @@
+package dev.walkeeper.actors.connection;
+
+import dev.walkeeper.actors.socket.TcpSocketFactory;
+import dev.walkeeper.protocol.pg.FrameDecoder;
+import dev.walkeeper.protocol.pg.FrontendCodec;
+import java.net.InetSocketAddress;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Tcp;
+
+/**
+ * Binds the PostgreSQL-protocol port and supervises one {@link Connection} per accepted socket.
+ * A connection that fails is stopped alone (and logged by Pekko); the listener and every other
+ * connection go on.
+ */
+public final class Listener {
+
+    public sealed interface Command {}
+
+    private record Accepted(Tcp.IncomingConnection connection) implements Command {}
+
+    private record BindCompleted(Tcp.ServerBinding binding, Throwable failure) implements Command {}
+
+    /** Ask the listener to stop accepting; it replies once the port is released. */
+    public record Unbind(ActorRef<Unbound> replyTo) implements Command {}
+
+    public record Unbound() {}
+
+    /** The answer to {@link #create}: where the node listens, or why it could not bind. */
+    public sealed interface BindResult {}
+
+    public record Bound(InetSocketAddress address) implements BindResult {}
+
+    public record BindFailed(String host, int port, Throwable cause) implements BindResult {}
+
+    /** Creates connection behaviours; tests replace it to inject failures. */
+    @FunctionalInterface
+    public interface ConnectionFactory {
+        Behavior<Connection.Command> create(Tcp.IncomingConnection connection);
+    }
+
+    public static ConnectionFactory tcpConnections(ConnectionSettings settings) {
+        return incoming -> Connection.create(settings, incoming.remoteAddress(),
+                new TcpSocketFactory(incoming, () -> FrameDecoder.forServer(settings.maxMessageSize()),
+                        FrontendCodec::decode));
+    }
+
+    public static Behavior<Command> create(String host, int port, ConnectionFactory connections,
+                                           ActorRef<BindResult> replyTo) {
+        return Behaviors.setup(ctx -> {
+            Tcp.get(ctx.getSystem()).bind(host, port)
+                    .to(Sink.foreach(incoming -> ctx.getSelf().tell(new Accepted(incoming))))
+                    .run(ctx.getSystem())
+                    .whenComplete((binding, failure) -> ctx.getSelf().tell(new BindCompleted(binding, failure)));
+            return binding(ctx, host, port, connections, replyTo, new AtomicLong());
+        });
+    }
+
+    private static Behavior<Command> binding(ActorContext<Command> ctx, String host, int port,
+                                             ConnectionFactory connections, ActorRef<BindResult> replyTo,
+                                             AtomicLong counter) {
+        return Behaviors.receive(Command.class)
+                .onMessage(BindCompleted.class, done -> {
+                    if (done.failure() != null) {
+                        replyTo.tell(new BindFailed(host, port, done.failure()));
+                        return Behaviors.stopped();
+                    }
+                    replyTo.tell(new Bound(done.binding().localAddress()));
+                    return listening(ctx, done.binding(), connections, counter);
+                })
+                .onMessage(Accepted.class, a -> {
+                    // Bind completion and the first accept race; the socket is served either way.
+                    spawnConnection(ctx, connections, a.connection(), counter);
+                    return Behaviors.same();
+                })
+                .build();
+    }
+
+    private static Behavior<Command> listening(ActorContext<Command> ctx, Tcp.ServerBinding binding,
+                                               ConnectionFactory connections, AtomicLong counter) {
+        ctx.getLog().info("accepting PostgreSQL-protocol connections on {}", binding.localAddress());
+        return Behaviors.receive(Command.class)
+                .onMessage(Accepted.class, a -> {
+                    spawnConnection(ctx, connections, a.connection(), counter);
+                    return Behaviors.same();
+                })
+                .onMessage(Unbind.class, u -> {
+                    binding.unbind().whenComplete((ok, failure) -> u.replyTo().tell(new Unbound()));
+                    return Behaviors.same();
+                })
+                .build();
+    }
+
+    private static void spawnConnection(ActorContext<Command> ctx, ConnectionFactory connections,
+                                        Tcp.IncomingConnection incoming, AtomicLong counter) {
+        InetSocketAddress remote = incoming.remoteAddress();
+        String name = "conn-" + counter.incrementAndGet() + "-" + remote.getPort();
+        ctx.spawn(Behaviors.supervise(connections.create(incoming))
+                .onFailure(Exception.class, SupervisorStrategy.stop()), name);
+    }
+}

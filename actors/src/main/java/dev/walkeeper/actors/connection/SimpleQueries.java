@@ -1,0 +1,77 @@
+package dev.walkeeper.actors.connection;
+
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.pg.BackendMessage;
+import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
+import dev.walkeeper.protocol.pg.BackendMessage.DataRow;
+import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
+import dev.walkeeper.protocol.pg.BackendMessage.RowDescription;
+import dev.walkeeper.protocol.pg.BackendMessage.RowDescription.Field;
+import dev.walkeeper.protocol.pg.SqlState;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Answers to the commands that complete in one reply (no mode change), as PostgreSQL's walsender
+ * shapes them: column names, types and command tags match, because clients such as
+ * pg_receivewal read them by position and type.
+ */
+final class SimpleQueries {
+    private final ConnectionSettings settings;
+
+    SimpleQueries(ConnectionSettings settings) {
+        this.settings = settings;
+    }
+
+    /** IDENTIFY_SYSTEM: systemid text, timeline int8, xlogpos text, dbname text (NULL unless a database connection). */
+    List<BackendMessage> identifySystem(Lsn xlogpos, String databaseOrNull) {
+        return List.of(
+                new RowDescription(List.of(
+                        Field.text("systemid", Field.TEXT_OID, -1),
+                        Field.text("timeline", Field.INT8_OID, 8),
+                        Field.text("xlogpos", Field.TEXT_OID, -1),
+                        Field.text("dbname", Field.TEXT_OID, -1))),
+                DataRow.ofText(Long.toUnsignedString(settings.systemId()), "1", xlogpos.toString(), databaseOrNull),
+                new CommandComplete("IDENTIFY_SYSTEM"));
+    }
+
+    /** SHOW name, or an ERROR naming the parameter as PostgreSQL does. */
+    List<BackendMessage> show(String parameter) {
+        String value = parameters().get(parameter);
+        if (value == null) {
+            return List.of(ErrorResponse.error(SqlState.UNDEFINED_OBJECT,
+                    "unrecognized configuration parameter \"" + parameter + "\""));
+        }
+        List<BackendMessage> out = new ArrayList<>();
+        out.add(new RowDescription(List.of(Field.text(parameter, Field.TEXT_OID, -1))));
+        out.add(DataRow.ofText(value));
+        out.add(new CommandComplete("SHOW"));
+        return out;
+    }
+
+    /** The parameters SHOW knows, in PostgreSQL's text forms. */
+    private Map<String, String> parameters() {
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put("wal_segment_size", formatSize(settings.walSegmentSize()));
+        p.put("wal_block_size", "8192");
+        p.put("server_version", settings.serverVersion());
+        p.put("server_encoding", "UTF8");
+        p.put("data_directory_mode", "0700");
+        p.put("integer_datetimes", "on");
+        p.put("timezone", "UTC");
+        return p;
+    }
+
+    /** Sizes as SHOW prints them: the largest unit that divides exactly (16MB, 1GB). */
+    static String formatSize(long bytes) {
+        String[] units = {"B", "kB", "MB", "GB", "TB"};
+        int unit = 0;
+        while (unit < units.length - 1 && bytes >= 1024 && bytes % 1024 == 0) {
+            bytes /= 1024;
+            unit++;
+        }
+        return bytes + units[unit];
+    }
+}

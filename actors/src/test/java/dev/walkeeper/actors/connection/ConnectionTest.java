@@ -1,0 +1,394 @@
+package dev.walkeeper.actors.connection;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.walkeeper.actors.socket.SocketFactory;
+import dev.walkeeper.actors.socket.SocketReader;
+import dev.walkeeper.actors.socket.SocketWriter;
+import dev.walkeeper.protocol.auth.Md5Authentication;
+import dev.walkeeper.protocol.pg.BackendCodec;
+import dev.walkeeper.protocol.pg.BackendMessage;
+import dev.walkeeper.protocol.pg.BackendMessage.AuthenticationOk;
+import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
+import dev.walkeeper.protocol.pg.BackendMessage.DataRow;
+import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
+import dev.walkeeper.protocol.pg.BackendMessage.ReadyForQuery;
+import dev.walkeeper.protocol.pg.BackendMessage.RowDescription;
+import dev.walkeeper.protocol.pg.CopyData;
+import dev.walkeeper.protocol.pg.FrontendMessage.CancelRequest;
+import dev.walkeeper.protocol.pg.FrontendMessage.PasswordMessage;
+import dev.walkeeper.protocol.pg.FrontendMessage.Query;
+import dev.walkeeper.protocol.pg.FrontendMessage.SslRequest;
+import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
+import dev.walkeeper.protocol.pg.FrontendMessage.Terminate;
+import dev.walkeeper.protocol.pg.ProtocolException;
+import dev.walkeeper.protocol.pg.SqlState;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Drives the connection state machine through every transition with probes standing in for the
+ * socket's reader and writer: what the connection writes is what a client would receive.
+ */
+class ConnectionTest {
+    private static final ActorTestKit testKit = ActorTestKit.create();
+    private static final long SYSTEM_ID = 7_234_567_890_123_456_789L;
+
+    @AfterAll
+    static void shutdown() {
+        testKit.shutdownTestKit();
+    }
+
+    private static ConnectionSettings settings(AuthPolicy auth, Duration startupTimeout) {
+        return new ConnectionSettings(startupTimeout, Duration.ofSeconds(5), 1 << 20, "15.0", SYSTEM_ID,
+                16 * 1024 * 1024, auth);
+    }
+
+    private static ConnectionSettings settings(AuthPolicy auth) {
+        return settings(auth, Duration.ofSeconds(30));
+    }
+
+    /** A connection whose socket halves are probes; {@code events} plays the reader's part. */
+    private static final class Client {
+        final ActorRef<Connection.Command> connection;
+        final TestProbe<SocketReader.Command> reader = testKit.createTestProbe(SocketReader.Command.class);
+        final TestProbe<SocketWriter.Command> writer = testKit.createTestProbe(SocketWriter.Command.class);
+        final ActorRef<SocketReader.Event> events;
+
+        Client(ConnectionSettings settings, String clientIp) throws Exception {
+            CompletableFuture<ActorRef<SocketReader.Event>> eventsRef = new CompletableFuture<>();
+            SocketFactory sockets = new SocketFactory() {
+                @Override
+                public <T> Halves attach(ActorContext<T> context, ActorRef<SocketReader.Event> events) {
+                    eventsRef.complete(events);
+                    return new Halves(reader.ref(), writer.ref());
+                }
+            };
+            connection = testKit.spawn(Connection.create(settings, new InetSocketAddress(clientIp, 40000), sockets));
+            events = eventsRef.get(5, TimeUnit.SECONDS);
+        }
+
+        /** Delivers a message as the reader would, and checks the connection consumed it. */
+        void send(Object message) {
+            events.tell(new SocketReader.Received(message));
+            reader.expectMessage(SocketReader.Consumed.INSTANCE);
+        }
+
+        BackendMessage next() {
+            return writer.expectMessageClass(SocketWriter.Write.class).message();
+        }
+
+        <M extends BackendMessage> M next(Class<M> type) {
+            return assertInstanceOf(type, next());
+        }
+
+        void startup(Map<String, String> params) {
+            send(new StartupMessage(196608, params));
+        }
+
+        void expectLoggedIn() {
+            next(AuthenticationOk.class);
+            List<BackendMessage> rest = new ArrayList<>();
+            BackendMessage m;
+            while (!((m = next()) instanceof ReadyForQuery)) {
+                rest.add(m);
+            }
+            assertTrue(rest.stream().anyMatch(p -> p.equals(new BackendMessage.ParameterStatus("server_version", "15.0"))),
+                    "server_version reported: " + rest);
+            assertTrue(rest.stream().anyMatch(p -> p instanceof BackendMessage.BackendKeyData));
+        }
+
+        /** The connection sends a FATAL ErrorResponse with this SQLSTATE, closes, and stops once the socket is gone. */
+        ErrorResponse expectFatal(SqlState state) {
+            ErrorResponse error = next(ErrorResponse.class);
+            assertEquals("FATAL", error.severity());
+            assertEquals(state.code(), error.code(), error.message());
+            expectClosed();
+            return error;
+        }
+
+        void expectClosed() {
+            writer.expectMessageClass(SocketWriter.Close.class);
+            events.tell(new SocketReader.PeerClosed("socket closed"));
+            writer.expectTerminated(connection);
+        }
+
+        /** An ERROR (not FATAL) then ReadyForQuery: the command failed, the connection goes on. */
+        ErrorResponse expectQueryError(SqlState state) {
+            ErrorResponse error = next(ErrorResponse.class);
+            assertEquals("ERROR", error.severity());
+            assertEquals(state.code(), error.code(), error.message());
+            assertEquals(ReadyForQuery.IDLE, next());
+            return error;
+        }
+    }
+
+    private static Map<String, String> params(String... kv) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put(kv[i], kv[i + 1]);
+        }
+        return m;
+    }
+
+    private static Client loggedInTrusted() throws Exception {
+        Client c = new Client(settings(AuthPolicy.loopbackTrustOnly()), "127.0.0.1");
+        c.startup(params("user", "u", "database", "replication", "replication", "true"));
+        c.expectLoggedIn();
+        return c;
+    }
+
+    @Test
+    void trustedLoopbackClientRunsReplicationCommands() throws Exception {
+        Client c = loggedInTrusted();
+
+        c.send(new Query("IDENTIFY_SYSTEM"));
+        RowDescription columns = c.next(RowDescription.class);
+        assertEquals(List.of("systemid", "timeline", "xlogpos", "dbname"),
+                columns.fields().stream().map(RowDescription.Field::name).toList());
+        DataRow row = c.next(DataRow.class);
+        assertArrayEquals(Long.toUnsignedString(SYSTEM_ID).getBytes(StandardCharsets.UTF_8), row.values().get(0));
+        assertArrayEquals("1".getBytes(StandardCharsets.UTF_8), row.values().get(1));
+        assertArrayEquals("0/0".getBytes(StandardCharsets.UTF_8), row.values().get(2));
+        assertNull(row.values().get(3), "dbname is NULL on a physical replication connection");
+        assertEquals(new CommandComplete("IDENTIFY_SYSTEM"), c.next());
+        assertEquals(ReadyForQuery.IDLE, c.next());
+
+        c.send(new Query("SHOW wal_segment_size"));
+        c.next(RowDescription.class);
+        assertEquals(DataRow.ofText("16MB"), c.next());
+        assertEquals(new CommandComplete("SHOW"), c.next());
+        assertEquals(ReadyForQuery.IDLE, c.next());
+
+        c.send(new Query(""));
+        c.next(BackendMessage.EmptyQueryResponse.class);
+        assertEquals(ReadyForQuery.IDLE, c.next());
+    }
+
+    @Test
+    void failedCommandsAnswerAnErrorAndTheConnectionGoesOn() throws Exception {
+        Client c = loggedInTrusted();
+        c.send(new Query("SHOW no_such_parameter"));
+        assertTrue(c.expectQueryError(SqlState.UNDEFINED_OBJECT).message().contains("no_such_parameter"));
+        c.send(new Query("SELECT 1"));
+        c.expectQueryError(SqlState.FEATURE_NOT_SUPPORTED);
+        c.send(new Query("START_REPLICATION banana"));
+        c.expectQueryError(SqlState.SYNTAX_ERROR);
+        c.send(new Query("START_REPLICATION 0/1000000 TIMELINE 1"));
+        c.expectQueryError(SqlState.FEATURE_NOT_SUPPORTED);
+        c.send(new Query("SHOW server_version"));
+        c.next(RowDescription.class);
+        assertEquals(DataRow.ofText("15.0"), c.next());
+        assertEquals(new CommandComplete("SHOW"), c.next());
+        assertEquals(ReadyForQuery.IDLE, c.next());
+    }
+
+    @Test
+    void terminateClosesTheConnection() throws Exception {
+        Client c = loggedInTrusted();
+        c.send(new Terminate());
+        c.expectClosed();
+    }
+
+    @Test
+    void sslRequestIsRefusedAndTheClientContinuesInClearText() throws Exception {
+        Client c = new Client(settings(AuthPolicy.loopbackTrustOnly()), "127.0.0.1");
+        c.send(new SslRequest());
+        assertArrayEquals(new byte[] {BackendCodec.SSL_REFUSED}, c.writer.expectMessageClass(SocketWriter.WriteRaw.class).bytes());
+        c.startup(params("user", "u"));
+        c.expectLoggedIn();
+    }
+
+    @Test
+    void cancelRequestClosesQuietly() throws Exception {
+        Client c = new Client(settings(AuthPolicy.loopbackTrustOnly()), "127.0.0.1");
+        c.send(new CancelRequest(1, 2));
+        c.expectClosed();
+    }
+
+    @Test
+    void queryBeforeStartupIsAProtocolViolation() throws Exception {
+        Client c = new Client(settings(AuthPolicy.loopbackTrustOnly()), "127.0.0.1");
+        c.send(new Query("IDENTIFY_SYSTEM"));
+        c.expectFatal(SqlState.PROTOCOL_VIOLATION);
+    }
+
+    @Test
+    void queryDuringAuthenticationIsAProtocolViolation() throws Exception {
+        Client c = new Client(settings(users(AuthPolicy.User.withPassword("alice", AuthPolicy.Method.PASSWORD, "pw"))),
+                "127.0.0.1");
+        c.startup(params("user", "alice"));
+        c.next(BackendMessage.AuthenticationCleartextPassword.class);
+        c.send(new Query("IDENTIFY_SYSTEM"));
+        c.expectFatal(SqlState.PROTOCOL_VIOLATION);
+    }
+
+    @Test
+    void copyDataInTheSimpleQueryStateIsAProtocolViolation() throws Exception {
+        Client c = loggedInTrusted();
+        c.send(new CopyData(new byte[] {1, 2, 3}));
+        c.expectFatal(SqlState.PROTOCOL_VIOLATION);
+    }
+
+    @Test
+    void secondStartupMessageIsAProtocolViolation() throws Exception {
+        Client c = loggedInTrusted();
+        c.startup(params("user", "u"));
+        c.expectFatal(SqlState.PROTOCOL_VIOLATION);
+    }
+
+    @Test
+    void malformedInputFromTheReaderEndsTheConnectionWithItsSqlState() throws Exception {
+        Client c = new Client(settings(AuthPolicy.loopbackTrustOnly()), "127.0.0.1");
+        c.events.tell(new SocketReader.ReadFailed(new ProtocolException(SqlState.PROGRAM_LIMIT_EXCEEDED, "too big")));
+        assertEquals("too big", c.expectFatal(SqlState.PROGRAM_LIMIT_EXCEEDED).message());
+    }
+
+    @Test
+    void peerCloseStopsTheConnectionInAnyState() throws Exception {
+        Client c = loggedInTrusted();
+        c.events.tell(new SocketReader.PeerClosed("reset"));
+        c.writer.expectTerminated(c.connection);
+    }
+
+    @Test
+    void startupMessageWithoutUserIsRefused() throws Exception {
+        Client c = new Client(settings(AuthPolicy.loopbackTrustOnly()), "127.0.0.1");
+        c.startup(params("database", "x"));
+        c.expectFatal(SqlState.INVALID_AUTHORIZATION_SPECIFICATION);
+    }
+
+    @Test
+    void invalidReplicationParameterIsRefused() throws Exception {
+        Client c = new Client(settings(AuthPolicy.loopbackTrustOnly()), "127.0.0.1");
+        c.startup(params("user", "u", "replication", "sometimes"));
+        c.expectFatal(SqlState.INVALID_PARAMETER_VALUE);
+    }
+
+    @Test
+    void replicationParameterIsOptionalAsForNeonsCompute() throws Exception {
+        Client c = new Client(settings(AuthPolicy.loopbackTrustOnly()), "127.0.0.1");
+        c.startup(params("user", "u", "database", "replication",
+                "options", "-c timeline_id=0123456789abcdef0123456789abcdef tenant_id=fedcba9876543210fedcba9876543210"));
+        c.expectLoggedIn();
+        c.send(new Query("IDENTIFY_SYSTEM"));
+        c.next(RowDescription.class);
+        c.next(DataRow.class);
+        assertEquals(new CommandComplete("IDENTIFY_SYSTEM"), c.next());
+    }
+
+    @Test
+    void withoutUsersNonLoopbackClientsAreRefused() throws Exception {
+        Client c = new Client(settings(AuthPolicy.loopbackTrustOnly()), "192.0.2.10");
+        c.startup(params("user", "u"));
+        c.expectFatal(SqlState.INVALID_AUTHORIZATION_SPECIFICATION);
+    }
+
+    private static AuthPolicy users(AuthPolicy.User... users) {
+        Map<String, AuthPolicy.User> m = new LinkedHashMap<>();
+        for (AuthPolicy.User u : users) {
+            m.put(u.name(), u);
+        }
+        return new AuthPolicy(m);
+    }
+
+    @Test
+    void cleartextPasswordRightAndWrong() throws Exception {
+        AuthPolicy auth = users(AuthPolicy.User.withPassword("alice", AuthPolicy.Method.PASSWORD, "s3cret"));
+        Client ok = new Client(settings(auth), "192.0.2.10");
+        ok.startup(params("user", "alice"));
+        ok.next(BackendMessage.AuthenticationCleartextPassword.class);
+        ok.send(PasswordMessage.cleartext("s3cret"));
+        ok.expectLoggedIn();
+
+        Client bad = new Client(settings(auth), "192.0.2.10");
+        bad.startup(params("user", "alice"));
+        bad.next(BackendMessage.AuthenticationCleartextPassword.class);
+        bad.send(PasswordMessage.cleartext("guess"));
+        assertTrue(bad.expectFatal(SqlState.INVALID_PASSWORD).message().contains("alice"));
+    }
+
+    @Test
+    void md5PasswordRightAndWrong() throws Exception {
+        AuthPolicy auth = users(AuthPolicy.User.withPassword("bob", AuthPolicy.Method.MD5, "hunter2"));
+        Client ok = new Client(settings(auth), "127.0.0.1");
+        ok.startup(params("user", "bob"));
+        byte[] salt = ok.next(BackendMessage.AuthenticationMd5Password.class).salt();
+        ok.send(PasswordMessage.cleartext(Md5Authentication.clientResponse("bob", "hunter2", salt)));
+        ok.expectLoggedIn();
+
+        Client bad = new Client(settings(auth), "127.0.0.1");
+        bad.startup(params("user", "bob"));
+        byte[] salt2 = bad.next(BackendMessage.AuthenticationMd5Password.class).salt();
+        bad.send(PasswordMessage.cleartext(Md5Authentication.clientResponse("bob", "hunter3", salt2)));
+        bad.expectFatal(SqlState.INVALID_PASSWORD);
+    }
+
+    @Test
+    void scramForAnUnknownUserFailsOnlyAtTheFinalStep() throws Exception {
+        AuthPolicy auth = users(AuthPolicy.User.withPassword("alice", AuthPolicy.Method.SCRAM_SHA_256, "pw"));
+        Client c = new Client(settings(auth), "127.0.0.1");
+        c.startup(params("user", "mallory"));
+        assertEquals(List.of("SCRAM-SHA-256"), c.next(BackendMessage.AuthenticationSasl.class).mechanisms());
+        c.send(PasswordMessage.saslInitial("SCRAM-SHA-256", "n,,n=,r=clientnonce123".getBytes(StandardCharsets.UTF_8)));
+        String serverFirst = new String(c.next(BackendMessage.AuthenticationSaslContinue.class).data(), StandardCharsets.UTF_8);
+        String nonce = serverFirst.substring(2, serverFirst.indexOf(','));
+        assertTrue(nonce.startsWith("clientnonce123"), serverFirst);
+        String proof = java.util.Base64.getEncoder().encodeToString(new byte[32]);
+        c.send(PasswordMessage.sasl(("c=biws,r=" + nonce + ",p=" + proof).getBytes(StandardCharsets.UTF_8)));
+        c.expectFatal(SqlState.INVALID_PASSWORD);
+    }
+
+    @Test
+    void saslWithAnUnofferedMechanismIsAProtocolViolation() throws Exception {
+        AuthPolicy auth = users(AuthPolicy.User.withPassword("alice", AuthPolicy.Method.SCRAM_SHA_256, "pw"));
+        Client c = new Client(settings(auth), "127.0.0.1");
+        c.startup(params("user", "alice"));
+        c.next(BackendMessage.AuthenticationSasl.class);
+        c.send(PasswordMessage.saslInitial("SCRAM-SHA-256-PLUS", "p=tls-server-end-point,,n=,r=x".getBytes(StandardCharsets.UTF_8)));
+        c.expectFatal(SqlState.PROTOCOL_VIOLATION);
+    }
+
+    @Test
+    void malformedScramMessageIsAProtocolViolation() throws Exception {
+        AuthPolicy auth = users(AuthPolicy.User.withPassword("alice", AuthPolicy.Method.SCRAM_SHA_256, "pw"));
+        Client c = new Client(settings(auth), "127.0.0.1");
+        c.startup(params("user", "alice"));
+        c.next(BackendMessage.AuthenticationSasl.class);
+        c.send(PasswordMessage.saslInitial("SCRAM-SHA-256", "garbage".getBytes(StandardCharsets.UTF_8)));
+        c.expectFatal(SqlState.PROTOCOL_VIOLATION);
+    }
+
+    @Test
+    void slowClientsTimeOutDuringStartup() throws Exception {
+        Client c = new Client(settings(AuthPolicy.loopbackTrustOnly(), Duration.ofMillis(200)), "127.0.0.1");
+        c.expectFatal(SqlState.QUERY_CANCELED);
+    }
+
+    @Test
+    void startupTimeoutDoesNotApplyOnceAuthenticated() throws Exception {
+        Client c = new Client(settings(AuthPolicy.loopbackTrustOnly(), Duration.ofMillis(300)), "127.0.0.1");
+        c.startup(params("user", "u"));
+        c.expectLoggedIn();
+        c.writer.expectNoMessage(Duration.ofMillis(600));
+        c.send(new Query("SHOW server_version"));
+        c.next(RowDescription.class);
+    }
+}

@@ -1,0 +1,26 @@
+package dev.walkeeper.cluster;
+
+import dev.walkeeper.actors.connection.Listener;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/** The root of a node's actor tree: it starts the listener and reports where it bound. */
+final class NodeGuardian {
+
+    sealed interface Command {}
+
+    record Start(ActorRef<Listener.BindResult> replyTo) implements Command {}
+
+    private NodeGuardian() {}
+
+    static Behavior<Command> create(NodeSettings settings) {
+        return Behaviors.setup(ctx -> Behaviors.receive(Command.class)
+                .onMessage(Start.class, start -> {
+                    ctx.spawn(Listener.create(settings.host(), settings.port(),
+                            Listener.tcpConnections(settings.connection()), start.replyTo()), "listener");
+                    return Behaviors.empty();
+                })
+                .build());
+    }
+}

@@ -1,0 +1,71 @@
+package dev.walkeeper.cluster;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigObject;
+import dev.walkeeper.actors.connection.AuthPolicy;
+import dev.walkeeper.actors.connection.ConnectionSettings;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The {@code walkeeper} section of the configuration, read and checked once at start so that a
+ * wrong setting stops the node with a clear message instead of failing a client later.
+ */
+public record NodeSettings(long nodeId, Path dataDir, String host, int port, ConnectionSettings connection) {
+
+    public static NodeSettings from(Config root) {
+        Config c = root.getConfig("walkeeper");
+        AuthPolicy auth = new AuthPolicy(users(c.getConfig("auth")));
+        String host = c.getString("listen.host");
+        if (auth.isOpen() && !isLoopback(host)) {
+            throw new IllegalArgumentException("refusing to listen on " + host
+                    + " without authentication: configure walkeeper.auth.users, or listen on a loopback address");
+        }
+        long walSegmentSize = c.getBytes("wal-segment-size");
+        if (Long.bitCount(walSegmentSize) != 1 || walSegmentSize < 1 << 20 || walSegmentSize > 1L << 30) {
+            throw new IllegalArgumentException("walkeeper.wal-segment-size must be a power of two between 1MiB and 1GiB, got "
+                    + walSegmentSize);
+        }
+        ConnectionSettings connection = new ConnectionSettings(
+                c.getDuration("connection.startup-timeout"),
+                c.getDuration("connection.drain-timeout"),
+                Math.toIntExact(c.getBytes("connection.max-message-size")),
+                c.getString("server-version"),
+                Long.parseUnsignedLong(c.getString("system-id")),
+                (int) walSegmentSize,
+                auth);
+        return new NodeSettings(c.getLong("node-id"), Path.of(c.getString("data-dir")), host,
+                c.getInt("listen.port"), connection);
+    }
+
+    private static Map<String, AuthPolicy.User> users(Config auth) {
+        Map<String, AuthPolicy.User> users = new LinkedHashMap<>();
+        ConfigObject section = auth.getObject("users");
+        for (String name : section.keySet()) {
+            Config user = section.toConfig().getConfig("\"" + name + "\"");
+            AuthPolicy.Method method = AuthPolicy.Method.fromConfig(user.getString("method"));
+            if (user.hasPath("verifier")) {
+                users.put(name, AuthPolicy.User.withVerifier(name, method, user.getString("verifier")));
+            } else if (user.hasPath("password")) {
+                users.put(name, AuthPolicy.User.withPassword(name, method, user.getString("password")));
+            } else if (method == AuthPolicy.Method.TRUST) {
+                users.put(name, new AuthPolicy.User(name, method, null));
+            } else {
+                throw new IllegalArgumentException("walkeeper.auth.users." + name
+                        + ": method " + method.configName() + " needs a verifier or a password");
+            }
+        }
+        return users;
+    }
+
+    private static boolean isLoopback(String host) {
+        try {
+            return InetAddress.getByName(host).isLoopbackAddress();
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException("walkeeper.listen.host: unknown host " + host, e);
+        }
+    }
+}

@@ -1,0 +1,87 @@
+package dev.walkeeper.ops;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import dev.walkeeper.cluster.WalkeeperNode;
+import java.io.File;
+import java.nio.file.Files;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+
+/** {@code walkeeper node}: run a node until it is interrupted. */
+@Command(name = "node", mixinStandardHelpOptions = true,
+        description = "Run a walkeeper node. Settings come from the config file (HOCON), then these flags.")
+final class NodeCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "HOCON file with walkeeper.* settings.")
+    File configFile;
+
+    @Option(names = "--listen", paramLabel = "HOST:PORT", description = "Listen address (default 127.0.0.1:5454).")
+    String listen;
+
+    @Option(names = "--data-dir", paramLabel = "DIR", description = "Data directory (default ./data).")
+    String dataDir;
+
+    @Option(names = "--node-id", paramLabel = "N", description = "Node id, unique in the cluster (default 1).")
+    Long nodeId;
+
+    @Option(names = "--system-id", paramLabel = "N", description = "PostgreSQL system identifier reported by IDENTIFY_SYSTEM.")
+    String systemId;
+
+    @Override
+    public Integer call() throws Exception {
+        WalkeeperNode node = WalkeeperNode.start(config());
+        Runtime.getRuntime().addShutdownHook(new Thread(node::close, "walkeeper-shutdown"));
+        node.whenTerminated().toCompletableFuture().join();
+        return 0;
+    }
+
+    /** Flags over the file over application.conf/reference.conf. */
+    Config config() {
+        Config config = ConfigFactory.empty();
+        if (listen != null) {
+            int colon = listen.lastIndexOf(':');
+            if (colon <= 0 || colon == listen.length() - 1) {
+                throw new ParameterException(spec.commandLine(), "--listen must be HOST:PORT, got " + listen);
+            }
+            config = config.withValue("walkeeper.listen.host", ConfigValueFactory.fromAnyRef(listen.substring(0, colon)))
+                    .withValue("walkeeper.listen.port", ConfigValueFactory.fromAnyRef(parsePort(listen.substring(colon + 1))));
+        }
+        if (dataDir != null) {
+            config = config.withValue("walkeeper.data-dir", ConfigValueFactory.fromAnyRef(dataDir));
+        }
+        if (nodeId != null) {
+            config = config.withValue("walkeeper.node-id", ConfigValueFactory.fromAnyRef(nodeId));
+        }
+        if (systemId != null) {
+            config = config.withValue("walkeeper.system-id", ConfigValueFactory.fromAnyRef(systemId));
+        }
+        if (configFile != null) {
+            if (!Files.isReadable(configFile.toPath())) {
+                throw new ParameterException(spec.commandLine(), "cannot read config file " + configFile);
+            }
+            config = config.withFallback(ConfigFactory.parseFile(configFile));
+        }
+        return config.withFallback(ConfigFactory.load()).resolve();
+    }
+
+    private int parsePort(String text) {
+        try {
+            int port = Integer.parseInt(text);
+            if (port >= 0 && port <= 65535) {
+                return port;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new ParameterException(spec.commandLine(), "--listen port must be 0..65535, got " + text);
+    }
+}
