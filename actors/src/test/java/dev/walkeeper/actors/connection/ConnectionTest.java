@@ -48,7 +48,7 @@ import org.junit.jupiter.api.Test;
  * socket's reader and writer: what the connection writes is what a client would receive.
  */
 class ConnectionTest {
-    private static final ActorTestKit testKit = ActorTestKit.create();
+    private static final ActorTestKit testKit = TestKits.create();
     private static final long SYSTEM_ID = 7_234_567_890_123_456_789L;
 
     @AfterAll

@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
 
 /** The listener over real sockets: a connection that throws is stopped alone; the node goes on. */
 class ListenerTest {
-    private static final ActorTestKit testKit = ActorTestKit.create();
+    private static final ActorTestKit testKit = TestKits.create();
 
     @AfterAll
     static void shutdown() {
