@@ -1,11 +1,13 @@
 package dev.walkeeper.cluster;
 
 import dev.walkeeper.actors.connection.Listener;
+import dev.walkeeper.actors.timeline.TimelineRegistry;
+import dev.walkeeper.actors.timeline.WalStores;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
-/** The root of a node's actor tree: it starts the listener and reports where it bound. */
+/** The root of a node's actor tree: it starts the timelines and the listener, and reports where it bound. */
 final class NodeGuardian {
 
     sealed interface Command {}
@@ -14,11 +16,13 @@ final class NodeGuardian {
 
     private NodeGuardian() {}
 
-    static Behavior<Command> create(NodeSettings settings) {
+    static Behavior<Command> create(NodeSettings settings, WalStores walStores) {
         return Behaviors.setup(ctx -> Behaviors.receive(Command.class)
                 .onMessage(Start.class, start -> {
+                    ActorRef<TimelineRegistry.Command> timelines =
+                            ctx.spawn(TimelineRegistry.create(settings.nodeId(), walStores), "timelines");
                     ctx.spawn(Listener.create(settings.host(), settings.port(),
-                            Listener.tcpConnections(settings.connection()), start.replyTo()), "listener");
+                            Listener.tcpConnections(settings.connection(), timelines), start.replyTo()), "listener");
                     return Behaviors.empty();
                 })
                 .build());

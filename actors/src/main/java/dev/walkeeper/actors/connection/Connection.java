@@ -3,6 +3,8 @@ package dev.walkeeper.actors.connection;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;
+import dev.walkeeper.actors.timeline.Timeline;
+import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.auth.AuthenticationFailedException;
 import dev.walkeeper.protocol.auth.Md5Authentication;
@@ -16,10 +18,18 @@ import dev.walkeeper.protocol.pg.BackendMessage.AuthenticationSasl;
 import dev.walkeeper.protocol.pg.BackendMessage.AuthenticationSaslContinue;
 import dev.walkeeper.protocol.pg.BackendMessage.AuthenticationSaslFinal;
 import dev.walkeeper.protocol.pg.BackendMessage.BackendKeyData;
+import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
+import dev.walkeeper.protocol.pg.BackendMessage.CopyBothResponse;
+import dev.walkeeper.protocol.pg.BackendMessage.DataRow;
+import dev.walkeeper.protocol.pg.BackendMessage.RowDescription;
 import dev.walkeeper.protocol.pg.BackendMessage.EmptyQueryResponse;
 import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
 import dev.walkeeper.protocol.pg.BackendMessage.ParameterStatus;
 import dev.walkeeper.protocol.pg.BackendMessage.ReadyForQuery;
+import dev.walkeeper.protocol.pg.CopyData;
+import dev.walkeeper.protocol.pg.CopyDone;
+import dev.walkeeper.protocol.pg.Frame;
+import dev.walkeeper.protocol.pg.FrontendCodec;
 import dev.walkeeper.protocol.pg.FrontendMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.CancelRequest;
 import dev.walkeeper.protocol.pg.FrontendMessage.GssEncRequest;
@@ -33,6 +43,11 @@ import dev.walkeeper.protocol.pg.ProtocolException;
 import dev.walkeeper.protocol.pg.ReplicationCommand;
 import dev.walkeeper.protocol.pg.SqlState;
 import dev.walkeeper.protocol.pg.StartupOptions;
+import dev.walkeeper.protocol.safekeeper.AcceptorCodec;
+import dev.walkeeper.protocol.safekeeper.ProposerCodec;
+import dev.walkeeper.protocol.safekeeper.ProposerMessage;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import java.time.Duration;
 import java.net.InetSocketAddress;
 import java.security.SecureRandom;
 import java.util.List;
@@ -62,38 +77,58 @@ public final class Connection {
 
     private enum DrainTimedOut implements Command { INSTANCE }
 
+    /** Answers that arrive while a state waits for another actor. */
+    private sealed interface Async extends Command {}
+
+    private record FromTimeline(Timeline.ProposerReply reply) implements Async {}
+
+    private record TimelineResolved(ActorRef<Timeline.Command> timeline, Throwable failure) implements Async {}
+
+    private record StatusReceived(Timeline.Status status, Throwable failure) implements Async {}
+
+    private record TimelineStopped() implements Async {}
+
+    /** Unconsumed proposer messages a pushing connection lets its reader decode ahead. */
+    private static final int WAL_PUSH_WINDOW = 32;
+    private static final Duration ASK_TIMEOUT = Duration.ofSeconds(10);
+
     private static final Object STARTUP_TIMER = "startup";
     private static final String SCRAM = "SCRAM-SHA-256";
 
-    public static Behavior<Command> create(ConnectionSettings settings, InetSocketAddress client,
-                                           SocketFactory sockets) {
+    public static Behavior<Command> create(ConnectionSettings settings, ActorRef<TimelineRegistry.Command> timelines,
+                                           InetSocketAddress client, SocketFactory sockets) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             ActorRef<SocketReader.Event> events = ctx.messageAdapter(SocketReader.Event.class, FromReader::new);
             SocketFactory.Halves halves = sockets.attach(ctx, events);
             timers.startSingleTimer(STARTUP_TIMER, StartupTimedOut.INSTANCE, settings.startupTimeout());
-            return new Connection(ctx, timers, settings, client, halves).startup();
+            return new Connection(ctx, timers, settings, timelines, client, halves).startup();
         }));
     }
 
     private final ActorContext<Command> context;
     private final TimerScheduler<Command> timers;
     private final ConnectionSettings settings;
+    private final ActorRef<TimelineRegistry.Command> timelines;
     private final InetSocketAddress client;
     private final ActorRef<SocketReader.Command> reader;
     private final ActorRef<SocketWriter.Command> writer;
     private final SimpleQueries queries;
     private final SecureRandom random = new SecureRandom();
     private Session session;
+    /** Set by a handler that answers later: the reader gets its Consumed when the answer is out. */
+    private boolean readerHeld;
 
     /** What the StartupMessage established. */
     private record Session(String user, String database, String applicationName, boolean replication,
                            Map<String, String> options) {}
 
     private Connection(ActorContext<Command> context, TimerScheduler<Command> timers, ConnectionSettings settings,
-                       InetSocketAddress client, SocketFactory.Halves halves) {
+                       ActorRef<TimelineRegistry.Command> timelines, InetSocketAddress client,
+                       SocketFactory.Halves halves) {
         this.context = context;
         this.timers = timers;
         this.settings = settings;
+        this.timelines = timelines;
         this.client = client;
         this.reader = halves.reader();
         this.writer = halves.writer();
@@ -105,9 +140,22 @@ public final class Connection {
         Behavior<Command> handle(Object message);
     }
 
+    /** Handles the answers a state waits for. */
+    private interface AsyncHandler {
+        Behavior<Command> handle(Async answer);
+    }
+
     private Behavior<Command> state(MessageHandler handler) {
+        return state(handler, answer -> {
+            context.getLog().debug("{}: ignoring late {}", client, answer);
+            return Behaviors.same();
+        });
+    }
+
+    private Behavior<Command> state(MessageHandler handler, AsyncHandler asyncHandler) {
         return Behaviors.receive(Command.class)
                 .onMessage(FromReader.class, f -> onReaderEvent(f.event(), handler))
+                .onMessage(Async.class, asyncHandler::handle)
                 .onMessageEquals(StartupTimedOut.INSTANCE, () -> fatal(SqlState.QUERY_CANCELED,
                         "canceling authentication due to timeout"))
                 .build();
@@ -115,13 +163,18 @@ public final class Connection {
 
     private Behavior<Command> onReaderEvent(SocketReader.Event event, MessageHandler handler) {
         if (event instanceof SocketReader.Received received) {
-            reader.tell(SocketReader.Consumed.INSTANCE);
+            readerHeld = false;
+            Behavior<Command> next;
             try {
-                return handler.handle(received.message());
+                next = handler.handle(received.message());
             } catch (ProtocolException e) {
                 // A field inside a well-framed message was malformed (e.g. a SCRAM message).
-                return fatal(e.sqlState(), e.getMessage());
+                next = fatal(e.sqlState(), e.getMessage());
             }
+            if (!readerHeld) {
+                reader.tell(SocketReader.Consumed.INSTANCE);
+            }
+            return next;
         }
         if (event instanceof SocketReader.ReadFailed failed) {
             return fatal(failed.cause().sqlState(), failed.cause().getMessage());
@@ -301,6 +354,10 @@ public final class Connection {
                     .forEach(this::write);
         } else if (command instanceof ReplicationCommand.Show show) {
             queries.show(show.parameter()).forEach(this::write);
+        } else if (command instanceof ReplicationCommand.TimelineStatus) {
+            return timelineStatus();
+        } else if (command instanceof ReplicationCommand.StartWalPush push) {
+            return startWalPush(push);
         } else {
             return queryError(SqlState.FEATURE_NOT_SUPPORTED,
                     firstWord(sql) + " is not supported by this walkeeper node");
@@ -323,6 +380,179 @@ public final class Connection {
         write(ErrorResponse.error(state, message));
         write(ReadyForQuery.IDLE);
         return Behaviors.same();
+    }
+
+    /** The timeline named by the startup options ({@code -c tenant_id=… timeline_id=…}), or null. */
+    private TenantTimelineId optionsTimeline() {
+        String tenant = session.options().get("tenant_id");
+        String timeline = session.options().get("timeline_id");
+        if (tenant == null || timeline == null) {
+            return null;
+        }
+        try {
+            return new TenantTimelineId(tenant, timeline);
+        } catch (IllegalArgumentException e) {
+            throw new ProtocolException(SqlState.INVALID_PARAMETER_VALUE, e.getMessage());
+        }
+    }
+
+    /** TIMELINE_STATUS: flush_lsn and commit_lsn of the options' timeline; no row if it does not exist. */
+    private Behavior<Command> timelineStatus() {
+        TenantTimelineId id = optionsTimeline();
+        if (id == null) {
+            return queryError(SqlState.INVALID_PARAMETER_VALUE,
+                    "TIMELINE_STATUS needs tenant_id and timeline_id in the startup options");
+        }
+        readerHeld = true;
+        context.ask(ActorRef.class, timelines, ASK_TIMEOUT, replyTo -> new TimelineRegistry.Get(id, narrow(replyTo)),
+                (timeline, failure) -> new TimelineResolved(failure == null ? narrow(timeline) : null, failure));
+        return state(this::unexpectedWhileBusy, answer -> {
+            if (answer instanceof TimelineResolved resolved && resolved.failure() == null) {
+                context.ask(Timeline.Status.class, resolved.timeline(), ASK_TIMEOUT, Timeline.GetStatus::new,
+                        StatusReceived::new);
+                return Behaviors.same();
+            }
+            if (answer instanceof StatusReceived received && received.failure() == null) {
+                Timeline.Status status = received.status();
+                write(new RowDescription(List.of(
+                        RowDescription.Field.text("flush_lsn", RowDescription.Field.TEXT_OID, -1),
+                        RowDescription.Field.text("commit_lsn", RowDescription.Field.TEXT_OID, -1))));
+                if (status.exists()) {
+                    write(DataRow.ofText(status.flushLsn().toString(), status.commitLsn().toString()));
+                }
+                write(new CommandComplete("TIMELINE_STATUS"));
+                write(ReadyForQuery.IDLE);
+                releaseReader();
+                return authenticated();
+            }
+            releaseReader();
+            queryError(SqlState.INTERNAL_ERROR, "timeline " + id + " did not answer: " + answer);
+            return authenticated();
+        });
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> ActorRef<T> narrow(ActorRef<?> ref) {
+        return (ActorRef<T>) ref;
+    }
+
+    private void releaseReader() {
+        reader.tell(SocketReader.Consumed.INSTANCE);
+    }
+
+    /** While a command is answered the reader is held, so nothing else can arrive. */
+    private Behavior<Command> unexpectedWhileBusy(Object message) {
+        return unexpected(message, "busy");
+    }
+
+    // ---- walPushing: the proposer/acceptor protocol inside CopyBoth ----------------------------
+
+    /**
+     * START_WAL_PUSH: CopyBoth at once (as Neon's safekeeper), then every CopyData carries one
+     * proposer message; the reader decodes them from here on.
+     */
+    private Behavior<Command> startWalPush(ReplicationCommand.StartWalPush push) {
+        if (push.protoVersion() != 3) {
+            return queryError(SqlState.FEATURE_NOT_SUPPORTED, "START_WAL_PUSH protocol version "
+                    + push.protoVersion() + " is not supported: this node speaks proto_version '3'");
+        }
+        write(CopyBothResponse.REPLICATION);
+        reader.tell(new SocketReader.SwitchDecoder(Connection::decodeProposerFrame, 1));
+        return awaitingGreeting(push.allowTimelineCreation());
+    }
+
+    /** CopyData payloads become proposer messages; other frames stay frontend messages. */
+    private static Object decodeProposerFrame(Frame frame) {
+        FrontendMessage message = FrontendCodec.decode(frame);
+        return message instanceof CopyData data ? ProposerCodec.decode(data.data()) : message;
+    }
+
+    private Behavior<Command> awaitingGreeting(boolean allowTimelineCreation) {
+        return state(message -> {
+            if (message instanceof ProposerMessage.ProposerGreeting greeting) {
+                TenantTimelineId fromOptions = optionsTimeline();
+                if (fromOptions != null && !fromOptions.equals(greeting.id())) {
+                    return copyError("greeting names timeline " + greeting.id()
+                            + " but the startup options name " + fromOptions);
+                }
+                readerHeld = true;
+                context.ask(ActorRef.class, timelines, ASK_TIMEOUT,
+                        replyTo -> new TimelineRegistry.Get(greeting.id(), narrow(replyTo)),
+                        (timeline, failure) -> new TimelineResolved(failure == null ? narrow(timeline) : null, failure));
+                return resolvingTimeline(greeting, allowTimelineCreation);
+            }
+            if (message instanceof ProposerMessage) {
+                return copyError("unexpected " + message.getClass().getSimpleName() + " instead of greeting");
+            }
+            return endOfCopy(message);
+        });
+    }
+
+    private Behavior<Command> resolvingTimeline(ProposerMessage.ProposerGreeting greeting, boolean allowCreation) {
+        return state(this::unexpectedWhileBusy, answer -> {
+            if (answer instanceof TimelineResolved resolved && resolved.failure() == null) {
+                ActorRef<Timeline.Command> timeline = resolved.timeline();
+                context.watchWith(timeline, new TimelineStopped());
+                ActorRef<Timeline.ProposerReply> replies = context.messageAdapter(Timeline.ProposerReply.class,
+                        FromTimeline::new);
+                timeline.tell(new Timeline.FromProposer(greeting, allowCreation, context.getSelf(), replies));
+                reader.tell(new SocketReader.SwitchDecoder(Connection::decodeProposerFrame, WAL_PUSH_WINDOW));
+                return walPushing(timeline, allowCreation, replies);
+            }
+            return copyError("timeline " + greeting.id() + " is not available: " + answer);
+        });
+    }
+
+    private Behavior<Command> walPushing(ActorRef<Timeline.Command> timeline, boolean allowCreation,
+                                         ActorRef<Timeline.ProposerReply> replies) {
+        return state(message -> {
+            if (message instanceof ProposerMessage proposerMessage) {
+                // Consumed is sent when the timeline has processed it: a slow disk stops the socket.
+                readerHeld = true;
+                timeline.tell(new Timeline.FromProposer(proposerMessage, allowCreation, context.getSelf(), replies));
+                return Behaviors.same();
+            }
+            return endOfCopy(message);
+        }, answer -> {
+            if (answer instanceof FromTimeline from) {
+                Timeline.ProposerReply reply = from.reply();
+                if (reply instanceof Timeline.Reply r) {
+                    write(new CopyData(AcceptorCodec.encode(r.message())));
+                    return Behaviors.same();
+                }
+                if (reply instanceof Timeline.Processed) {
+                    releaseReader();
+                    return Behaviors.same();
+                }
+                if (reply instanceof Timeline.Failed failed) {
+                    return failed.silent() ? drain() : copyError(failed.reason());
+                }
+                return copyError("a proposer was elected in term " + ((Timeline.Superseded) reply).term()
+                        + "; this connection's proposer is superseded");
+            }
+            if (answer instanceof TimelineStopped) {
+                return copyError("the timeline stopped; reconnect");
+            }
+            return Behaviors.same();
+        });
+    }
+
+    /** CopyDone or Terminate end a push; anything else inside CopyBoth is a protocol violation. */
+    private Behavior<Command> endOfCopy(Object message) {
+        if (message instanceof CopyDone || message instanceof Terminate) {
+            return drain();
+        }
+        return unexpected(message, "CopyBoth");
+    }
+
+    /**
+     * A consensus error inside CopyBoth: an ERROR with SQLSTATE XX000 ends the stream, and the
+     * connection closes; the proposer reconnects (as with Neon's safekeeper).
+     */
+    private Behavior<Command> copyError(String message) {
+        context.getLog().info("{}: ending WAL push: {}", client, message);
+        write(ErrorResponse.error(SqlState.INTERNAL_ERROR, message));
+        return drain();
     }
 
     // ---- draining -----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 package dev.walkeeper.actors.connection;
 
 import dev.walkeeper.actors.socket.TcpSocketFactory;
+import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.protocol.pg.FrameDecoder;
 import dev.walkeeper.protocol.pg.FrontendCodec;
 import java.net.InetSocketAddress;
@@ -44,8 +45,9 @@ public final class Listener {
         Behavior<Connection.Command> create(Tcp.IncomingConnection connection);
     }
 
-    public static ConnectionFactory tcpConnections(ConnectionSettings settings) {
-        return incoming -> Connection.create(settings, incoming.remoteAddress(),
+    public static ConnectionFactory tcpConnections(ConnectionSettings settings,
+                                                   ActorRef<TimelineRegistry.Command> timelines) {
+        return incoming -> Connection.create(settings, timelines, incoming.remoteAddress(),
                 new TcpSocketFactory(incoming, () -> FrameDecoder.forServer(settings.maxMessageSize()),
                         FrontendCodec::decode));
     }

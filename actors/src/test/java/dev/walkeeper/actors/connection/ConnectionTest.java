@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;
+import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.protocol.auth.Md5Authentication;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
@@ -70,6 +71,7 @@ class ConnectionTest {
         final ActorRef<Connection.Command> connection;
         final TestProbe<SocketReader.Command> reader = testKit.createTestProbe(SocketReader.Command.class);
         final TestProbe<SocketWriter.Command> writer = testKit.createTestProbe(SocketWriter.Command.class);
+        final TestProbe<TimelineRegistry.Command> timelines = testKit.createTestProbe(TimelineRegistry.Command.class);
         final ActorRef<SocketReader.Event> events;
 
         Client(ConnectionSettings settings, String clientIp) throws Exception {
@@ -81,7 +83,8 @@ class ConnectionTest {
                     return new Halves(reader.ref(), writer.ref());
                 }
             };
-            connection = testKit.spawn(Connection.create(settings, new InetSocketAddress(clientIp, 40000), sockets));
+            connection = testKit.spawn(Connection.create(settings, timelines.ref(),
+                    new InetSocketAddress(clientIp, 40000), sockets));
             events = eventsRef.get(5, TimeUnit.SECONDS);
         }
 

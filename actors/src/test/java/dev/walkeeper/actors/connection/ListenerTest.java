@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.TcpSocketFactory;
+import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
 import dev.walkeeper.protocol.pg.Frame;
@@ -43,7 +44,8 @@ class ListenerTest {
     @Test
     void aFailingConnectionIsStoppedAndLoggedWhileOthersAreServed() throws Exception {
         AtomicInteger accepted = new AtomicInteger();
-        Listener.ConnectionFactory real = Listener.tcpConnections(SETTINGS);
+        Listener.ConnectionFactory real = Listener.tcpConnections(SETTINGS,
+                testKit.createTestProbe(TimelineRegistry.Command.class).ref());
         Listener.ConnectionFactory firstOneCrashes = incoming -> accepted.incrementAndGet() == 1
                 ? crashingOnFirstMessage(incoming)
                 : real.create(incoming);

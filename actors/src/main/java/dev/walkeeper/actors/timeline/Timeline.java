@@ -1,0 +1,306 @@
+package dev.walkeeper.actors.timeline;
+
+import dev.walkeeper.actors.consensus.Acceptor;
+import dev.walkeeper.actors.consensus.AcceptorEvent;
+import dev.walkeeper.actors.consensus.AcceptorException;
+import dev.walkeeper.actors.consensus.AcceptorState;
+import dev.walkeeper.persistence.wal.WalStore;
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
+import dev.walkeeper.protocol.safekeeper.ProposerMessage;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.persistence.typed.PersistenceId;
+import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
+import org.apache.pekko.persistence.typed.javadsl.Effect;
+import org.apache.pekko.persistence.typed.javadsl.EventHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
+import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
+import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
+
+/**
+ * One timeline: its acceptor state (event-sourced: every durable change is a journaled event)
+ * and its WAL store, driven by the pure {@link Acceptor}. Appends are written as they arrive and
+ * made durable by one fsync per batch: after a write the actor sends itself {@link FlushDue},
+ * which queues behind the appends already in its mailbox, so it runs once they are all written.
+ * The actor runs on a blocking dispatcher: its fsyncs never hold up another timeline's thread.
+ *
+ * <p>At most one proposer is attached: the connection whose ProposerElected was accepted last.
+ * AppendResponses go to it; when another proposer is elected, it is told it was superseded.
+ */
+public final class Timeline extends EventSourcedBehavior<Timeline.Command, AcceptorEvent, AcceptorState> {
+
+    public sealed interface Command {}
+
+    /**
+     * A proposer message from a pushing connection; {@code connection} is watched so the timeline
+     * learns when it goes away, replies go to {@code replyTo}.
+     */
+    public record FromProposer(ProposerMessage message, boolean allowTimelineCreation, ActorRef<?> connection,
+                               ActorRef<ProposerReply> replyTo) implements Command {}
+
+    /** Current positions, for TIMELINE_STATUS and IDENTIFY_SYSTEM. */
+    public record GetStatus(ActorRef<Status> replyTo) implements Command {}
+
+    public record Status(boolean exists, long term, Lsn flushLsn, Lsn commitLsn, long systemId) {}
+
+    private enum FlushDue implements Command { INSTANCE }
+
+    private record ProposerGone(ActorRef<?> connection) implements Command {}
+
+    /** What a pushing connection hears from its timeline. */
+    public sealed interface ProposerReply {}
+
+    /** An acceptor message to send to the proposer. */
+    public record Reply(AcceptorMessage message) implements ProposerReply {}
+
+    /** One proposer message was handled: the connection may read another. */
+    public record Processed() implements ProposerReply {}
+
+    /** The proposer broke a rule; end the stream (with an ErrorResponse unless {@code silent}). */
+    public record Failed(String reason, boolean silent) implements ProposerReply {}
+
+    /** Another proposer was elected in {@code term}; this connection must end. */
+    public record Superseded(long term) implements ProposerReply {}
+
+    public static Behavior<Command> create(TenantTimelineId id, long nodeId, WalStores walStores) {
+        return Behaviors.setup(ctx -> new Timeline(ctx, id, nodeId, walStores));
+    }
+
+    public static PersistenceId persistenceId(TenantTimelineId id) {
+        return PersistenceId.of("timeline", id.tenantId() + "-" + id.timelineId());
+    }
+
+    private final ActorContext<Command> context;
+    private final TenantTimelineId id;
+    private final long nodeId;
+    private final WalStores walStores;
+    private final JournalBridge journal = new JournalBridge();
+    private final WalHolder wal = new WalHolder();
+    private Acceptor acceptor;
+    private ActorRef<ProposerReply> attached;
+    private ActorRef<?> attachedConnection;
+    private boolean flushScheduled;
+
+    private Timeline(ActorContext<Command> context, TenantTimelineId id, long nodeId, WalStores walStores) {
+        super(persistenceId(id));
+        this.context = context;
+        this.id = id;
+        this.nodeId = nodeId;
+        this.walStores = walStores;
+    }
+
+    @Override
+    public AcceptorState emptyState() {
+        return AcceptorState.EMPTY;
+    }
+
+    @Override
+    public RetentionCriteria retentionCriteria() {
+        // Recovery reads the latest snapshot and at most this many events after it.
+        return RetentionCriteria.snapshotEvery(100, 2);
+    }
+
+    @Override
+    public SignalHandler<AcceptorState> signalHandler() {
+        return newSignalHandlerBuilder()
+                .onSignal(RecoveryCompleted.instance(), state -> {
+                    journal.begin(state);
+                    acceptor = new Acceptor(nodeId, journal, wal);
+                    openWalOnceCreated(state);
+                })
+                .onSignal(PostStop.instance(), state -> closeWal())
+                .build();
+    }
+
+    @Override
+    public EventHandler<AcceptorState, AcceptorEvent> eventHandler() {
+        return newEventHandlerBuilder().forAnyState().onAnyEvent(AcceptorState::apply);
+    }
+
+    @Override
+    public CommandHandler<Command, AcceptorEvent, AcceptorState> commandHandler() {
+        return newCommandHandlerBuilder().forAnyState()
+                .onCommand(FromProposer.class, this::onProposerMessage)
+                .onCommand(FlushDue.class, (state, flush) -> onFlushDue(state))
+                .onCommand(ProposerGone.class, this::onProposerGone)
+                .onCommand(GetStatus.class, this::onGetStatus)
+                .build();
+    }
+
+    private Effect<AcceptorEvent, AcceptorState> onProposerMessage(AcceptorState state, FromProposer command) {
+        journal.begin(state);
+        ActorRef<ProposerReply> replyTo = command.replyTo();
+        context.watchWith(command.connection(), new ProposerGone(command.connection()));
+        try {
+            long electedBefore = acceptor.electedTerm();
+            acceptor.handle(command.message(), command.allowTimelineCreation(), m -> replyTo.tell(new Reply(m)));
+            openWalOnceCreated(journal.state());
+            if (acceptor.electedTerm() != electedBefore) {
+                attach(command.connection(), replyTo, acceptor.electedTerm());
+            }
+            if (command.message() instanceof ProposerMessage.AppendRequest && !flushScheduled) {
+                flushScheduled = true;
+                context.getSelf().tell(FlushDue.INSTANCE);
+            }
+        } catch (AcceptorException e) {
+            context.getLog().info("timeline {}: refusing proposer message: {}", id, e.getMessage());
+            replyTo.tell(new Failed(e.getMessage(), e.silent()));
+        }
+        replyTo.tell(new Processed());
+        return journal.effect();
+    }
+
+    private void attach(ActorRef<?> connection, ActorRef<ProposerReply> replyTo, long term) {
+        if (attached != null && !attached.equals(replyTo)) {
+            attached.tell(new Superseded(term));
+        }
+        attached = replyTo;
+        attachedConnection = connection;
+        context.getLog().info("timeline {}: proposer elected in term {} attached", id, term);
+    }
+
+    private Effect<AcceptorEvent, AcceptorState> onFlushDue(AcceptorState state) {
+        flushScheduled = false;
+        journal.begin(state);
+        acceptor.flush(replyToAttached());
+        return journal.effect();
+    }
+
+    private Consumer<AcceptorMessage> replyToAttached() {
+        ActorRef<ProposerReply> target = attached;
+        return m -> {
+            if (target != null) {
+                target.tell(new Reply(m));
+            }
+        };
+    }
+
+    private Effect<AcceptorEvent, AcceptorState> onProposerGone(AcceptorState state, ProposerGone gone) {
+        journal.begin(state);
+        if (gone.connection().equals(attachedConnection)) {
+            attached = null;
+            attachedConnection = null;
+            // Neon flushes on disconnect: what was written becomes durable and checkpointed.
+            acceptor.checkpoint();
+        }
+        return journal.effect();
+    }
+
+    private Effect<AcceptorEvent, AcceptorState> onGetStatus(AcceptorState state, GetStatus get) {
+        if (!state.created()) {
+            get.replyTo().tell(new Status(false, 0, Lsn.INVALID, Lsn.INVALID, 0));
+        } else {
+            get.replyTo().tell(new Status(true, state.term(), acceptor.flushLsn(), acceptor.commitLsn(),
+                    state.server().systemId()));
+        }
+        return Effect().none();
+    }
+
+    private void openWalOnceCreated(AcceptorState state) {
+        if (wal.isOpen() || !state.created()) {
+            return;
+        }
+        try {
+            // The end of WAL is found by decoding from a record boundary we journaled.
+            wal.open(walStores.open(id, state.server(), Lsn.max(state.flushCheckpoint(), state.commitLsn())));
+        } catch (IOException e) {
+            throw new UncheckedIOException("timeline " + id + ": cannot open WAL", e);
+        }
+    }
+
+    private void closeWal() {
+        try {
+            wal.close();
+        } catch (IOException e) {
+            context.getLog().warn("timeline {}: closing WAL: {}", id, e.toString());
+        }
+    }
+
+    /**
+     * The acceptor's view of the journal inside one command: events apply to a working state at
+     * once (the acceptor sees its own changes), and are persisted when the command's effect runs;
+     * the callbacks (replies that wait for durability) run after the journal confirmed the write.
+     */
+    private final class JournalBridge implements Acceptor.StateStore {
+        private AcceptorState working = AcceptorState.EMPTY;
+        private final List<AcceptorEvent> events = new ArrayList<>();
+        private final List<Runnable> afterDurable = new ArrayList<>();
+
+        void begin(AcceptorState state) {
+            working = state;
+            events.clear();
+            afterDurable.clear();
+        }
+
+        @Override
+        public AcceptorState state() {
+            return working;
+        }
+
+        @Override
+        public void persist(List<AcceptorEvent> newEvents, Runnable then) {
+            for (AcceptorEvent e : newEvents) {
+                working = working.apply(e);
+            }
+            events.addAll(newEvents);
+            afterDurable.add(then);
+        }
+
+        Effect<AcceptorEvent, AcceptorState> effect() {
+            List<AcceptorEvent> toPersist = List.copyOf(events);
+            List<Runnable> callbacks = List.copyOf(afterDurable);
+            events.clear();
+            afterDurable.clear();
+            if (toPersist.isEmpty()) {
+                callbacks.forEach(Runnable::run);
+                return Effect().none();
+            }
+            return Effect().persist(toPersist).thenRun(s -> callbacks.forEach(Runnable::run));
+        }
+    }
+
+    /**
+     * The acceptor's WAL store. A timeline's WAL can only be opened once the first greeting told
+     * what it is (PostgreSQL version, segment size); until then the store is empty and refuses
+     * writes — the greeting never touches WAL.
+     */
+    private static final class WalHolder implements WalStore {
+        private WalStore store;
+
+        boolean isOpen() {
+            return store != null;
+        }
+
+        void open(WalStore opened) {
+            store = opened;
+        }
+
+        private WalStore store() {
+            if (store == null) {
+                throw new AcceptorException("proposer message before greeting");
+            }
+            return store;
+        }
+
+        @Override public boolean isEmpty() { return store == null || store.isEmpty(); }
+        @Override public Lsn writeLsn() { return store == null ? Lsn.INVALID : store.writeLsn(); }
+        @Override public Lsn writeRecordLsn() { return store == null ? Lsn.INVALID : store.writeRecordLsn(); }
+        @Override public Lsn flushRecordLsn() { return store == null ? Lsn.INVALID : store.flushRecordLsn(); }
+        @Override public void initialize(Lsn start) throws IOException { store().initialize(start); }
+        @Override public void write(Lsn begin, byte[] bytes) throws IOException { store().write(begin, bytes); }
+        @Override public void flush() throws IOException { if (store != null) { store.flush(); } }
+        @Override public void truncate(Lsn end) throws IOException { store().truncate(end); }
+        @Override public void close() throws IOException { if (store != null) { store.close(); } }
+    }
+}

@@ -1,0 +1,60 @@
+package dev.walkeeper.actors.timeline;
+
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import java.time.Duration;
+
+/**
+ * Owns one {@link Timeline} per (tenant, timeline), created on first use and supervised: a
+ * timeline that fails (an fsync or write error) is restarted with backoff, which re-reads its
+ * journal and finds the end of its WAL again, as a node restart would.
+ */
+public final class TimelineRegistry {
+
+    public sealed interface Command {}
+
+    /** Replies with the timeline's actor, starting it if needed. */
+    public record Get(TenantTimelineId id, ActorRef<ActorRef<Timeline.Command>> replyTo) implements Command {}
+
+    private record Stopped(TenantTimelineId id) implements Command {}
+
+    /** Configured by {@code walkeeper.timeline-dispatcher}: fsyncs block, so timelines get their own threads. */
+    public static final String DISPATCHER = "walkeeper.timeline-dispatcher";
+
+    private TimelineRegistry() {}
+
+    public static Behavior<Command> create(long nodeId, WalStores walStores) {
+        return Behaviors.setup(ctx -> running(ctx, nodeId, walStores, new HashMap<>()));
+    }
+
+    private static Behavior<Command> running(ActorContext<Command> ctx, long nodeId, WalStores walStores,
+                                             Map<TenantTimelineId, ActorRef<Timeline.Command>> timelines) {
+        return Behaviors.receive(Command.class)
+                .onMessage(Get.class, get -> {
+                    ActorRef<Timeline.Command> timeline = timelines.computeIfAbsent(get.id(), id -> {
+                        ActorRef<Timeline.Command> ref = ctx.spawn(
+                                Behaviors.supervise(Timeline.create(id, nodeId, walStores))
+                                        .onFailure(SupervisorStrategy.restartWithBackoff(
+                                                Duration.ofMillis(200), Duration.ofSeconds(10), 0.2)),
+                                "timeline-" + id.tenantId() + "-" + id.timelineId(),
+                                DispatcherSelector.fromConfig(DISPATCHER));
+                        ctx.watchWith(ref, new Stopped(id));
+                        return ref;
+                    });
+                    get.replyTo().tell(timeline);
+                    return Behaviors.same();
+                })
+                .onMessage(Stopped.class, stopped -> {
+                    timelines.remove(stopped.id());
+                    return Behaviors.same();
+                })
+                .build();
+    }
+}

@@ -1,0 +1,18 @@
+package dev.walkeeper.actors.timeline;
+
+import dev.walkeeper.actors.consensus.ServerInfo;
+import dev.walkeeper.persistence.wal.WalStore;
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import java.io.IOException;
+
+/** Opens a timeline's WAL store; tests substitute in-memory stores. */
+@FunctionalInterface
+public interface WalStores {
+
+    /**
+     * Opens (creating if needed) the WAL of {@code id}, finding the end of WAL by decoding forward
+     * from {@code scanFrom}, a known record boundary (or {@link Lsn#INVALID}).
+     */
+    WalStore open(TenantTimelineId id, ServerInfo server, Lsn scanFrom) throws IOException;
+}

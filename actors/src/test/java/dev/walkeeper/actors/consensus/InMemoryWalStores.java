@@ -1,0 +1,32 @@
+package dev.walkeeper.actors.consensus;
+
+import dev.walkeeper.actors.timeline.WalStores;
+import dev.walkeeper.persistence.wal.WalStore;
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import java.util.HashMap;
+import java.util.Map;
+
+/** In-memory WAL per timeline that outlives actor incarnations, for timeline actor tests. */
+public final class InMemoryWalStores implements WalStores {
+    private final Map<TenantTimelineId, InMemoryWalStore> stores = new HashMap<>();
+
+    @Override
+    public synchronized WalStore open(TenantTimelineId id, ServerInfo server, Lsn scanFrom) {
+        return stores.computeIfAbsent(id, i -> new InMemoryWalStore());
+    }
+
+    /** The store of a timeline, as its tests inspect it. */
+    public synchronized Stats store(TenantTimelineId id) {
+        return new Stats(stores.get(id).flushes);
+    }
+
+    public record Stats(int flushes) {}
+
+    /** What the stores hold after a crash: flushed WAL only. */
+    public synchronized InMemoryWalStores rebooted() {
+        InMemoryWalStores after = new InMemoryWalStores();
+        stores.forEach((id, store) -> after.stores.put(id, store.reboot()));
+        return after;
+    }
+}

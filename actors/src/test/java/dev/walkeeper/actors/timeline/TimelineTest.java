@@ -1,0 +1,189 @@
+package dev.walkeeper.actors.timeline;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import dev.walkeeper.actors.consensus.InMemoryWalStores;
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
+import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
+import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AppendResponse;
+import dev.walkeeper.protocol.safekeeper.AcceptorMessage.VoteResponse;
+import dev.walkeeper.protocol.safekeeper.MembershipConfiguration;
+import dev.walkeeper.protocol.safekeeper.ProposerMessage;
+import dev.walkeeper.protocol.safekeeper.ProposerMessage.AppendRequest;
+import dev.walkeeper.protocol.safekeeper.ProposerMessage.ProposerElected;
+import dev.walkeeper.protocol.safekeeper.ProposerMessage.ProposerGreeting;
+import dev.walkeeper.protocol.safekeeper.ProposerMessage.VoteRequest;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import dev.walkeeper.protocol.safekeeper.TermHistory;
+import dev.walkeeper.protocol.safekeeper.TermSwitch;
+import java.util.List;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
+
+/** The timeline actor around the acceptor: replies, group commit, restarts, takeover. */
+class TimelineTest {
+    private static final ActorTestKit testKit = createTestKit();
+
+    private static ActorTestKit createTestKit() {
+        LoggerFactory.getILoggerFactory();
+        return ActorTestKit.create(PersistenceTestKitPlugin.getInstance().config()
+                .withFallback(ConfigFactory.parseString("""
+                        walkeeper.timeline-dispatcher { type = Dispatcher, executor = "thread-pool-executor" }
+                        """))
+                .withFallback(ConfigFactory.load()));
+    }
+
+    @AfterAll
+    static void shutdown() {
+        testKit.shutdownTestKit();
+    }
+
+    private static final Lsn START = Lsn.parse("0/1000028");
+    private static int counter;
+
+    private static TenantTimelineId newId() {
+        return new TenantTimelineId("0123456789abcdef0123456789abcdef", String.format("%032x", ++counter));
+    }
+
+    /** A proposer connection: its self ref is watched, replies arrive on its probe. */
+    private static final class Proposer {
+        final TestProbe<Timeline.ProposerReply> replies = testKit.createTestProbe(Timeline.ProposerReply.class);
+        final TestProbe<Object> connection = testKit.createTestProbe(Object.class);
+
+        void send(ActorRef<Timeline.Command> timeline, ProposerMessage message) {
+            timeline.tell(new Timeline.FromProposer(message, true, connection.ref(), replies.ref()));
+        }
+
+        /** Replies up to the Processed of the message just sent. */
+        <M extends AcceptorMessage> M reply(Class<M> type) {
+            Timeline.Reply reply = replies.expectMessageClass(Timeline.Reply.class);
+            replies.expectMessageClass(Timeline.Processed.class);
+            return assertInstanceOf(type, reply.message());
+        }
+
+        void processed() {
+            replies.expectMessageClass(Timeline.Processed.class);
+        }
+    }
+
+    private static ProposerGreeting greeting(TenantTimelineId id) {
+        return new ProposerGreeting(id, MembershipConfiguration.EMPTY, 150018, 42, 16 * 1024 * 1024);
+    }
+
+    private static TermHistory history(long term) {
+        return new TermHistory(List.of(new TermSwitch(term, START)));
+    }
+
+    private static AppendRequest append(long term, Lsn begin, int size) {
+        return new AppendRequest(0, term, begin, begin.plus(size), Lsn.INVALID, Lsn.INVALID, new byte[size]);
+    }
+
+    private static void elect(Proposer p, ActorRef<Timeline.Command> timeline, TenantTimelineId id, long term,
+                              TermHistory history, Lsn start) {
+        p.send(timeline, greeting(id));
+        p.reply(AcceptorGreeting.class);
+        p.send(timeline, new VoteRequest(0, term));
+        assertTrue(p.reply(VoteResponse.class).voteGiven());
+        p.send(timeline, new ProposerElected(0, term, start, history));
+        p.processed();
+    }
+
+    @Test
+    void appendsAreAcknowledgedByOneResponseAfterTheirFlush() {
+        TenantTimelineId id = newId();
+        InMemoryWalStores wal = new InMemoryWalStores();
+        ActorRef<Timeline.Command> timeline = testKit.spawn(Timeline.create(id, 7, wal));
+        Proposer p = new Proposer();
+        elect(p, timeline, id, 1, history(1), START);
+
+        Lsn at = START;
+        for (int i = 0; i < 10; i++) {
+            p.send(timeline, append(1, at, 100));
+            at = at.plus(100);
+        }
+        Lsn end = at;
+        // Every append is processed; AppendResponses carry flush LSNs that only grow, up to the end.
+        int processed = 0;
+        Lsn lastFlush = Lsn.INVALID;
+        while (processed < 10 || !lastFlush.equals(end)) {
+            Timeline.ProposerReply r = p.replies.receiveMessage();
+            if (r instanceof Timeline.Processed) {
+                processed++;
+            } else {
+                AppendResponse response = assertInstanceOf(AppendResponse.class, ((Timeline.Reply) r).message());
+                assertTrue(response.flushLsn().compareTo(lastFlush) >= 0);
+                lastFlush = response.flushLsn();
+            }
+        }
+        assertTrue(wal.store(id).flushes() < 10, "fsyncs were batched: " + wal.store(id).flushes());
+    }
+
+    @Test
+    void aRestartedTimelineRemembersItsVote() {
+        TenantTimelineId id = newId();
+        InMemoryWalStores wal = new InMemoryWalStores();
+        ActorRef<Timeline.Command> timeline = testKit.spawn(Timeline.create(id, 7, wal));
+        Proposer p = new Proposer();
+        elect(p, timeline, id, 4, history(4), START);
+        testKit.stop(timeline);
+
+        ActorRef<Timeline.Command> restarted = testKit.spawn(Timeline.create(id, 7, wal.rebooted()));
+        Proposer q = new Proposer();
+        q.send(restarted, greeting(id));
+        assertEquals(4, q.reply(AcceptorGreeting.class).term());
+        q.send(restarted, new VoteRequest(0, 4));
+        assertFalse(q.reply(VoteResponse.class).voteGiven());
+        TestProbe<Timeline.Status> status = testKit.createTestProbe(Timeline.Status.class);
+        restarted.tell(new Timeline.GetStatus(status.ref()));
+        Timeline.Status s = status.receiveMessage();
+        assertTrue(s.exists());
+        assertEquals(4, s.term());
+    }
+
+    @Test
+    void aNewlyElectedProposerSupersedesTheAttachedOne() {
+        TenantTimelineId id = newId();
+        ActorRef<Timeline.Command> timeline = testKit.spawn(Timeline.create(id, 7, new InMemoryWalStores()));
+        Proposer first = new Proposer();
+        elect(first, timeline, id, 1, history(1), START);
+        Proposer second = new Proposer();
+        elect(second, timeline, id, 2, new TermHistory(List.of(new TermSwitch(1, START), new TermSwitch(2, START))),
+                START);
+        assertEquals(2, first.replies.expectMessageClass(Timeline.Superseded.class).term());
+        // The old proposer's appends now get our higher term, so it steps down.
+        first.send(timeline, append(1, START, 8));
+        assertEquals(2, first.reply(AppendResponse.class).term());
+    }
+
+    @Test
+    void ruleViolationsFailTheProposer() {
+        TenantTimelineId id = newId();
+        ActorRef<Timeline.Command> timeline = testKit.spawn(Timeline.create(id, 7, new InMemoryWalStores()));
+        Proposer p = new Proposer();
+        p.send(timeline, new VoteRequest(0, 1));
+        assertFalse(p.replies.expectMessageClass(Timeline.Failed.class).silent());
+        p.processed();
+        p.send(timeline, greeting(id));
+        p.reply(AcceptorGreeting.class);
+        p.send(timeline, append(1, START, 8));
+        assertTrue(p.replies.expectMessageClass(Timeline.Failed.class).reason().contains("before ProposerElected"));
+    }
+
+    @Test
+    void statusOfAnUnknownTimelineSaysItDoesNotExist() {
+        ActorRef<Timeline.Command> timeline = testKit.spawn(Timeline.create(newId(), 7, new InMemoryWalStores()));
+        TestProbe<Timeline.Status> status = testKit.createTestProbe(Timeline.Status.class);
+        timeline.tell(new Timeline.GetStatus(status.ref()));
+        assertFalse(status.receiveMessage().exists());
+    }
+}
