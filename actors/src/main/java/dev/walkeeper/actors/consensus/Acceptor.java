@@ -49,7 +49,7 @@ public final class Acceptor {
     /** Commit LSN learnt from proposers and capped by our flush; runs ahead of the journaled one. */
     private Lsn commitLsn;
     private Lsn peerHorizonLsn;
-    /** Highest commit LSN the elected proposer announced; applied once our flush covers it. */
+    /** The commit LSN the elected proposer announced last; applied as far as our flush covers it. */
     private Lsn proposedCommit = Lsn.INVALID;
     /** The term whose ProposerElected this incarnation processed: appends need it. */
     private long electedTerm = -1;
@@ -270,7 +270,7 @@ public final class Acceptor {
             }
         }
         if (append.commitLsn().isValid()) {
-            proposedCommit = Lsn.max(proposedCommit, append.commitLsn());
+            proposedCommit = append.commitLsn();
         }
         peerHorizonLsn = Lsn.max(peerHorizonLsn, append.truncateLsn());
         responseOwed = true;

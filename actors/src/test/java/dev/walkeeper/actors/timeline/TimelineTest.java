@@ -39,6 +39,9 @@ class TimelineTest {
         return ActorTestKit.create(PersistenceTestKitPlugin.getInstance().config()
                 .withFallback(ConfigFactory.parseString("""
                         walkeeper.timeline-dispatcher { type = Dispatcher, executor = "thread-pool-executor" }
+                        pekko.actor.serialization-bindings {
+                          "dev.walkeeper.persistence.CborSerializable" = jackson-cbor
+                        }
                         """))
                 .withFallback(ConfigFactory.load()));
     }
@@ -64,10 +67,21 @@ class TimelineTest {
             timeline.tell(new Timeline.FromProposer(message, true, connection.ref(), replies.ref()));
         }
 
-        /** Replies up to the Processed of the message just sent. */
+        /**
+         * The reply to the message just sent, and its Processed: a reply that waits for the
+         * journal may come after Processed.
+         */
         <M extends AcceptorMessage> M reply(Class<M> type) {
-            Timeline.Reply reply = replies.expectMessageClass(Timeline.Reply.class);
-            replies.expectMessageClass(Timeline.Processed.class);
+            Timeline.Reply reply = null;
+            boolean processed = false;
+            while (reply == null || !processed) {
+                Timeline.ProposerReply r = replies.receiveMessage();
+                if (r instanceof Timeline.Processed) {
+                    processed = true;
+                } else {
+                    reply = assertInstanceOf(Timeline.Reply.class, r);
+                }
+            }
             return assertInstanceOf(type, reply.message());
         }
 
