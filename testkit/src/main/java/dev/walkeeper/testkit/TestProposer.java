@@ -161,6 +161,11 @@ public final class TestProposer implements AutoCloseable {
         return r;
     }
 
+    /** What the node sent, if anything has arrived; never waits. */
+    public Received poll() {
+        return received.poll();
+    }
+
     /** The next acceptor message, failing on an error or a closed connection. */
     public <M extends AcceptorMessage> M expect(Class<M> type, Duration timeout) throws InterruptedException {
         Received r = next(timeout);

@@ -1,0 +1,99 @@
+package dev.walkeeper.ops.bench;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import dev.walkeeper.cluster.WalkeeperNode;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import dev.walkeeper.protocol.wal.WalFormat;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code walkeeper bench}: benchmarks run on demand, each against a baseline measured in the same run. */
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (run on demand).",
+        subcommands = {BenchCommand.Ingest.class})
+public final class BenchCommand {
+
+    /** {@code bench ingest}: WAL push throughput and append→flush latency vs. the raw disk. */
+    @Command(name = "ingest", mixinStandardHelpOptions = true,
+            description = "One node, fsync on: a proposer on loopback pushes WAL in appends of each size for the "
+                    + "given time; compared with a plain write+fdatasync loop of the same size on the same filesystem.")
+    static final class Ingest implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--seconds", defaultValue = "10", description = "Duration of each measurement (default 10).")
+        int seconds;
+
+        @Option(names = "--sizes", split = ",", defaultValue = "8192,131072",
+                description = "Append sizes in bytes (default 8192,131072).")
+        List<Integer> sizes;
+
+        @Option(names = "--window", defaultValue = "4194304",
+                description = "Unacknowledged bytes the proposer keeps in flight (default 4 MiB).")
+        long window;
+
+        @Option(names = "--dir", defaultValue = "./data/bench",
+                description = "Scratch directory on the filesystem to measure (default ./data/bench).")
+        Path dir;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            Files.createDirectories(dir);
+            out.printf("bench ingest: %d s per measurement, window %d KiB, dir %s%n", seconds, window / 1024,
+                    dir.toAbsolutePath());
+            out.printf("%-9s %12s %12s %7s %14s %14s %14s %14s%n", "append", "disk MB/s", "node MB/s", "ratio",
+                    "disk p50 ms", "disk p99 ms", "ack p50 ms", "ack p99 ms");
+            int run = 0;
+            for (int size : sizes) {
+                DiskBaseline.Result disk = DiskBaseline.run(dir, size, seconds * 1_000_000_000L);
+                Path nodeDir = dir.resolve("node-" + size + "-" + (++run));
+                IngestLoad.Result node;
+                try (WalkeeperNode walkeeper = WalkeeperNode.start(nodeConfig(nodeDir))) {
+                    WalFormat format = new WalFormat(150018, 7_000_000_000_000_000_001L, 16 * 1024 * 1024, 1);
+                    TenantTimelineId id = new TenantTimelineId("00000000000000000000000000000b0b",
+                            String.format("%032x", size));
+                    node = IngestLoad.run(walkeeper.address(), id, format, size, window, seconds * 1_000_000_000L);
+                } finally {
+                    deleteRecursively(nodeDir);
+                }
+                out.printf("%-9s %12.1f %12.1f %7.2f %14.3f %14.3f %14.3f %14.3f%n", size / 1024 + " KiB",
+                        disk.mbPerSecond(), node.mbPerSecond(), node.mbPerSecond() / disk.mbPerSecond(),
+                        disk.latencies().percentileMillis(50), disk.latencies().percentileMillis(99),
+                        node.latencies().percentileMillis(50), node.latencies().percentileMillis(99));
+                out.flush();
+            }
+            return 0;
+        }
+
+        private static Config nodeConfig(Path dataDir) {
+            return ConfigFactory.empty()
+                    .withValue("walkeeper.data-dir", ConfigValueFactory.fromAnyRef(dataDir.toString()))
+                    .withValue("walkeeper.listen.port", ConfigValueFactory.fromAnyRef(0))
+                    .withValue("pekko.loglevel", ConfigValueFactory.fromAnyRef("WARNING"))
+                    .withFallback(ConfigFactory.load())
+                    .resolve();
+        }
+
+        private static void deleteRecursively(Path dir) throws java.io.IOException {
+            if (!Files.exists(dir)) {
+                return;
+            }
+            try (Stream<Path> files = Files.walk(dir)) {
+                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.delete(p);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+package dev.walkeeper.ops.bench;
+
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.pg.BackendCodec;
+import dev.walkeeper.protocol.pg.BackendMessage;
+import dev.walkeeper.protocol.pg.CopyData;
+import dev.walkeeper.protocol.pg.Frame;
+import dev.walkeeper.protocol.pg.FrameDecoder;
+import dev.walkeeper.protocol.pg.FrontendCodec;
+import dev.walkeeper.protocol.pg.FrontendMessage;
+import dev.walkeeper.protocol.safekeeper.AcceptorCodec;
+import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
+import dev.walkeeper.protocol.safekeeper.MembershipConfiguration;
+import dev.walkeeper.protocol.safekeeper.ProposerCodec;
+import dev.walkeeper.protocol.safekeeper.ProposerMessage;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import dev.walkeeper.protocol.safekeeper.TermHistory;
+import dev.walkeeper.protocol.safekeeper.TermSwitch;
+import dev.walkeeper.protocol.wal.WalFormat;
+import dev.walkeeper.protocol.wal.WalGenerator;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The load of {@code bench ingest}: one proposer on loopback pushing valid WAL in appends of a
+ * fixed size, keeping at most {@code window} bytes unacknowledged (as a walproposer streams while
+ * commits wait), and timing each append from send to the AppendResponse that covers it.
+ */
+final class IngestLoad {
+    record Result(double mbPerSecond, LatencyHistogram latencies) {}
+
+    private static final Lsn START = Lsn.parse("0/1000028");
+
+    private final Socket socket;
+    private final InputStream in;
+    private final OutputStream out;
+    private final FrameDecoder framer = FrameDecoder.forClient(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE);
+    private final byte[] readBuffer = new byte[64 * 1024];
+
+    private IngestLoad(Socket socket) throws IOException {
+        this.socket = socket;
+        this.in = socket.getInputStream();
+        this.out = new BufferedOutputStream(socket.getOutputStream(), 512 * 1024);
+    }
+
+    static Result run(InetSocketAddress node, TenantTimelineId id, WalFormat format, int appendSize, long window,
+                      long nanos) throws IOException {
+        try (Socket socket = new Socket()) {
+            socket.setTcpNoDelay(true);
+            socket.connect(node, 10_000);
+            return new IngestLoad(socket).push(id, format, appendSize, window, nanos);
+        }
+    }
+
+    private Result push(TenantTimelineId id, WalFormat format, int appendSize, long window, long nanos)
+            throws IOException {
+        send(new FrontendMessage.StartupMessage(FrontendMessage.PROTOCOL_3_0, Map.of("user", "bench",
+                "database", "replication", "options",
+                "-c timeline_id=" + id.timelineId() + " tenant_id=" + id.tenantId())));
+        while (!(receive() instanceof BackendMessage.ReadyForQuery)) {
+            // authentication (trust on loopback) and parameters
+        }
+        send(new FrontendMessage.Query("START_WAL_PUSH (proto_version '3')"));
+        expect(BackendMessage.CopyBothResponse.class, receive());
+        sendProposer(new ProposerMessage.ProposerGreeting(id, MembershipConfiguration.EMPTY, format.pgVersion(),
+                format.systemId(), format.walSegSize()));
+        long term = acceptor(AcceptorMessage.AcceptorGreeting.class).term() + 1;
+        sendProposer(new ProposerMessage.VoteRequest(0, term));
+        if (!acceptor(AcceptorMessage.VoteResponse.class).voteGiven()) {
+            throw new IOException("vote refused");
+        }
+        sendProposer(new ProposerMessage.ProposerElected(0, term, START,
+                new TermHistory(List.of(new TermSwitch(term, START)))));
+
+        WalGenerator generator = new WalGenerator(format, START, 4000);
+        ArrayDeque<long[]> inFlight = new ArrayDeque<>(); // {end LSN, send time}
+        LatencyHistogram latencies = new LatencyHistogram();
+        Lsn sentTo = START;
+        Lsn flushed = START;
+        byte[] pending = new byte[0];
+        long started = System.nanoTime();
+        long deadline = started + nanos;
+        while (System.nanoTime() < deadline || flushed.compareTo(sentTo) < 0) {
+            boolean sending = System.nanoTime() < deadline;
+            while (sending && sentTo.value() - flushed.value() + appendSize <= window) {
+                while (pending.length < appendSize) {
+                    byte[] more = generator.nextRecords(appendSize);
+                    byte[] joined = Arrays.copyOf(pending, pending.length + more.length);
+                    System.arraycopy(more, 0, joined, pending.length, more.length);
+                    pending = joined;
+                }
+                byte[] chunk = Arrays.copyOf(pending, appendSize);
+                pending = Arrays.copyOfRange(pending, appendSize, pending.length);
+                sendProposer(new ProposerMessage.AppendRequest(0, term, sentTo, sentTo.plus(appendSize), flushed,
+                        Lsn.INVALID, chunk), false);
+                sentTo = sentTo.plus(appendSize);
+                inFlight.add(new long[] {sentTo.value(), System.nanoTime()});
+            }
+            out.flush();
+            AcceptorMessage.AppendResponse response = acceptor(AcceptorMessage.AppendResponse.class);
+            long now = System.nanoTime();
+            flushed = Lsn.max(flushed, response.flushLsn());
+            while (!inFlight.isEmpty() && Long.compareUnsigned(inFlight.peek()[0], flushed.value()) <= 0) {
+                latencies.record(now - inFlight.poll()[1]);
+            }
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        send(new FrontendMessage.Terminate());
+        return new Result((flushed.value() - START.value()) / seconds / 1e6, latencies);
+    }
+
+    private void send(FrontendMessage message) throws IOException {
+        out.write(FrontendCodec.encode(message));
+        out.flush();
+    }
+
+    private void sendProposer(ProposerMessage message) throws IOException {
+        sendProposer(message, true);
+    }
+
+    private void sendProposer(ProposerMessage message, boolean flush) throws IOException {
+        out.write(FrontendCodec.encode(new CopyData(ProposerCodec.encode(message))));
+        if (flush) {
+            out.flush();
+        }
+    }
+
+    private <M extends AcceptorMessage> M acceptor(Class<M> type) throws IOException {
+        CopyData data = expect(CopyData.class, receive());
+        return expect(type, AcceptorCodec.decode(data.data()));
+    }
+
+    private static <T> T expect(Class<T> type, Object message) throws IOException {
+        if (!type.isInstance(message)) {
+            throw new IOException("expected " + type.getSimpleName() + ", got " + message);
+        }
+        return type.cast(message);
+    }
+
+    private BackendMessage receive() throws IOException {
+        while (true) {
+            Frame frame = framer.next();
+            if (frame != null) {
+                BackendMessage m = BackendCodec.decode(frame);
+                if (m instanceof BackendMessage.ErrorResponse e) {
+                    throw new IOException("node error " + e.code() + ": " + e.message());
+                }
+                return m;
+            }
+            int n = in.read(readBuffer);
+            if (n < 0) {
+                throw new IOException("node closed the connection");
+            }
+            framer.feed(Arrays.copyOf(readBuffer, n));
+        }
+    }
+}
