@@ -1,6 +1,12 @@
 package dev.walkeeper.cluster;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import dev.walkeeper.actors.timeline.WalStores;
+import dev.walkeeper.persistence.wal.SegmentedWalStore;
+import dev.walkeeper.protocol.wal.WalFormat;
+import java.nio.file.Path;
 import dev.walkeeper.actors.connection.Listener;
 import dev.walkeeper.persistence.DataDirectory;
 import java.io.IOException;
@@ -45,7 +51,8 @@ public final class WalkeeperNode implements AutoCloseable {
         DataDirectory dataDirectory = DataDirectory.open(settings.dataDir());
         ActorSystem<NodeGuardian.Command> system;
         try {
-            system = ActorSystem.create(NodeGuardian.create(settings), "walkeeper", config);
+            system = ActorSystem.create(NodeGuardian.create(settings, walStores(dataDirectory.path())), "walkeeper",
+                    withStorageIn(dataDirectory.path(), config));
         } catch (RuntimeException e) {
             dataDirectory.close();
             throw e;
@@ -67,6 +74,23 @@ public final class WalkeeperNode implements AutoCloseable {
         log.info("walkeeper node {} listening on {}:{}, data in {}", settings.nodeId(),
                 address.getHostString(), address.getPort(), dataDirectory.path());
         return new WalkeeperNode(system, dataDirectory, address, settings);
+    }
+
+    /** Each timeline's WAL lives in {@code <data>/<tenant>/<timeline>/}, in PostgreSQL-named segments. */
+    private static WalStores walStores(Path dataDir) {
+        return (id, server, scanFrom) -> SegmentedWalStore.open(
+                dataDir.resolve(id.tenantId()).resolve(id.timelineId()),
+                new WalFormat(server.pgVersion(), server.systemId(), server.walSegSize(), 1), scanFrom);
+    }
+
+    /** The journal and snapshots live in the data directory, wherever the flags put it. */
+    private static Config withStorageIn(Path dataDir, Config config) {
+        return ConfigFactory.empty()
+                .withValue("walkeeper.persistence.file-journal.dir",
+                        ConfigValueFactory.fromAnyRef(dataDir.resolve("journal").toString()))
+                .withValue("walkeeper.persistence.file-snapshot-store.dir",
+                        ConfigValueFactory.fromAnyRef(dataDir.resolve("snapshots").toString()))
+                .withFallback(config);
     }
 
     public InetSocketAddress address() {
