@@ -1,7 +1,9 @@
 package dev.walkeeper.cluster;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigObject;
+import com.typesafe.config.ConfigUtil;
 import dev.walkeeper.actors.connection.AuthPolicy;
 import dev.walkeeper.actors.connection.ConnectionSettings;
 import java.net.InetAddress;
@@ -45,20 +47,28 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
         Map<String, AuthPolicy.User> users = new LinkedHashMap<>();
         ConfigObject section = auth.getObject("users");
         for (String name : section.keySet()) {
-            Config user = section.toConfig().getConfig("\"" + name + "\"");
-            AuthPolicy.Method method = AuthPolicy.Method.fromConfig(user.getString("method"));
-            if (user.hasPath("verifier")) {
-                users.put(name, AuthPolicy.User.withVerifier(name, method, user.getString("verifier")));
-            } else if (user.hasPath("password")) {
-                users.put(name, AuthPolicy.User.withPassword(name, method, user.getString("password")));
-            } else if (method == AuthPolicy.Method.TRUST) {
-                users.put(name, new AuthPolicy.User(name, method, null));
-            } else {
-                throw new IllegalArgumentException("walkeeper.auth.users." + name
-                        + ": method " + method.configName() + " needs a verifier or a password");
+            try {
+                users.put(name, user(name, section.toConfig().getConfig(ConfigUtil.quoteString(name))));
+            } catch (IllegalArgumentException | ConfigException e) {
+                // Name the entry: with several users, "unknown auth method" alone does not say where.
+                throw new IllegalArgumentException("walkeeper.auth.users." + name + ": " + e.getMessage(), e);
             }
         }
         return users;
+    }
+
+    private static AuthPolicy.User user(String name, Config user) {
+        AuthPolicy.Method method = AuthPolicy.Method.fromConfig(user.getString("method"));
+        if (user.hasPath("verifier")) {
+            return AuthPolicy.User.withVerifier(name, method, user.getString("verifier"));
+        }
+        if (user.hasPath("password")) {
+            return AuthPolicy.User.withPassword(name, method, user.getString("password"));
+        }
+        if (method == AuthPolicy.Method.TRUST) {
+            return new AuthPolicy.User(name, method, null);
+        }
+        throw new IllegalArgumentException("method " + method.configName() + " needs a verifier or a password");
     }
 
     private static boolean isLoopback(String host) {

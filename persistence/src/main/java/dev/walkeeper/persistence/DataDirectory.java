@@ -3,6 +3,7 @@ package dev.walkeeper.persistence;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -25,7 +26,7 @@ public final class DataDirectory implements AutoCloseable {
         this.lock = lock;
     }
 
-    /** Creates the directory if needed and locks it; fails if another process holds it. */
+    /** Creates the directory if needed and locks it; fails if another node (in any process) holds it. */
     public static DataDirectory open(Path path) throws IOException {
         Path dir = path.toAbsolutePath().normalize();
         Files.createDirectories(dir);
@@ -34,6 +35,10 @@ public final class DataDirectory implements AutoCloseable {
         FileLock lock;
         try {
             lock = channel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            // File locks are per process: a node in this JVM holding the directory shows up as
+            // this exception, not as a null lock.
+            lock = null;
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;

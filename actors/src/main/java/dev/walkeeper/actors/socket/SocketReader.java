@@ -9,6 +9,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.stream.Attributes;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.typed.javadsl.ActorSink;
 import org.apache.pekko.util.ByteString;
@@ -36,7 +37,10 @@ public final class SocketReader extends AbstractBehavior<SocketReader.Command> {
     /** The inbound bytes were not a valid message; nothing more will be read. */
     public record ReadFailed(ProtocolException cause) implements Event {}
 
-    /** The peer closed the connection (or the stream failed); nothing more will be read. */
+    /**
+     * The peer closed the connection (or the stream failed); nothing more will be read. Sent after
+     * the last complete message received before the close.
+     */
     public record PeerClosed(String reason) implements Event {}
 
     public sealed interface Command {}
@@ -63,11 +67,16 @@ public final class SocketReader extends AbstractBehavior<SocketReader.Command> {
     /** Ack to the inbound stream: send the next chunk. */
     public enum StreamAck { INSTANCE }
 
-    /** The sink that feeds a reader, acking each chunk only when the reader asks for more. */
+    /**
+     * The sink that feeds a reader, acking each chunk only when the reader asks for more. Its
+     * input buffer is one chunk: with the default (16) the sink would go on pulling from the
+     * socket while the reader withholds its ack, so the window would not hold the socket back.
+     */
     public static Sink<ByteString, org.apache.pekko.NotUsed> inboundSink(ActorRef<Command> reader) {
         return ActorSink.<ByteString, Command, StreamAck>actorRefWithBackpressure(
                 reader, Bytes::new, StreamStarted::new, StreamAck.INSTANCE, StreamCompleted.INSTANCE,
-                StreamFailed::new);
+                StreamFailed::new)
+                .addAttributes(Attributes.inputBuffer(1, 1));
     }
 
     public static Behavior<Command> create(ActorRef<Event> parent, FrameDecoder framer, Decoder decoder,
@@ -82,6 +91,8 @@ public final class SocketReader extends AbstractBehavior<SocketReader.Command> {
     private int unconsumed;
     private ActorRef<StreamAck> pendingAck;
     private boolean failed;
+    /** Why the inbound stream ended, once it has; reported after the frames still buffered. */
+    private String endReason;
 
     private SocketReader(ActorContext<Command> context, ActorRef<Event> parent, FrameDecoder framer,
                          Decoder decoder, int window) {
@@ -106,8 +117,8 @@ public final class SocketReader extends AbstractBehavior<SocketReader.Command> {
                     window = s.window();
                     return deliver();
                 })
-                .onMessageEquals(StreamCompleted.INSTANCE, () -> closed("connection closed by peer"))
-                .onMessage(StreamFailed.class, f -> closed("connection failed: " + f.cause().getMessage()))
+                .onMessageEquals(StreamCompleted.INSTANCE, () -> streamEnded("connection closed by peer"))
+                .onMessage(StreamFailed.class, f -> streamEnded("connection failed: " + f.cause().getMessage()))
                 .build();
     }
 
@@ -123,37 +134,48 @@ public final class SocketReader extends AbstractBehavior<SocketReader.Command> {
     }
 
     /**
+     * The sink reports the end of the stream as soon as it has handed over its last chunk,
+     * without waiting for that chunk's ack, so complete frames of it may still wait for the
+     * window: they are delivered first, and PeerClosed follows the last of them.
+     */
+    private Behavior<Command> streamEnded(String reason) {
+        endReason = reason;
+        return deliver();
+    }
+
+    /**
      * Delivers decoded frames while the window allows, then asks the stream for more bytes once
      * every buffered frame is delivered. Frames stay in the framer until delivered, so a decoder
      * switch applies to every frame after the message that caused it.
      */
     private Behavior<Command> deliver() {
+        boolean drained = false;
         while (!failed && unconsumed < window) {
             Frame frame;
             Object message;
             try {
                 frame = framer.next();
                 if (frame == null) {
+                    drained = true;
                     break;
                 }
                 message = decoder.decode(frame);
             } catch (ProtocolException e) {
                 failed = true;
                 parent.tell(new ReadFailed(e));
-                return this;
+                break;
             }
             unconsumed++;
             parent.tell(new Received(message));
+        }
+        if (endReason != null && (failed || drained)) {
+            parent.tell(new PeerClosed(endReason));
+            return Behaviors.stopped();
         }
         if (!failed && unconsumed < window && pendingAck != null) {
             pendingAck.tell(StreamAck.INSTANCE);
             pendingAck = null;
         }
         return this;
-    }
-
-    private Behavior<Command> closed(String reason) {
-        parent.tell(new PeerClosed(reason));
-        return Behaviors.stopped();
     }
 }

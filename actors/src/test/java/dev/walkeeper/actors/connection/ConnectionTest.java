@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.walkeeper.actors.TestKits;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;

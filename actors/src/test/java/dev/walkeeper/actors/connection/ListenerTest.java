@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.walkeeper.actors.TestKits;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.TcpSocketFactory;
 import dev.walkeeper.actors.timeline.TimelineRegistry;

@@ -1,13 +1,13 @@
-package dev.walkeeper.actors.connection;
+package dev.walkeeper.actors;
 
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.slf4j.LoggerFactory;
 
-/** Test actor systems, created the way the node creates its own. */
-final class TestKits {
+/** Test actor systems, created the way the node creates its own. Shared by the actors' test packages. */
+public final class TestKits {
     private TestKits() {}
 
-    static ActorTestKit create() {
+    public static ActorTestKit create() {
         // SLF4J must be initialised before Pekko logs, or it warns about "intercepted" calls.
         LoggerFactory.getILoggerFactory();
         return ActorTestKit.create();

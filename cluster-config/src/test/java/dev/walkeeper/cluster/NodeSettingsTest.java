@@ -1,0 +1,229 @@
+package dev.walkeeper.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import dev.walkeeper.actors.connection.AuthPolicy;
+import dev.walkeeper.actors.connection.ConnectionSettings;
+import dev.walkeeper.protocol.auth.Md5Authentication;
+import dev.walkeeper.protocol.auth.ScramVerifier;
+import dev.walkeeper.protocol.pg.FrameDecoder;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** {@code walkeeper.*} read from HOCON: the documented defaults, and a clear refusal of every bad setting. */
+class NodeSettingsTest {
+    /** A client that is not on loopback, so the policy has to look at the users. */
+    private static final InetAddress REMOTE = address("192.0.2.7");
+
+    private static NodeSettings settings(String hocon) {
+        return NodeSettings.from(ConfigFactory.parseString(hocon)
+                .withFallback(ConfigFactory.defaultReference()).resolve());
+    }
+
+    private static IllegalArgumentException refused(String hocon) {
+        return assertThrows(IllegalArgumentException.class, () -> settings(hocon));
+    }
+
+    private static void assertMentions(Exception e, String... parts) {
+        for (String part : parts) {
+            assertTrue(e.getMessage().contains(part), "\"" + part + "\" not in: " + e.getMessage());
+        }
+    }
+
+    @Test
+    void defaultsComeFromReferenceConf() {
+        NodeSettings s = settings("");
+
+        assertEquals(1, s.nodeId());
+        assertEquals(Path.of("./data"), s.dataDir());
+        assertEquals("127.0.0.1", s.host());
+        assertEquals(5454, s.port());
+        ConnectionSettings c = s.connection();
+        assertEquals(Duration.ofSeconds(10), c.startupTimeout());
+        assertEquals(Duration.ofSeconds(5), c.drainTimeout());
+        // The documented "16 MiB + 1 KiB": room for a 16 MiB CopyData payload, as the framer's default.
+        assertEquals(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE, c.maxMessageSize());
+        assertEquals("15.0", c.serverVersion());
+        assertEquals(0, c.systemId());
+        assertEquals(16 << 20, c.walSegmentSize());
+        assertTrue(c.auth().isOpen(), "no users by default");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"0.0.0.0", "192.0.2.1", "::"})
+    void aNonLoopbackListenAddressWithoutUsersIsRefused(String host) {
+        IllegalArgumentException e = refused("walkeeper.listen.host = \"" + host + "\"");
+        assertMentions(e, host, "walkeeper.auth.users");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"localhost", "127.0.0.2", "::1"})
+    void anyLoopbackAddressIsAcceptedWithoutUsers(String host) {
+        assertEquals(host, settings("walkeeper.listen.host = \"" + host + "\"").host());
+    }
+
+    @Test
+    void aNonLoopbackListenAddressIsAcceptedOnceAUserIsConfigured() {
+        NodeSettings s = settings("""
+                walkeeper.listen.host = "0.0.0.0"
+                walkeeper.auth.users { walkeeper { method = scram-sha-256, password = "pw" } }
+                """);
+
+        assertEquals("0.0.0.0", s.host());
+        assertFalse(s.connection().auth().isOpen());
+        // A remote client is now challenged instead of refused.
+        AuthPolicy.Challenge challenge = assertInstanceOf(AuthPolicy.Challenge.class,
+                s.connection().auth().decide("walkeeper", REMOTE));
+        assertEquals(AuthPolicy.Method.SCRAM_SHA_256, challenge.method());
+        assertEquals("walkeeper", challenge.user().name());
+    }
+
+    @Test
+    void aScramVerifierFromPgAuthidIsUsedAsIs() {
+        ScramVerifier verifier = ScramVerifier.generate("s3cret");
+        NodeSettings s = settings("walkeeper.auth.users { walkeeper { method = scram-sha-256, verifier = \""
+                + verifier.format() + "\" } }");
+
+        AuthPolicy.User user = challengedUser(s, "walkeeper", AuthPolicy.Method.SCRAM_SHA_256);
+        ScramVerifier configured = assertInstanceOf(AuthPolicy.Scram.class, user.credential()).verifier();
+        assertEquals(verifier.format(), configured.format());
+        assertTrue(configured.verifiesPassword("s3cret"));
+        assertFalse(configured.verifiesPassword("s3cret "));
+    }
+
+    @Test
+    void anMd5VerifierFromPgAuthidIsUsedAsIs() {
+        String verifier = Md5Authentication.verifier("archiver", "secret");
+        NodeSettings s = settings("walkeeper.auth.users { archiver { method = md5, verifier = \"" + verifier + "\" } }");
+
+        AuthPolicy.User user = challengedUser(s, "archiver", AuthPolicy.Method.MD5);
+        assertEquals(verifier, assertInstanceOf(AuthPolicy.Md5.class, user.credential()).verifier());
+        assertTrue(user.acceptsCleartext("secret"));
+        assertFalse(user.acceptsCleartext("Secret"));
+    }
+
+    @Test
+    void aCleartextPasswordBecomesTheCredentialEachMethodNeeds() {
+        NodeSettings s = settings("""
+                walkeeper.auth.users {
+                  compute   { method = password, password = "jwt.token.here" }
+                  archiver  { method = md5, password = "secret" }
+                  walkeeper { method = scram-sha-256, password = "horse" }
+                  receiver  { method = trust }
+                  "app.user" { method = PASSWORD, password = "dotted" }
+                }
+                """);
+
+        AuthPolicy.User compute = challengedUser(s, "compute", AuthPolicy.Method.PASSWORD);
+        assertTrue(compute.acceptsCleartext("jwt.token.here"));
+        assertFalse(compute.acceptsCleartext("jwt.token"));
+
+        AuthPolicy.User archiver = challengedUser(s, "archiver", AuthPolicy.Method.MD5);
+        // The md5 verifier salts with the user name, as PostgreSQL's.
+        assertEquals(Md5Authentication.verifier("archiver", "secret"),
+                assertInstanceOf(AuthPolicy.Md5.class, archiver.credential()).verifier());
+
+        AuthPolicy.User walkeeper = challengedUser(s, "walkeeper", AuthPolicy.Method.SCRAM_SHA_256);
+        assertTrue(assertInstanceOf(AuthPolicy.Scram.class, walkeeper.credential()).verifier().verifiesPassword("horse"));
+
+        assertInstanceOf(AuthPolicy.Trusted.class, s.connection().auth().decide("receiver", REMOTE));
+
+        // A quoted name with a dot is one user, not a path; the method name is case-insensitive.
+        assertTrue(challengedUser(s, "app.user", AuthPolicy.Method.PASSWORD).acceptsCleartext("dotted"));
+    }
+
+    @Test
+    void anUnknownMethodIsRefusedNamingTheUserAndTheKnownMethods() {
+        IllegalArgumentException e = refused("walkeeper.auth.users { bob { method = kerberos, password = \"x\" } }");
+        assertMentions(e, "walkeeper.auth.users.bob", "kerberos", "trust, password, md5 or scram-sha-256");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"md5", "scram-sha-256", "password"})
+    void aMethodWithoutACredentialIsRefused(String method) {
+        IllegalArgumentException e = refused("walkeeper.auth.users { bob { method = " + method + " } }");
+        assertMentions(e, "walkeeper.auth.users.bob", method, "needs a verifier or a password");
+    }
+
+    @Test
+    void aUserWithoutAMethodIsRefused() {
+        IllegalArgumentException e = refused("walkeeper.auth.users { bob { password = \"x\" } }");
+        assertMentions(e, "walkeeper.auth.users.bob", "method");
+    }
+
+    @Test
+    void aVerifierOfTheWrongKindForTheMethodIsRefused() {
+        String md5 = Md5Authentication.verifier("bob", "x");
+        IllegalArgumentException e = refused("walkeeper.auth.users { bob { method = scram-sha-256, verifier = \""
+                + md5 + "\" } }");
+        assertMentions(e, "walkeeper.auth.users.bob", "scram-sha-256 needs a SCRAM verifier");
+    }
+
+    @Test
+    void aMalformedScramVerifierIsRefused() {
+        IllegalArgumentException e = refused(
+                "walkeeper.auth.users { bob { method = scram-sha-256, verifier = \"SCRAM-SHA-256$4096:bm9wZQ==\" } }");
+        assertMentions(e, "walkeeper.auth.users.bob", "SCRAM-SHA-256 verifier");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"3MiB", "512KiB", "2GiB", "0"})
+    void aWalSegmentSizeThatIsNotAPowerOfTwoBetween1MiBAnd1GiBIsRefused(String size) {
+        IllegalArgumentException e = refused("walkeeper.wal-segment-size = " + size);
+        assertMentions(e, "walkeeper.wal-segment-size");
+    }
+
+    @Test
+    void walSegmentSizesAtTheBoundsAreAccepted() {
+        assertEquals(1 << 20, settings("walkeeper.wal-segment-size = 1MiB").connection().walSegmentSize());
+        assertEquals(1 << 30, settings("walkeeper.wal-segment-size = 1GiB").connection().walSegmentSize());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"\"18446744073709551615\"", "18446744073709551615", "\"9223372036854775808\""})
+    void aSystemIdAboveLongMaxValueIsReadAsUnsigned(String value) {
+        long systemId = settings("walkeeper.system-id = " + value).connection().systemId();
+        // PostgreSQL's system identifier is a uint64; it is kept in a long's bits.
+        assertEquals(value.replace("\"", ""), Long.toUnsignedString(systemId));
+    }
+
+    @Test
+    void aTypicalSystemIdIsReadExactly() {
+        assertEquals(7301234567890123456L, settings("walkeeper.system-id = 7301234567890123456").connection().systemId());
+    }
+
+    @Test
+    void nodeIdDataDirAndPortComeThroughAsWritten() {
+        NodeSettings s = settings("walkeeper { node-id = 7, data-dir = \"/var/lib/walkeeper\", listen.port = 0 }");
+        assertEquals(7, s.nodeId());
+        assertEquals(Path.of("/var/lib/walkeeper"), s.dataDir());
+        assertEquals(0, s.port());
+        // Still no users: loopback clients are trusted.
+        assertInstanceOf(AuthPolicy.Trusted.class, s.connection().auth().decide("anyone", InetAddress.getLoopbackAddress()));
+    }
+
+    private static AuthPolicy.User challengedUser(NodeSettings s, String name, AuthPolicy.Method method) {
+        AuthPolicy.Challenge challenge = assertInstanceOf(AuthPolicy.Challenge.class,
+                s.connection().auth().decide(name, REMOTE));
+        assertEquals(method, challenge.method());
+        assertEquals(name, challenge.user().name());
+        return challenge.user();
+    }
+
+    private static InetAddress address(String literal) {
+        try {
+            return InetAddress.getByName(literal);
+        } catch (java.net.UnknownHostException e) {
+            throw new AssertionError(e);
+        }
+    }
+}

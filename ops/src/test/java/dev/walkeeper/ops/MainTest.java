@@ -1,0 +1,157 @@
+package dev.walkeeper.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import dev.walkeeper.cluster.NodeSettings;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import picocli.CommandLine;
+
+/** The {@code walkeeper} command line, run in-process with its output captured. */
+// A validation that lets a bad flag through would start a node that runs until interrupted:
+// fail the test instead of hanging the build.
+@Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class MainTest {
+
+    @TempDir
+    Path dir;
+
+    private record Run(int exitCode, String out, String err) {}
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        int exitCode = cli.execute(args);
+        return new Run(exitCode, out.toString(), err.toString());
+    }
+
+    private static void assertContains(String text, String... parts) {
+        for (String part : parts) {
+            assertTrue(text.contains(part), "\"" + part + "\" not in:\n" + text);
+        }
+    }
+
+    /** The node command as picocli builds it from {@code args}, without running it. */
+    private static NodeCommand parseNode(String... args) {
+        CommandLine.ParseResult parsed = new CommandLine(new Main()).parseArgs(args);
+        return (NodeCommand) parsed.subcommand().commandSpec().userObject();
+    }
+
+    @Test
+    void versionPrintsTheProgramNameAndVersion() {
+        Run run = run("--version");
+        assertEquals(0, run.exitCode(), run.err());
+        // "dev" when run from classes, the manifest's version from the jar.
+        assertTrue(run.out().strip().matches("walkeeper \\S+"), run.out());
+    }
+
+    @Test
+    void helpListsTheNodeCommand() {
+        Run run = run("--help");
+        assertEquals(0, run.exitCode(), run.err());
+        assertContains(run.out(), "Usage: walkeeper", "node", "Run a walkeeper node");
+    }
+
+    @Test
+    void nodeHelpListsEveryFlag() {
+        Run run = run("node", "--help");
+        assertEquals(0, run.exitCode(), run.err());
+        assertContains(run.out(), "Usage: walkeeper node", "--listen", "--data-dir", "--node-id", "--config",
+                "--system-id");
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "nonsense        | --listen must be HOST:PORT, got nonsense",
+        ":5454           | --listen must be HOST:PORT, got :5454",
+        "127.0.0.1:      | --listen must be HOST:PORT, got 127.0.0.1:",
+        "127.0.0.1:70000 | --listen port must be 0..65535, got 70000",
+        "127.0.0.1:http  | --listen port must be 0..65535, got http",
+    })
+    void aBadListenAddressIsAUsageErrorWithExitCode2(String listen, String message) {
+        // Refused before anything starts: no node may come up on a half-understood address.
+        Run run = run("node", "--listen", listen, "--data-dir", dir.toString());
+        assertEquals(2, run.exitCode(), run.out() + run.err());
+        assertContains(run.err(), message);
+        assertTrue(Files.notExists(dir.resolve("walkeeper.lock")), "the node must not have started");
+    }
+
+    @Test
+    void anUnreadableConfigFileIsAUsageError() {
+        Path missing = dir.resolve("missing.conf");
+        Run run = run("node", "--config", missing.toString(), "--data-dir", dir.toString());
+        assertEquals(2, run.exitCode(), run.out() + run.err());
+        assertContains(run.err(), "cannot read config file", missing.toString());
+    }
+
+    @Test
+    void aNonNumericNodeIdIsAUsageError() {
+        Run run = run("node", "--node-id", "seven");
+        assertEquals(2, run.exitCode(), run.out() + run.err());
+        assertContains(run.err(), "--node-id", "seven");
+    }
+
+    @Test
+    void flagsOverrideTheConfigFileWhichOverridesTheDefaults() throws Exception {
+        Path file = dir.resolve("node.conf");
+        Files.writeString(file, """
+                walkeeper {
+                  node-id = 7
+                  listen { host = "127.0.0.1", port = 6000 }
+                  server-version = "15.4"
+                }
+                """);
+
+        Config config = parseNode("node", "--config", file.toString(), "--listen", "127.0.0.1:6001").config();
+
+        assertEquals(6001, config.getInt("walkeeper.listen.port"), "the flag beats the file");
+        assertEquals(7, config.getLong("walkeeper.node-id"), "the file beats reference.conf");
+        assertEquals("15.4", config.getString("walkeeper.server-version"), "the file beats reference.conf");
+        assertEquals("./data", config.getString("walkeeper.data-dir"), "reference.conf fills the rest");
+        // The merged configuration is one the node accepts.
+        NodeSettings settings = NodeSettings.from(config);
+        assertEquals(6001, settings.port());
+        assertEquals(7, settings.nodeId());
+    }
+
+    @Test
+    void everyFlagReachesTheConfiguration() {
+        Config config = parseNode("node", "--listen", "localhost:0", "--data-dir", "/srv/wk", "--node-id", "3",
+                "--system-id", "18446744073709551615").config();
+
+        NodeSettings settings = NodeSettings.from(config);
+        assertEquals("localhost", settings.host());
+        assertEquals(0, settings.port());
+        assertEquals(Path.of("/srv/wk"), settings.dataDir());
+        assertEquals(3, settings.nodeId());
+        assertEquals("18446744073709551615", Long.toUnsignedString(settings.connection().systemId()));
+    }
+
+    @Test
+    void withoutFlagsOrFileTheDefaultsApply() {
+        NodeSettings settings = NodeSettings.from(parseNode("node").config());
+        assertEquals("127.0.0.1", settings.host());
+        assertEquals(5454, settings.port());
+        assertEquals(1, settings.nodeId());
+    }
+
+    @Test
+    void configReportsABadListenFlagAsAParameterException() {
+        // call() relies on this: picocli turns a ParameterException from the command into exit code 2.
+        NodeCommand node = parseNode("node", "--listen", "nonsense");
+        assertThrows(CommandLine.ParameterException.class, node::config);
+    }
+}
