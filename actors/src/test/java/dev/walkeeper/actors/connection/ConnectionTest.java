@@ -395,4 +395,162 @@ class ConnectionTest {
         c.send(new Query("SHOW server_version"));
         c.next(RowDescription.class);
     }
+
+    // ---- WAL push and timeline commands ----------------------------------------------------------
+
+    private static final dev.walkeeper.protocol.safekeeper.TenantTimelineId TIMELINE =
+            new dev.walkeeper.protocol.safekeeper.TenantTimelineId("0123456789abcdef0123456789abcdef",
+                    "fedcba9876543210fedcba9876543210");
+
+    private static Client pushing() throws Exception {
+        Client c = loggedInTrusted();
+        startWalPush(c);
+        return c;
+    }
+
+    /** The decoder switch reaches the reader before the Consumed that lets it decode the next frame. */
+    private static void startWalPush(Client c) {
+        c.events.tell(new SocketReader.Received(new Query("START_WAL_PUSH (proto_version '3', allow_timeline_creation 'true')")));
+        SocketReader.SwitchDecoder toProposer = c.reader.expectMessageClass(SocketReader.SwitchDecoder.class);
+        assertEquals(1, toProposer.window(), "nothing is decoded ahead until the timeline is known");
+        c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+        assertEquals(BackendMessage.CopyBothResponse.REPLICATION, c.next());
+    }
+
+    private static dev.walkeeper.protocol.safekeeper.ProposerMessage.ProposerGreeting greeting() {
+        return new dev.walkeeper.protocol.safekeeper.ProposerMessage.ProposerGreeting(TIMELINE,
+                dev.walkeeper.protocol.safekeeper.MembershipConfiguration.EMPTY, 150018, 42, 16 << 20);
+    }
+
+    /** The probe standing in for the timeline, and where the connection hears from it. */
+    private record Attached(TestProbe<dev.walkeeper.actors.timeline.Timeline.Command> timeline,
+                            ActorRef<dev.walkeeper.actors.timeline.Timeline.ProposerReply> replies) {}
+
+    /** Greets through the connection: it resolves the timeline and forwards the greeting to it. */
+    private static Attached greet(Client c) {
+        c.events.tell(new SocketReader.Received(greeting()));
+        TimelineRegistry.Get get = c.timelines.expectMessageClass(TimelineRegistry.Get.class);
+        assertEquals(TIMELINE, get.id());
+        TestProbe<dev.walkeeper.actors.timeline.Timeline.Command> timeline =
+                testKit.createTestProbe(dev.walkeeper.actors.timeline.Timeline.Command.class);
+        get.replyTo().tell(timeline.ref());
+        dev.walkeeper.actors.timeline.Timeline.FromProposer first =
+                timeline.expectMessageClass(dev.walkeeper.actors.timeline.Timeline.FromProposer.class);
+        assertEquals(greeting(), first.message());
+        assertTrue(first.allowTimelineCreation());
+        assertTrue(c.reader.expectMessageClass(SocketReader.SwitchDecoder.class).window() > 1);
+        return new Attached(timeline, first.replyTo());
+    }
+
+    @Test
+    void startWalPushWithProtocolVersion2IsRefusedAndTheSessionGoesOn() throws Exception {
+        Client c = loggedInTrusted();
+        c.send(new Query("START_WAL_PUSH"));
+        assertTrue(c.expectQueryError(SqlState.FEATURE_NOT_SUPPORTED).message().contains("proto_version '3'"));
+        c.send(new Query("START_WAL_PUSH (proto_version '2')"));
+        c.expectQueryError(SqlState.FEATURE_NOT_SUPPORTED);
+    }
+
+    @Test
+    void walPushForwardsProposerMessagesAndAcksTheReaderOnlyWhenTheTimelineProcessedThem() throws Exception {
+        Client c = pushing();
+        Attached attached = greet(c);
+        c.reader.expectNoMessage(java.time.Duration.ofMillis(100));
+        var reply = new dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting(7,
+                dev.walkeeper.protocol.safekeeper.MembershipConfiguration.EMPTY, 3);
+        attached.replies().tell(new dev.walkeeper.actors.timeline.Timeline.Reply(reply));
+        assertEquals(new CopyData(dev.walkeeper.protocol.safekeeper.AcceptorCodec.encode(reply)), c.next());
+        attached.replies().tell(new dev.walkeeper.actors.timeline.Timeline.Processed());
+        c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+
+        var vote = new dev.walkeeper.protocol.safekeeper.ProposerMessage.VoteRequest(0, 4);
+        c.events.tell(new SocketReader.Received(vote));
+        assertEquals(vote, attached.timeline()
+                .expectMessageClass(dev.walkeeper.actors.timeline.Timeline.FromProposer.class).message());
+        c.reader.expectNoMessage(java.time.Duration.ofMillis(100));
+        attached.replies().tell(new dev.walkeeper.actors.timeline.Timeline.Processed());
+        c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+
+        c.events.tell(new SocketReader.Received(new dev.walkeeper.protocol.pg.CopyDone()));
+        c.expectClosed();
+    }
+
+    @Test
+    void aSupersededProposerGetsAnErrorAndIsClosed() throws Exception {
+        Client c = pushing();
+        c.events.tell(new SocketReader.Received(greeting()));
+        TimelineRegistry.Get get = c.timelines.expectMessageClass(TimelineRegistry.Get.class);
+        TestProbe<dev.walkeeper.actors.timeline.Timeline.Command> timeline =
+                testKit.createTestProbe(dev.walkeeper.actors.timeline.Timeline.Command.class);
+        get.replyTo().tell(timeline.ref());
+        var first = timeline.expectMessageClass(dev.walkeeper.actors.timeline.Timeline.FromProposer.class);
+        first.replyTo().tell(new dev.walkeeper.actors.timeline.Timeline.Superseded(9));
+        ErrorResponse error = c.next(ErrorResponse.class);
+        assertEquals("XX000", error.code());
+        assertTrue(error.message().contains("term 9"), error.message());
+        c.expectClosed();
+    }
+
+    @Test
+    void aRuleViolationEndsThePushWithXX000() throws Exception {
+        Client c = pushing();
+        c.events.tell(new SocketReader.Received(greeting()));
+        TimelineRegistry.Get get = c.timelines.expectMessageClass(TimelineRegistry.Get.class);
+        TestProbe<dev.walkeeper.actors.timeline.Timeline.Command> timeline =
+                testKit.createTestProbe(dev.walkeeper.actors.timeline.Timeline.Command.class);
+        get.replyTo().tell(timeline.ref());
+        var first = timeline.expectMessageClass(dev.walkeeper.actors.timeline.Timeline.FromProposer.class);
+        first.replyTo().tell(new dev.walkeeper.actors.timeline.Timeline.Failed("AppendRequest creates a gap", false));
+        assertEquals("XX000", c.next(ErrorResponse.class).code());
+        c.expectClosed();
+    }
+
+    @Test
+    void aMessageOtherThanAGreetingFirstIsRefused() throws Exception {
+        Client c = pushing();
+        c.events.tell(new SocketReader.Received(new dev.walkeeper.protocol.safekeeper.ProposerMessage.VoteRequest(0, 1)));
+        assertTrue(c.next(ErrorResponse.class).message().contains("instead of greeting"));
+        c.expectClosed();
+    }
+
+    @Test
+    void aGreetingForAnotherTimelineThanTheOptionsNameIsRefused() throws Exception {
+        Client c = new Client(settings(AuthPolicy.loopbackTrustOnly()), "127.0.0.1");
+        c.startup(params("user", "u", "options", "-c tenant_id=" + TIMELINE.tenantId()
+                + " timeline_id=00000000000000000000000000000001"));
+        c.expectLoggedIn();
+        startWalPush(c);
+        c.events.tell(new SocketReader.Received(greeting()));
+        assertEquals("XX000", c.next(ErrorResponse.class).code());
+        c.expectClosed();
+    }
+
+    @Test
+    void timelineStatusAnswersFromTheTimelineOfTheOptions() throws Exception {
+        Client c = new Client(settings(AuthPolicy.loopbackTrustOnly()), "127.0.0.1");
+        c.startup(params("user", "u", "options", "-c tenant_id=" + TIMELINE.tenantId()
+                + " timeline_id=" + TIMELINE.timelineId()));
+        c.expectLoggedIn();
+        c.events.tell(new SocketReader.Received(new Query("TIMELINE_STATUS")));
+        TimelineRegistry.Get get = c.timelines.expectMessageClass(TimelineRegistry.Get.class);
+        TestProbe<dev.walkeeper.actors.timeline.Timeline.Command> timeline =
+                testKit.createTestProbe(dev.walkeeper.actors.timeline.Timeline.Command.class);
+        get.replyTo().tell(timeline.ref());
+        c.reader.expectNoMessage(java.time.Duration.ofMillis(100));
+        var status = timeline.expectMessageClass(dev.walkeeper.actors.timeline.Timeline.GetStatus.class);
+        status.replyTo().tell(new dev.walkeeper.actors.timeline.Timeline.Status(true, 5,
+                dev.walkeeper.protocol.Lsn.parse("0/3000000"), dev.walkeeper.protocol.Lsn.parse("0/2FFFF00"), 42));
+        c.next(RowDescription.class);
+        assertEquals(DataRow.ofText("0/3000000", "0/2FFFF00"), c.next());
+        assertEquals(new CommandComplete("TIMELINE_STATUS"), c.next());
+        assertEquals(ReadyForQuery.IDLE, c.next());
+        c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+    }
+
+    @Test
+    void timelineStatusWithoutTimelineOptionsIsAnError() throws Exception {
+        Client c = loggedInTrusted();
+        c.send(new Query("TIMELINE_STATUS"));
+        c.expectQueryError(SqlState.INVALID_PARAMETER_VALUE);
+    }
 }
