@@ -82,7 +82,7 @@ class FileJournalTest extends JournalBehaviourSuite {
         JournalBytes.flip(journal(), first + JournalFile.FRAME_HEADER_SIZE + 3);
 
         Ledger.RecoveryFailure failure = system.ledger(persistenceId, Ledger.Options.PLAIN).awaitRecoveryFailure();
-        String messages = causes(failure.failure());
+        String messages = failure.causes();
         assertTrue(messages.contains("CRC-32C mismatch in a record followed by"), messages);
         assertTrue(messages.contains(journal() + " at offset " + first), messages);
         assertEquals(size, Files.size(journal()), "acknowledged data is never cut off");
@@ -167,13 +167,5 @@ class FileJournalTest extends JournalBehaviourSuite {
 
     private static long lastNumber(String output, String prefix) {
         return numbers(output, prefix).last();
-    }
-
-    private static String causes(Throwable failure) {
-        StringBuilder messages = new StringBuilder();
-        for (Throwable t = failure; t != null; t = t.getCause()) {
-            messages.append(t).append('\n');
-        }
-        return messages.toString();
     }
 }

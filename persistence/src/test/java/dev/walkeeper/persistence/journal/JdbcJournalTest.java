@@ -12,6 +12,7 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -62,6 +63,20 @@ class JdbcJournalTest extends JournalBehaviourSuite {
             assertEquals(List.of("event_journal_ordering_idx", "state_global_offset_idx", "state_tag_idx"), names(connection,
                     "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%pkey'"
                             + " ORDER BY 1"));
+        }
+    }
+
+    @Test
+    void eventsAndSnapshotsAreRowsInPostgres() throws SQLException {
+        LedgerProbe ledger = system.ledger(persistenceId, new Ledger.Options(RetentionCriteria.snapshotEvery(2, 1), false));
+        ledger.awaitRecovered();
+        ledger.append(List.of("a", "b"));
+        ledger.awaitReport(new Ledger.SnapshotSaved(2));
+        try (Connection connection = DriverManager.getConnection(url, USER, "")) {
+            assertEquals(List.of("1", "2"), names(connection, "SELECT sequence_number FROM event_journal"
+                    + " WHERE persistence_id = '" + persistenceId + "' ORDER BY 1"));
+            assertEquals(List.of("2"), names(connection, "SELECT sequence_number FROM snapshot"
+                    + " WHERE persistence_id = '" + persistenceId + "'"));
         }
     }
 

@@ -52,6 +52,14 @@ final class Ledger extends EventSourcedBehavior<Ledger.Command, Ledger.Appended,
     }
 
     record RecoveryFailure(Throwable failure) implements Report {
+        /** The failure and its causes, one per line, for assertions about what was reported. */
+        String causes() {
+            StringBuilder causes = new StringBuilder();
+            for (Throwable t = failure; t != null; t = t.getCause()) {
+                causes.append(t).append('\n');
+            }
+            return causes.toString();
+        }
     }
 
     record SnapshotSaved(long sequenceNr) implements Report {
