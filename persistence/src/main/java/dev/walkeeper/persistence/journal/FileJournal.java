@@ -219,5 +219,4 @@ public final class FileJournal extends AsyncWriteJournal {
             log.warn("Journal {}: close failed", path, e);
         }
     }
-
 }

@@ -48,7 +48,7 @@ import scala.util.Try;
  */
 public final class FileSnapshotStore extends SnapshotStore {
 
-    static final byte[] MAGIC = "WKS1".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] MAGIC = "WKS1".getBytes(StandardCharsets.US_ASCII);
     private static final int HEADER_SIZE = MAGIC.length + 8;
     private static final String PREFIX = "snapshot-";
     private static final String SUFFIX = ".snap";
