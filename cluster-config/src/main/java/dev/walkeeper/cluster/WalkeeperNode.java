@@ -9,6 +9,8 @@ import dev.walkeeper.protocol.wal.WalFormat;
 import java.nio.file.Path;
 import dev.walkeeper.actors.connection.Listener;
 import dev.walkeeper.persistence.DataDirectory;
+import dev.walkeeper.persistence.journal.JdbcSchema;
+import java.sql.SQLException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -26,6 +28,7 @@ import org.slf4j.LoggerFactory;
 public final class WalkeeperNode implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WalkeeperNode.class);
     private static final Duration BIND_TIMEOUT = Duration.ofSeconds(30);
+    private static final String JDBC_JOURNAL = "walkeeper.persistence.jdbc-journal";
 
     private final ActorSystem<NodeGuardian.Command> system;
     private final DataDirectory dataDirectory;
@@ -40,7 +43,12 @@ public final class WalkeeperNode implements AutoCloseable {
         this.settings = settings;
     }
 
-    /** Starts a node and returns once it listens; fails with a clear message if it cannot. */
+    /**
+     * Starts a node and returns once it listens; fails with a clear message if it cannot.
+     * {@code config} must be resolved with the node's own settings in it (as
+     * {@code ConfigFactory.load(settings)} does), so that paths derived from
+     * {@code walkeeper.data-dir} follow it.
+     */
     public static WalkeeperNode start(Config config) throws IOException {
         // SLF4J must be initialised before Pekko logs, or it warns about "intercepted" calls.
         LoggerFactory.getILoggerFactory();
@@ -48,11 +56,12 @@ public final class WalkeeperNode implements AutoCloseable {
         if (settings.connection().auth().isOpen()) {
             log.warn("no users configured (walkeeper.auth.users): trusting loopback clients only, without a password");
         }
+        prepareJdbcJournal(withJournal(config));
         DataDirectory dataDirectory = DataDirectory.open(settings.dataDir());
         ActorSystem<NodeGuardian.Command> system;
         try {
             system = ActorSystem.create(NodeGuardian.create(settings, walStores(dataDirectory.path())), "walkeeper",
-                    withStorageIn(dataDirectory.path(), config));
+                    withJournal(config));
         } catch (RuntimeException e) {
             dataDirectory.close();
             throw e;
@@ -83,14 +92,35 @@ public final class WalkeeperNode implements AutoCloseable {
                 new WalFormat(server.pgVersion(), server.systemId(), server.walSegSize(), 1), scanFrom);
     }
 
-    /** The journal and snapshots live in the data directory, wherever the flags put it. */
-    private static Config withStorageIn(Path dataDir, Config config) {
-        return ConfigFactory.empty()
-                .withValue("walkeeper.persistence.file-journal.dir",
-                        ConfigValueFactory.fromAnyRef(dataDir.resolve("journal").toString()))
-                .withValue("walkeeper.persistence.file-snapshot-store.dir",
-                        ConfigValueFactory.fromAnyRef(dataDir.resolve("snapshots").toString()))
-                .withFallback(config);
+    /**
+     * The file plugins are the default even if pekko-persistence's own reference.conf (which
+     * names none) came first on the class path; a configured plugin (e.g. the JDBC journal) is kept.
+     */
+    private static Config withJournal(Config config) {
+        Config storage = ConfigFactory.empty();
+        if (config.getString("pekko.persistence.journal.plugin").isEmpty()) {
+            storage = storage.withValue("pekko.persistence.journal.plugin",
+                    ConfigValueFactory.fromAnyRef("walkeeper.persistence.file-journal"));
+        }
+        if (config.getString("pekko.persistence.snapshot-store.plugin").isEmpty()) {
+            storage = storage.withValue("pekko.persistence.snapshot-store.plugin",
+                    ConfigValueFactory.fromAnyRef("walkeeper.persistence.file-snapshot-store"));
+        }
+        return storage.withFallback(config);
+    }
+
+    /** The PostgreSQL journal needs its tables: created (idempotently) before the node starts. */
+    private static void prepareJdbcJournal(Config config) throws IOException {
+        if (!JDBC_JOURNAL.equals(config.getString("pekko.persistence.journal.plugin"))) {
+            return;
+        }
+        Config jdbc = config.getConfig("walkeeper.persistence.jdbc");
+        try {
+            JdbcSchema.apply(jdbc.getString("url"), jdbc.getString("user"), jdbc.getString("password"));
+        } catch (SQLException e) {
+            throw new IOException("cannot prepare the PostgreSQL journal at " + jdbc.getString("url") + ": "
+                    + e.getMessage(), e);
+        }
     }
 
     public InetSocketAddress address() {

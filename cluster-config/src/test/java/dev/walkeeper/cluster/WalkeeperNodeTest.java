@@ -27,10 +27,8 @@ class WalkeeperNodeTest {
     Path dataDir;
 
     private static Config config(Path dataDir, int port) {
-        return ConfigFactory.parseString("walkeeper { listen { host = \"" + LOOPBACK + "\", port = " + port
-                        + " }, data-dir = \"" + dataDir.toString().replace("\\", "/") + "\" }")
-                .withFallback(ConfigFactory.load())
-                .resolve();
+        return ConfigFactory.load(ConfigFactory.parseString("walkeeper { listen { host = \"" + LOOPBACK
+                + "\", port = " + port + " }, data-dir = \"" + dataDir.toString().replace("\\", "/") + "\" }"));
     }
 
     /** Sends an SSLRequest over a fresh socket and returns the one-byte answer. */

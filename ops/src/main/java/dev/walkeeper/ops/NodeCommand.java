@@ -70,7 +70,9 @@ final class NodeCommand implements Callable<Integer> {
             }
             config = config.withFallback(ConfigFactory.parseFile(configFile));
         }
-        return config.withFallback(ConfigFactory.load()).resolve();
+        // Resolved together with reference.conf, so settings derived from others (the journal's
+        // directory from walkeeper.data-dir) follow the flags and the file.
+        return ConfigFactory.load(config.withFallback(ConfigFactory.defaultApplication()));
     }
 
     private int parsePort(String text) {

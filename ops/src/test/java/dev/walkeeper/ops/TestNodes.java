@@ -11,12 +11,10 @@ final class TestNodes {
     private TestNodes() {}
 
     static WalkeeperNode start(Path dataDir, String extraHocon) throws IOException {
-        Config config = ConfigFactory.parseString(extraHocon)
+        Config config = ConfigFactory.load(ConfigFactory.parseString(extraHocon)
                 .withFallback(ConfigFactory.parseString(
                         "walkeeper.listen.host = \"127.0.0.1\"\nwalkeeper.listen.port = 0\nwalkeeper.data-dir = \""
-                                + dataDir.toString().replace("\\", "/") + "\""))
-                .withFallback(ConfigFactory.load())
-                .resolve();
+                                + dataDir.toString().replace("\\", "/") + "\"")));
         return WalkeeperNode.start(config);
     }
 }

@@ -39,9 +39,6 @@ class TimelineTest {
         return ActorTestKit.create(PersistenceTestKitPlugin.getInstance().config()
                 .withFallback(ConfigFactory.parseString("""
                         walkeeper.timeline-dispatcher { type = Dispatcher, executor = "thread-pool-executor" }
-                        pekko.actor.serialization-bindings {
-                          "dev.walkeeper.persistence.CborSerializable" = jackson-cbor
-                        }
                         """))
                 .withFallback(ConfigFactory.load()));
     }

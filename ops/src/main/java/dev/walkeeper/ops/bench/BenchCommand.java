@@ -77,12 +77,10 @@ public final class BenchCommand {
         }
 
         private static Config nodeConfig(Path dataDir) {
-            return ConfigFactory.empty()
+            return ConfigFactory.load(ConfigFactory.empty()
                     .withValue("walkeeper.data-dir", ConfigValueFactory.fromAnyRef(dataDir.toString()))
                     .withValue("walkeeper.listen.port", ConfigValueFactory.fromAnyRef(0))
-                    .withValue("pekko.loglevel", ConfigValueFactory.fromAnyRef("WARNING"))
-                    .withFallback(ConfigFactory.load())
-                    .resolve();
+                    .withValue("pekko.loglevel", ConfigValueFactory.fromAnyRef("WARNING")));
         }
 
         private static void deleteRecursively(Path dir) throws java.io.IOException {
