@@ -34,7 +34,8 @@ public interface WalStore extends AutoCloseable {
     /**
      * Appends {@code bytes}, which must begin exactly at {@link #writeLsn()}; no fsync. Record
      * boundaries are learnt by decoding the bytes; invalid WAL fails with an exception and writes
-     * nothing.
+     * nothing. After a failed write (invalid WAL or an I/O error) further writes are refused until
+     * {@link #truncate}: the decoder cannot resynchronise by itself.
      */
     void write(Lsn begin, byte[] bytes) throws IOException;
 
@@ -44,6 +45,7 @@ public interface WalStore extends AutoCloseable {
     /**
      * Durably cuts the WAL at {@code end}, a record boundary not beyond {@link #writeRecordLsn()},
      * so that the next write starts there. Used when a new term's history diverges from ours.
+     * Afterwards write, record and flush positions all equal {@code end}.
      */
     void truncate(Lsn end) throws IOException;
 

@@ -1,0 +1,707 @@
+package dev.walkeeper.persistence.wal;
+
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.wal.WalFormat;
+import dev.walkeeper.protocol.wal.WalFormatException;
+import dev.walkeeper.protocol.wal.WalPageHeaders;
+import dev.walkeeper.protocol.wal.WalRecordScanner;
+import dev.walkeeper.protocol.wal.XLogFileName;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * A timeline's WAL in PostgreSQL segment files, as Neon's safekeeper keeps it.
+ *
+ * <h2>Files</h2>
+ * One file per segment of {@link WalFormat#walSegSize()} bytes in the timeline directory, named as
+ * PostgreSQL names it ({@link XLogFileName}, e.g. {@code 000000010000000000000001}); the segment
+ * being written carries {@value XLogFileName#PARTIAL_SUFFIX}. Invariants, between calls:
+ * <ul>
+ *   <li>every segment file is full size; everything after {@link #writeLsn()} in its segment reads
+ *       as zeros (except after a write that failed with an I/O error, until {@link #truncate});</li>
+ *   <li>no segment after the one holding {@code writeLsn} exists (at a segment boundary: after
+ *       the one ending there);</li>
+ *   <li>a segment with its final name is complete and was fsynced before it got that name.</li>
+ * </ul>
+ *
+ * <h2>Durability protocol</h2>
+ * <ul>
+ *   <li><b>New segment</b>: created as {@code <name>.tmp}, sized with {@code setLength} (a sparse,
+ *       zero-filled file: preallocated, so that fdatasync never has to change the file's length),
+ *       fsynced, renamed to {@code <name>.partial}, then the directory is fsynced. Segments are
+ *       created when the first byte is written to them (or by {@link #initialize}).</li>
+ *   <li><b>Write</b>: positional {@code FileChannel} writes, no fsync.</li>
+ *   <li><b>Completed segment</b> (its last byte written): fdatasynced, closed, renamed from
+ *       {@code .partial} to its final name. The directory is not fsynced for that rename: the next
+ *       segment's creation fsyncs it, and until then a crash merely leaves the old name, which
+ *       {@link #open} reads alike.</li>
+ *   <li><b>{@link #flush()}</b>: fdatasync of the segment written since the last flush, if any —
+ *       only the segment being written can be unsynced, as completed ones were synced on
+ *       completion — then {@code flushRecordLsn = writeRecordLsn}.</li>
+ *   <li><b>{@link #truncate} and {@link #open}</b>: delete the segments after the end's segment,
+ *       cut the end's segment at the end and extend it back to full size (so the rest reads as
+ *       zeros, at O(1) cost instead of writing up to a segment of zeros), fsync it, give it the
+ *       {@code .partial} name, fsync the directory.</li>
+ * </ul>
+ *
+ * <h2>Finding the end of WAL on open</h2>
+ * The end is found from the WAL itself, by decoding records forward with a
+ * {@link WalRecordScanner} (page headers, record headers, CRCs) up to the first invalid record, a
+ * zero {@code xl_tot_len} or page header (never-written space), or a missing segment. Where the
+ * decoding starts:
+ * <ul>
+ *   <li>at {@code scanFrom}, a record boundary the caller knows (its journaled flush checkpoint or
+ *       commit LSN), when it is valid and its segment exists, and at least one record is found
+ *       after it;</li>
+ *   <li>otherwise at the first record boundary of the <em>last</em> segment that holds WAL, found as
+ *       PostgreSQL's {@code XLogFindNextRecord} finds it: the first page's {@code xlp_rem_len}
+ *       (page by page if needed) skips the tail of a record begun in the previous segment. If the
+ *       segment holds nothing but such a tail, or no complete record follows the tail (so the tail
+ *       itself is unproven: it may be torn), decoding starts in the previous segment instead. Only
+ *       the last segment, or the last two, are read: O(one segment), whatever the WAL's length.
+ *       A tail followed by valid records is trusted without its CRC (its start is in the previous
+ *       segment): only an OS crash that lost a block in the middle of the tail while keeping the
+ *       page headers around it and the records after it could fool this, so only WAL that had not
+ *       been fsynced (nor acknowledged) before the crash.</li>
+ * </ul>
+ * A {@code scanFrom} followed by no record is not trusted, because a crash between a truncation
+ * below it and the caller's journaling of a lower hint would leave it pointing into zeros past
+ * the real end. The end found becomes {@code writeLsn = writeRecordLsn = flushRecordLsn}: what is
+ * on disk after a restart is treated as durable, which holds because the segment holding the end
+ * (and the one before it, at a segment boundary) is fsynced here, the segments before were
+ * fsynced on completion, and the directory was fsynced after every creation, deletion and
+ * truncation before anything was acknowledged. Bytes after the end are garbage of a torn or
+ * rejected write: they are <b>zeroed</b> (the cut described above) and later segments deleted, so
+ * the next write continues on a clean tail and a later restart cannot mistake old bytes for WAL.
+ * A directory holding no segment whose first page header is set opens as an empty store (and such
+ * never-written segment files are deleted).
+ *
+ * <p>Used by one thread at a time (the timeline actor's). Not thread-safe.
+ */
+public final class SegmentedWalStore implements WalStore {
+    private static final String TEMP_SUFFIX = ".tmp";
+    private static final int READ_CHUNK = 128 * 1024;
+
+    private final Path dir;
+    private final WalFormat format;
+    private final int segmentSize;
+
+    private boolean empty = true;
+    private boolean closed;
+    private long writeLsn;
+    private long writeRecordLsn;
+    private long flushRecordLsn;
+    /** Decodes the written stream; positioned at {@link #writeLsn}. */
+    private WalRecordScanner scanner;
+    /** The segment holding {@link #writeLsn} (or starting there), open for writing; null if not yet created. */
+    private Segment current;
+    /** Why writes are refused until the next {@link #truncate}: an earlier write failed. */
+    private Exception writeFailure;
+    /** During a write: record ends above this are not counted yet (their alignment padding is missing). */
+    private long recordEndLimit;
+    /** During a write: the last record end not above {@link #recordEndLimit}. */
+    private long recordEndFound;
+
+    private SegmentedWalStore(Path dir, WalFormat format) {
+        this.dir = dir;
+        this.format = format;
+        this.segmentSize = format.walSegSize();
+    }
+
+    /**
+     * Opens the WAL in {@code timelineDir} (created if missing) and finds where it ends, as the
+     * class documentation describes.
+     *
+     * @param scanFrom a record boundary known to lie within the stored WAL, where decoding may
+     *     start; {@link Lsn#INVALID} if none is known
+     * @throws IOException if the files cannot be read or repaired, or segment files hold WAL but no
+     *     record boundary can be found in them
+     * @throws IllegalArgumentException if {@code scanFrom} cannot be a record boundary (it is not
+     *     MAXALIGNed or lies inside a page header)
+     */
+    public static SegmentedWalStore open(Path timelineDir, WalFormat format, Lsn scanFrom) throws IOException {
+        Objects.requireNonNull(format);
+        Path dir = timelineDir.toAbsolutePath().normalize();
+        Path existing = dir;
+        while (!Files.isDirectory(existing)) {
+            existing = existing.getParent();
+        }
+        Files.createDirectories(dir);
+        for (Path created = dir; !created.equals(existing); created = created.getParent()) {
+            fsyncDirectory(created.getParent()); // its entry must survive a crash too
+        }
+        SegmentedWalStore store = new SegmentedWalStore(dir, format);
+        try {
+            store.recover(scanFrom);
+        } catch (IOException | RuntimeException e) {
+            store.close();
+            throw e;
+        }
+        return store;
+    }
+
+    @Override
+    public boolean isEmpty() {
+        return empty;
+    }
+
+    @Override
+    public Lsn writeLsn() {
+        return empty ? Lsn.INVALID : new Lsn(writeLsn);
+    }
+
+    @Override
+    public Lsn writeRecordLsn() {
+        return empty ? Lsn.INVALID : new Lsn(writeRecordLsn);
+    }
+
+    /** {@inheritDoc} After {@link #initialize} it stays {@link Lsn#INVALID} until the first flush. */
+    @Override
+    public Lsn flushRecordLsn() {
+        return empty ? Lsn.INVALID : new Lsn(flushRecordLsn);
+    }
+
+    /**
+     * {@inheritDoc} Creates {@code start}'s segment (durably, empty) and writes
+     * {@link WalPageHeaders#initialSegmentBytes} into it.
+     *
+     * @throws IllegalStateException if the store is not empty
+     * @throws IllegalArgumentException if {@code start} cannot be a record boundary
+     */
+    @Override
+    public void initialize(Lsn start) throws IOException {
+        requireOpen();
+        if (!empty) {
+            throw new IllegalStateException("cannot initialise WAL at " + start + ": the store already holds WAL up to "
+                    + writeLsn());
+        }
+        byte[] head = WalPageHeaders.initialSegmentBytes(format, start);
+        WalRecordScanner startScanner = newScanner(start.value());
+        Segment segment = createSegment(start.segmentNumber(segmentSize));
+        current = segment;
+        if (head.length > 0) {
+            writeFully(segment.channel, head, 0, head.length, 0);
+            segment.dirty = true;
+        }
+        scanner = startScanner;
+        writeLsn = start.value();
+        writeRecordLsn = start.value();
+        flushRecordLsn = 0;
+        empty = false;
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The bytes are decoded before anything is written: when the scanner rejects them, the
+     * {@link WalFormatException} is thrown with no byte written and no position moved (not even over
+     * valid records at the start of the rejected bytes). The decoder cannot resynchronise after
+     * invalid bytes, so from then on writes fail with {@link IllegalStateException} until
+     * {@link #truncate} (the next ProposerElected) or a reopen. An {@link IOException} while writing
+     * has the same effect; the bytes written before it lie after {@code writeLsn} and are zeroed by
+     * that truncation or reopen. {@code writeRecordLsn} only counts records whose alignment padding
+     * was written too, so it never passes {@code writeLsn}.
+     *
+     * @throws IllegalArgumentException if {@code begin} is not {@link #writeLsn()}
+     * @throws IllegalStateException if the store is empty (not initialised) or an earlier write failed
+     * @throws WalFormatException if the bytes are not valid WAL continuing the stream
+     */
+    @Override
+    public void write(Lsn begin, byte[] bytes) throws IOException {
+        requireOpen();
+        if (empty) {
+            throw new IllegalStateException("cannot write WAL at " + begin + ": the store holds no WAL yet"
+                    + " (initialise it first)");
+        }
+        if (writeFailure != null) {
+            throw new IllegalStateException("cannot write WAL at " + begin + ": an earlier write or truncation at write_lsn "
+                    + writeLsn() + " failed; truncate first", writeFailure);
+        }
+        if (begin.value() != writeLsn) {
+            throw new IllegalArgumentException("write at " + begin + " but write_lsn is " + writeLsn()
+                    + (begin.compareTo(writeLsn()) < 0 ? ": it rewrites WAL" : ": it leaves a gap"));
+        }
+        if (bytes.length == 0) {
+            return;
+        }
+        long end = begin.plus(bytes.length).value();
+        recordEndLimit = end;
+        recordEndFound = writeRecordLsn;
+        long pending = scanner.lastRecordEnd().value();
+        if (Long.compareUnsigned(pending, writeRecordLsn) > 0 && Long.compareUnsigned(pending, end) <= 0) {
+            recordEndFound = pending;
+        }
+        try {
+            scanner.feed(bytes);
+        } catch (WalFormatException e) {
+            writeFailure = e;
+            throw e;
+        }
+        try {
+            writeSegments(bytes);
+        } catch (IOException | RuntimeException e) {
+            writeFailure = e;
+            throw e;
+        }
+        writeLsn = end;
+        writeRecordLsn = recordEndFound;
+    }
+
+    @Override
+    public void flush() throws IOException {
+        requireOpen();
+        if (empty) {
+            return;
+        }
+        if (current != null && current.dirty) {
+            current.channel.force(false);
+            current.dirty = false;
+        }
+        flushRecordLsn = writeRecordLsn;
+    }
+
+    /**
+     * {@inheritDoc} All three positions become {@code end}, and a failed write is forgotten.
+     * {@code end} is checked to be of a record boundary's form (MAXALIGNed, outside page headers);
+     * that a record really ends there is the caller's word.
+     *
+     * @throws IllegalArgumentException if {@code end} is beyond {@link #writeRecordLsn()} or cannot
+     *     be a record boundary
+     * @throws IllegalStateException if the store is empty
+     */
+    @Override
+    public void truncate(Lsn end) throws IOException {
+        requireOpen();
+        if (empty) {
+            throw new IllegalStateException("cannot truncate WAL to " + end + ": the store holds no WAL");
+        }
+        if (end.compareTo(writeRecordLsn()) > 0) {
+            throw new IllegalArgumentException("cannot truncate WAL to " + end + ": beyond write_record_lsn "
+                    + writeRecordLsn());
+        }
+        WalRecordScanner endScanner = newScanner(end.value());
+        try {
+            closeCurrent();
+            cutAt(end.value(), listSegments());
+        } catch (IOException | RuntimeException e) {
+            writeFailure = e;
+            throw e;
+        }
+        scanner = endScanner;
+        writeLsn = end.value();
+        writeRecordLsn = end.value();
+        flushRecordLsn = end.value();
+        writeFailure = null;
+    }
+
+    /** Closes the open segment without fsync: what was not flushed may be lost, as in a crash. */
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        closeCurrent();
+    }
+
+    @Override
+    public String toString() {
+        return "SegmentedWalStore[" + dir + (empty ? ", empty]" : ", write_lsn " + writeLsn() + ", write_record_lsn "
+                + writeRecordLsn() + ", flush_record_lsn " + flushRecordLsn() + "]");
+    }
+
+    // ---- Recovery --------------------------------------------------------------------------------
+
+    private void recover(Lsn scanFrom) throws IOException {
+        deleteTempFiles();
+        NavigableMap<Long, Path> segments = listSegments();
+        long end = -1;
+        if (scanFrom.isValid()) {
+            newScanner(scanFrom.value()); // a malformed hint is the caller's bug: fail loudly
+            if (segments.containsKey(scanFrom.segmentNumber(segmentSize))) {
+                Scan scan = scan(segments, scanFrom.value());
+                if (scan.records > 0) {
+                    end = scan.end;
+                }
+            }
+        }
+        if (end < 0) {
+            end = endFromLastSegments(segments);
+        }
+        if (end < 0) {
+            // No segment holds WAL: whatever files there are were created but never written.
+            for (Path file : segments.values()) {
+                Files.delete(file);
+            }
+            if (!segments.isEmpty()) {
+                fsyncDirectory(dir);
+            }
+            return;
+        }
+        cutAt(end, segments);
+        scanner = newScanner(end);
+        writeLsn = end;
+        writeRecordLsn = end;
+        flushRecordLsn = end;
+        empty = false;
+    }
+
+    /**
+     * The end of WAL decoded from the first record boundary of the last segment holding WAL, as
+     * the class documentation describes; -1 if no segment holds WAL.
+     */
+    private long endFromLastSegments(NavigableMap<Long, Path> segments) throws IOException {
+        long unproven = -1;
+        boolean holdsWal = false;
+        for (Map.Entry<Long, Path> entry : segments.descendingMap().entrySet()) {
+            long segNo = entry.getKey();
+            FirstRecord first = firstRecord(segNo, entry.getValue());
+            if (first == FirstRecord.NO_WAL) {
+                continue;
+            }
+            holdsWal = true;
+            if (first == FirstRecord.NONE) {
+                continue;
+            }
+            Scan scan = scan(segments, first.lsn);
+            if (scan.records > 0 || !first.afterTail || !segments.containsKey(segNo - 1)) {
+                return scan.end;
+            }
+            if (unproven < 0) {
+                unproven = scan.end;
+            }
+        }
+        if (unproven >= 0) {
+            return unproven;
+        }
+        if (holdsWal) {
+            throw new IOException("WAL segments in " + dir + " hold WAL but no record boundary: " + segments.keySet());
+        }
+        return -1;
+    }
+
+    /** Where the first record of a segment begins; see {@link #firstRecord}. */
+    private record FirstRecord(long lsn, boolean afterTail) {
+        /** The first page header is all zeros: the segment was created but never written. */
+        static final FirstRecord NO_WAL = new FirstRecord(-1, false);
+        /** The segment holds WAL but no record starts in it (only a tail, or invalid headers). */
+        static final FirstRecord NONE = new FirstRecord(-2, false);
+    }
+
+    /**
+     * The first record boundary in segment {@code segNo}, found as {@code XLogFindNextRecord} does:
+     * while a page starts with the tail of a record begun earlier ({@code XLP_FIRST_IS_CONTRECORD}),
+     * {@code xlp_rem_len} tells how much of it is on the page; the first record starts after the
+     * tail, MAXALIGNed, or after the header of the first page without the flag. Reads one page
+     * header per page of the tail.
+     */
+    private FirstRecord firstRecord(long segNo, Path file) throws IOException {
+        long segmentStart = segNo * segmentSize;
+        ByteBuffer header = ByteBuffer.allocate(WalFormat.SIZE_OF_XLOG_LONG_PHD).order(ByteOrder.LITTLE_ENDIAN);
+        boolean tailEndsHere = false;
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            for (int page = 0; page < segmentSize; page += WalFormat.XLOG_BLCKSZ) {
+                int headerSize = WalPageHeaders.size(format, segmentStart + page);
+                Arrays.fill(header.array(), (byte) 0);
+                header.clear().limit(headerSize);
+                readFully(channel, header, page);
+                boolean zero = isZero(header, headerSize);
+                if (zero && page == 0) {
+                    return FirstRecord.NO_WAL;
+                }
+                if (zero) {
+                    // Never-written space: fine right after a tail that ended with the previous page.
+                    return tailEndsHere ? new FirstRecord(segmentStart + page, true) : FirstRecord.NONE;
+                }
+                int magic = header.getShort(0) & 0xFFFF;
+                int info = header.getShort(2) & 0xFFFF;
+                long pageAddr = header.getLong(8);
+                long remLen = header.getInt(16) & 0xFFFF_FFFFL;
+                if (magic != format.pageMagic() || pageAddr != segmentStart + page) {
+                    return FirstRecord.NONE;
+                }
+                if ((info & WalPageHeaders.XLP_FIRST_IS_CONTRECORD) == 0) {
+                    // The scanner starts at the page start and checks this header itself.
+                    return new FirstRecord(segmentStart + page, page > 0);
+                }
+                int space = WalFormat.XLOG_BLCKSZ - headerSize;
+                if (remLen < space) {
+                    return new FirstRecord(segmentStart + page + headerSize + WalFormat.maxAlign(remLen), true);
+                }
+                tailEndsHere = remLen == space;
+            }
+        }
+        return tailEndsHere ? new FirstRecord(segmentStart + segmentSize, true) : FirstRecord.NONE;
+    }
+
+    private record Scan(long end, long records) {
+    }
+
+    /**
+     * Decodes forward from record boundary {@code from} through consecutive segments, up to the
+     * first invalid record, never-written space, a missing segment or a short file.
+     */
+    private Scan scan(NavigableMap<Long, Path> segments, long from) throws IOException {
+        WalRecordScanner decoder = new WalRecordScanner(format, new Lsn(from));
+        ByteBuffer buffer = ByteBuffer.allocate(READ_CHUNK);
+        long position = from;
+        scanning:
+        for (;;) {
+            long segNo = position / segmentSize;
+            Path file = segments.get(segNo);
+            if (file == null) {
+                break;
+            }
+            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+                for (long offset = position - segNo * segmentSize; offset < segmentSize; ) {
+                    int want = (int) Math.min(buffer.capacity(), segmentSize - offset);
+                    buffer.clear().limit(want);
+                    int got = readFully(channel, buffer, offset);
+                    try {
+                        decoder.feed(buffer.array(), 0, got);
+                    } catch (WalFormatException e) {
+                        break scanning;
+                    }
+                    if (decoder.atEndOfWal() || got < want) {
+                        break scanning;
+                    }
+                    offset += got;
+                    position += got;
+                }
+            }
+        }
+        return new Scan(decoder.lastRecordEnd().value(), decoder.recordCount());
+    }
+
+    // ---- Files -----------------------------------------------------------------------------------
+
+    /**
+     * Makes {@code end} the end of the stored WAL: deletes the segments after it, gives the segment
+     * ending exactly at {@code end} (if {@code end} is a segment boundary) its final name, cuts the
+     * segment holding {@code end} there (the rest reads as zeros), names it {@code .partial} and makes
+     * it the open segment; everything fsynced, the directory last.
+     */
+    private void cutAt(long end, NavigableMap<Long, Path> segments) throws IOException {
+        long endSegNo = end / segmentSize;
+        int endOffset = (int) (end % segmentSize);
+        long lastKept = endOffset == 0 ? endSegNo - 1 : endSegNo;
+        if (endOffset != 0 && !segments.containsKey(endSegNo)) {
+            throw new IOException("no segment file holds " + new Lsn(end) + " in " + dir);
+        }
+        for (Path file : segments.tailMap(lastKept, false).descendingMap().values()) {
+            Files.delete(file);
+        }
+        if (endOffset == 0) {
+            Path before = segments.get(endSegNo - 1);
+            if (before != null) {
+                try (FileChannel channel = FileChannel.open(before, StandardOpenOption.WRITE)) {
+                    channel.force(true);
+                }
+                if (isPartial(before)) {
+                    Files.move(before, finalPath(endSegNo - 1), StandardCopyOption.ATOMIC_MOVE);
+                }
+            }
+        } else {
+            Path file = segments.get(endSegNo);
+            Segment segment = new Segment(endSegNo, file);
+            try {
+                segment.file.setLength(endOffset);
+                segment.file.setLength(segmentSize);
+                segment.channel.force(true);
+                if (!isPartial(file)) {
+                    Files.move(file, partialPath(endSegNo), StandardCopyOption.ATOMIC_MOVE);
+                }
+            } catch (IOException | RuntimeException e) {
+                segment.close();
+                throw e;
+            }
+            current = segment;
+        }
+        fsyncDirectory(dir);
+    }
+
+    /** Writes {@code bytes} from {@link #writeLsn}, segment by segment, completing filled segments. */
+    private void writeSegments(byte[] bytes) throws IOException {
+        long position = writeLsn;
+        int done = 0;
+        while (done < bytes.length) {
+            long segNo = position / segmentSize;
+            int offset = (int) (position % segmentSize);
+            int n = (int) Math.min(bytes.length - done, segmentSize - offset);
+            if (current == null) {
+                current = createSegment(segNo);
+            } else if (current.segNo != segNo) {
+                throw new IllegalStateException("open segment " + current.segNo + " does not hold " + new Lsn(position));
+            }
+            writeFully(current.channel, bytes, done, n, offset);
+            current.dirty = true;
+            done += n;
+            position += n;
+            if (offset + n == segmentSize) {
+                completeCurrent();
+            }
+        }
+    }
+
+    /** fdatasync, close and rename the filled segment to its final name. */
+    private void completeCurrent() throws IOException {
+        Segment segment = current;
+        current = null;
+        try {
+            segment.channel.force(false);
+        } finally {
+            segment.close();
+        }
+        Files.move(partialPath(segment.segNo), finalPath(segment.segNo), StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** A new, full-size, zero-filled {@code .partial} segment, durably in place. */
+    private Segment createSegment(long segNo) throws IOException {
+        Path temp = dir.resolve(XLogFileName.of(format.timeline(), segNo, segmentSize) + TEMP_SUFFIX);
+        Files.deleteIfExists(temp);
+        try (RandomAccessFile file = new RandomAccessFile(temp.toFile(), "rw")) {
+            file.setLength(segmentSize);
+            file.getChannel().force(true);
+        }
+        Path partial = partialPath(segNo);
+        Files.move(temp, partial, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        fsyncDirectory(dir);
+        return new Segment(segNo, partial);
+    }
+
+    /** Our segment files by number; where both names exist, the {@code .partial} one. */
+    private NavigableMap<Long, Path> listSegments() throws IOException {
+        NavigableMap<Long, Path> segments = new TreeMap<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+            for (Path file : files) {
+                String name = file.getFileName().toString();
+                boolean partial = XLogFileName.isPartialWalFileName(name);
+                if (!partial && !XLogFileName.isWalFileName(name) || XLogFileName.timeline(name) != format.timeline()) {
+                    continue;
+                }
+                long segNo;
+                try {
+                    segNo = XLogFileName.segNo(name, segmentSize);
+                } catch (IllegalArgumentException e) {
+                    throw new IOException("unexpected WAL file " + file + " for " + segmentSize + "-byte segments", e);
+                }
+                if (partial || !segments.containsKey(segNo)) {
+                    segments.put(segNo, file);
+                }
+            }
+        }
+        return segments;
+    }
+
+    private void deleteTempFiles() throws IOException {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*" + TEMP_SUFFIX)) {
+            for (Path file : files) {
+                String name = file.getFileName().toString();
+                if (XLogFileName.isWalFileName(name.substring(0, name.length() - TEMP_SUFFIX.length()))) {
+                    Files.delete(file);
+                }
+            }
+        }
+    }
+
+    private Path finalPath(long segNo) {
+        return dir.resolve(XLogFileName.of(format.timeline(), segNo, segmentSize));
+    }
+
+    private Path partialPath(long segNo) {
+        return dir.resolve(XLogFileName.of(format.timeline(), segNo, segmentSize) + XLogFileName.PARTIAL_SUFFIX);
+    }
+
+    private static boolean isPartial(Path file) {
+        return file.getFileName().toString().endsWith(XLogFileName.PARTIAL_SUFFIX);
+    }
+
+    private WalRecordScanner newScanner(long start) {
+        return new WalRecordScanner(format, new Lsn(start), this::onRecord);
+    }
+
+    private void onRecord(Lsn start, Lsn end) {
+        if (Long.compareUnsigned(end.value(), recordEndLimit) <= 0) {
+            recordEndFound = end.value();
+        }
+    }
+
+    private void closeCurrent() throws IOException {
+        Segment segment = current;
+        current = null;
+        if (segment != null) {
+            segment.close();
+        }
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("WAL store " + dir + " is closed");
+        }
+    }
+
+    private static void writeFully(FileChannel channel, byte[] bytes, int from, int length, long position)
+            throws IOException {
+        ByteBuffer buffer = ByteBuffer.wrap(bytes, from, length);
+        while (buffer.hasRemaining()) {
+            channel.write(buffer, position + buffer.position() - from);
+        }
+    }
+
+    /** Reads until the buffer is full or the file ends; returns the bytes read. */
+    private static int readFully(FileChannel channel, ByteBuffer buffer, long position) throws IOException {
+        int start = buffer.position();
+        while (buffer.hasRemaining()) {
+            if (channel.read(buffer, position + buffer.position() - start) < 0) {
+                break;
+            }
+        }
+        return buffer.position() - start;
+    }
+
+    private static boolean isZero(ByteBuffer buffer, int length) {
+        for (int i = 0; i < length; i++) {
+            if (buffer.get(i) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static void fsyncDirectory(Path directory) throws IOException {
+        try (FileChannel channel = FileChannel.open(directory, StandardOpenOption.READ)) {
+            channel.force(true);
+        }
+    }
+
+    /** An open segment file; {@code dirty} while it holds writes not yet fsynced. */
+    private static final class Segment {
+        final long segNo;
+        final RandomAccessFile file;
+        final FileChannel channel;
+        boolean dirty;
+
+        Segment(long segNo, Path path) throws IOException {
+            this.segNo = segNo;
+            this.file = new RandomAccessFile(path.toFile(), "rw");
+            this.channel = file.getChannel();
+        }
+
+        void close() throws IOException {
+            file.close();
+        }
+    }
+}
