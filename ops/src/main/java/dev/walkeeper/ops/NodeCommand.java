@@ -40,6 +40,10 @@ final class NodeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         WalkeeperNode node = WalkeeperNode.start(config());
         Runtime.getRuntime().addShutdownHook(new Thread(node::close, "walkeeper-shutdown"));
+        // One line on stdout whatever the logging configuration: scripts and tests wait for it.
+        spec.commandLine().getOut().printf("walkeeper node %d listening on %s:%d%n", node.settings().nodeId(),
+                node.address().getHostString(), node.address().getPort());
+        spec.commandLine().getOut().flush();
         node.whenTerminated().toCompletableFuture().join();
         return 0;
     }

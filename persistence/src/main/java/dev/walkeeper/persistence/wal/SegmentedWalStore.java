@@ -86,8 +86,10 @@ import java.util.TreeMap;
  * truncation before anything was acknowledged. Bytes after the end are garbage of a torn or
  * rejected write: they are <b>zeroed</b> (the cut described above) and later segments deleted, so
  * the next write continues on a clean tail and a later restart cannot mistake old bytes for WAL.
- * A directory holding no segment whose first page header is set opens as an empty store (and such
- * never-written segment files are deleted).
+ * A directory holding no segment whose first page header is set, or only the headers of
+ * {@link #initialize} without one complete record after them, opens as an empty store (and its
+ * segment files are deleted): no record there was ever acknowledged, and the acceptor's journaled
+ * timeline start says where WAL begins.
  *
  * <p>Used by one thread at a time (the timeline actor's). Not thread-safe.
  */
@@ -341,6 +343,11 @@ public final class SegmentedWalStore implements WalStore {
         if (end < 0) {
             end = endFromLastSegments(segments);
         }
+        if (end >= 0 && end <= firstRecordOfOldestSegment(segments)) {
+            // Headers from initialize() but not one complete record: nothing durable was ever
+            // acknowledged from here, so this is an empty store, to be initialised again.
+            end = -1;
+        }
         if (end < 0) {
             // No segment holds WAL: whatever files there are were created but never written.
             for (Path file : segments.values()) {
@@ -357,6 +364,12 @@ public final class SegmentedWalStore implements WalStore {
         writeRecordLsn = end;
         flushRecordLsn = end;
         empty = false;
+    }
+
+    /** The first record boundary of the oldest segment, or -1 when it has none. */
+    private long firstRecordOfOldestSegment(NavigableMap<Long, Path> segments) throws IOException {
+        Map.Entry<Long, Path> oldest = segments.firstEntry();
+        return oldest == null ? -1 : firstRecord(oldest.getKey(), oldest.getValue()).lsn;
     }
 
     /**
