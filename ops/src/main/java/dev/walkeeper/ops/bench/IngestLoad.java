@@ -88,9 +88,21 @@ final class IngestLoad {
         byte[] pending = new byte[0];
         long started = System.nanoTime();
         long deadline = started + nanos;
+        boolean finishing = false;
         while (System.nanoTime() < deadline || flushed.compareTo(sentTo) < 0) {
-            boolean sending = System.nanoTime() < deadline;
-            while (sending && sentTo.value() - flushed.value() + appendSize <= window) {
+            if (!finishing && System.nanoTime() >= deadline) {
+                // Send the rest of the last record: only record ends are ever acknowledged.
+                finishing = true;
+                for (int offset = 0; offset < pending.length; offset += appendSize) {
+                    byte[] tail = Arrays.copyOfRange(pending, offset, Math.min(pending.length, offset + appendSize));
+                    sendProposer(new ProposerMessage.AppendRequest(0, term, sentTo, sentTo.plus(tail.length), flushed,
+                            Lsn.INVALID, tail), false);
+                    sentTo = sentTo.plus(tail.length);
+                    inFlight.add(new long[] {sentTo.value(), System.nanoTime()});
+                }
+            }
+            // Acks only reach record ends, so "in flight" is measured from the last one acknowledged.
+            while (!finishing && sentTo.value() - flushed.value() < window) {
                 while (pending.length < appendSize) {
                     byte[] more = generator.nextRecords(appendSize);
                     byte[] joined = Arrays.copyOf(pending, pending.length + more.length);
