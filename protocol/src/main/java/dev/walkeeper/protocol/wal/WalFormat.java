@@ -54,8 +54,12 @@ public record WalFormat(int pgVersion, long systemId, int walSegSize, int timeli
         return (value + MAXIMUM_ALIGNOF - 1) & -MAXIMUM_ALIGNOF;
     }
 
-    /** {@code IsValidWalSegSize}: segment arithmetic relies on it being a power of two. */
-    static void requireValidSegmentSize(int walSegSize) {
+    /**
+     * {@code IsValidWalSegSize}: segment arithmetic relies on it being a power of two.
+     *
+     * @throws IllegalArgumentException when {@code walSegSize} is not a power of two from 1 MiB to 1 GiB
+     */
+    public static void requireValidSegmentSize(int walSegSize) {
         if (Integer.bitCount(walSegSize) != 1 || walSegSize < (1 << 20) || walSegSize > (1 << 30)) {
             throw new IllegalArgumentException("WAL segment size must be a power of two from 1 MiB to 1 GiB, got "
                     + walSegSize);
