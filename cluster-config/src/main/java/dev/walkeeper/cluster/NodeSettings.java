@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigUtil;
 import dev.walkeeper.actors.connection.AuthPolicy;
 import dev.walkeeper.actors.connection.ConnectionSettings;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
@@ -38,7 +39,8 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
                 c.getString("server-version"),
                 Long.parseUnsignedLong(c.getString("system-id")),
                 (int) walSegmentSize,
-                auth);
+                auth,
+                defaultTimeline(c.getString("default-timeline")));
         return new NodeSettings(c.getLong("node-id"), Path.of(c.getString("data-dir")), host,
                 c.getInt("listen.port"), connection);
     }
@@ -69,6 +71,22 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
             return new AuthPolicy.User(name, method, null);
         }
         throw new IllegalArgumentException("method " + method.configName() + " needs a verifier or a password");
+    }
+
+    /** "tenant/timeline" (32 hex each), or empty for none. */
+    private static TenantTimelineId defaultTimeline(String value) {
+        if (value.isBlank()) {
+            return null;
+        }
+        String[] parts = value.strip().split("/", -1);
+        try {
+            if (parts.length == 2) {
+                return new TenantTimelineId(parts[0], parts[1]);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("walkeeper.default-timeline: " + e.getMessage(), e);
+        }
+        throw new IllegalArgumentException("walkeeper.default-timeline must be <tenant hex>/<timeline hex>, got " + value);
     }
 
     private static boolean isLoopback(String host) {

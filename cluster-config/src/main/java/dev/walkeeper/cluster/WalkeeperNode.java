@@ -3,7 +3,11 @@ package dev.walkeeper.cluster;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import dev.walkeeper.actors.consensus.ServerInfo;
 import dev.walkeeper.actors.timeline.WalStores;
+import dev.walkeeper.persistence.wal.WalStore;
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import dev.walkeeper.persistence.wal.SegmentedWalStore;
 import dev.walkeeper.protocol.wal.WalFormat;
 import java.nio.file.Path;
@@ -87,9 +91,18 @@ public final class WalkeeperNode implements AutoCloseable {
 
     /** Each timeline's WAL lives in {@code <data>/<tenant>/<timeline>/}, in PostgreSQL-named segments. */
     private static WalStores walStores(Path dataDir) {
-        return (id, server, scanFrom) -> SegmentedWalStore.open(
-                dataDir.resolve(id.tenantId()).resolve(id.timelineId()),
-                new WalFormat(server.pgVersion(), server.systemId(), server.walSegSize(), 1), scanFrom);
+        return new WalStores() {
+            @Override
+            public WalStore open(TenantTimelineId id, ServerInfo server, Lsn scanFrom) throws IOException {
+                return SegmentedWalStore.open(directory(id),
+                        new WalFormat(server.pgVersion(), server.systemId(), server.walSegSize(), 1), scanFrom);
+            }
+
+            @Override
+            public Path directory(TenantTimelineId id) {
+                return dataDir.resolve(id.tenantId()).resolve(id.timelineId());
+            }
+        };
     }
 
     /**

@@ -106,7 +106,7 @@ class RealClientsTest {
     }
 
     @Test
-    void pgReceivewalGetsPastTheHandshakeAndFailsClearlyOnStartReplication() throws Exception {
+    void pgReceivewalGetsPastTheHandshakeAndIsToldToNameATimeline() throws Exception {
         Path target = Files.createTempDirectory("pg_receivewal");
         ProcessResult result = Processes.run(Command.of(pg.bin("pg_receivewal").toString(), "--no-loop", "--verbose",
                         "-d", "host=127.0.0.1 port=" + node.address().getPort() + " user=receiver connect_timeout=10",
@@ -115,7 +115,7 @@ class RealClientsTest {
         assertNotEquals(0, result.exitCode());
         // It ran SHOW wal_segment_size, IDENTIFY_SYSTEM and chose a start point from xlogpos ...
         assertTrue(result.stderr().contains("starting log streaming at 0/0 (timeline 1)"), result.stderr());
-        // ... then START_REPLICATION got our ErrorResponse.
-        assertTrue(result.stderr().contains("START_REPLICATION is not supported"), result.stderr());
+        // ... then START_REPLICATION got our ErrorResponse: this node serves no timeline by default.
+        assertTrue(result.stderr().contains("START_REPLICATION needs tenant_id and timeline_id"), result.stderr());
     }
 }

@@ -5,6 +5,19 @@ import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.actors.timeline.Timeline;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
+import dev.walkeeper.persistence.wal.WalReader;
+import dev.walkeeper.persistence.wal.WalSegmentRemovedException;
+import dev.walkeeper.protocol.replication.ReceiverMessage.HotStandbyFeedback;
+import dev.walkeeper.protocol.replication.ReceiverMessage.NeonStatusUpdate;
+import dev.walkeeper.protocol.replication.PgTime;
+import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
+import dev.walkeeper.protocol.replication.ReplicationCodec;
+import dev.walkeeper.protocol.replication.ReceiverMessage.StandbyStatusUpdate;
+import dev.walkeeper.protocol.replication.SenderMessage.XLogData;
+import dev.walkeeper.protocol.wal.XLogFileName;
+import java.io.IOException;
+import java.time.Instant;
+import org.apache.pekko.actor.typed.PostStop;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.auth.AuthenticationFailedException;
 import dev.walkeeper.protocol.auth.Md5Authentication;
@@ -84,9 +97,24 @@ public final class Connection {
 
     private record TimelineResolved(ActorRef<Timeline.Command> timeline, Throwable failure) implements Async {}
 
-    private record StatusReceived(Timeline.Status status, Throwable failure) implements Async {}
+    private record StatusReceived(ActorRef<Timeline.Command> timeline, Timeline.Status status, Throwable failure)
+            implements Async {}
 
     private record TimelineStopped() implements Async {}
+
+    private record PositionsChanged(Timeline.Positions positions) implements Command {}
+
+    private enum ChunkWritten implements Command { INSTANCE }
+
+    private enum KeepaliveDue implements Command { INSTANCE }
+
+    private static final Object KEEPALIVE_TIMER = "keepalive";
+    /** A replication client hears from us at least this often (keepalive with reply requested). */
+    private static final Duration KEEPALIVE_INTERVAL = Duration.ofSeconds(1);
+    /** XLogData chunks (≤ 128 KiB each) waiting for the socket before the next disk read. */
+    private static final int CHUNKS_IN_FLIGHT = 4;
+    /** Standby replies decoded ahead: they are small and handled at once. */
+    private static final int REPLICATION_WINDOW = 32;
 
     /** Unconsumed proposer messages a pushing connection lets its reader decode ahead. */
     private static final int WAL_PUSH_WINDOW = 32;
@@ -120,6 +148,7 @@ public final class Connection {
 
     /** What the StartupMessage established. */
     private record Session(String user, String database, String applicationName, boolean replication,
+                           boolean logicalReplication,
                            Map<String, String> options) {}
 
     private Connection(ActorContext<Command> context, TimerScheduler<Command> timers, ConnectionSettings settings,
@@ -216,6 +245,7 @@ public final class Connection {
         }
         session = new Session(user, params.getOrDefault("database", user),
                 params.getOrDefault("application_name", ""), replication,
+                "database".equalsIgnoreCase(params.get("replication")),
                 StartupOptions.settings(params.getOrDefault("options", "")));
         AuthPolicy.Decision decision = settings.auth().decide(user, client.getAddress());
         if (decision instanceof AuthPolicy.Refused refused) {
@@ -350,8 +380,9 @@ public final class Connection {
         if (command instanceof ReplicationCommand.Empty) {
             write(new EmptyQueryResponse());
         } else if (command instanceof ReplicationCommand.IdentifySystem) {
-            queries.identifySystem(Lsn.INVALID, session.replication() ? null : session.database())
-                    .forEach(this::write);
+            return identifySystem();
+        } else if (command instanceof ReplicationCommand.StartReplication start) {
+            return startReplication(start);
         } else if (command instanceof ReplicationCommand.Show show) {
             queries.show(show.parameter()).forEach(this::write);
         } else if (command instanceof ReplicationCommand.TimelineStatus) {
@@ -396,6 +427,47 @@ public final class Connection {
         }
     }
 
+    /** The timeline this session serves: the startup options', else the node's default (or null). */
+    private TenantTimelineId servedTimeline() {
+        TenantTimelineId fromOptions = optionsTimeline();
+        return fromOptions != null ? fromOptions : settings.defaultTimeline();
+    }
+
+    /** What to do with a timeline once its status is known. */
+    private interface StatusHandler {
+        Behavior<Command> handle(ActorRef<Timeline.Command> timeline, Timeline.Status status);
+    }
+
+    /**
+     * Asks the registry for the timeline and the timeline for its status, holding the reader
+     * meanwhile (so replies keep the order of the queries), then hands both to {@code then}.
+     */
+    private Behavior<Command> withTimelineStatus(TenantTimelineId id, StatusHandler then) {
+        readerHeld = true;
+        context.ask(ActorRef.class, timelines, ASK_TIMEOUT, replyTo -> new TimelineRegistry.Get(id, narrow(replyTo)),
+                (timeline, failure) -> new TimelineResolved(failure == null ? narrow(timeline) : null, failure));
+        return state(this::unexpectedWhileBusy, answer -> {
+            if (answer instanceof TimelineResolved resolved && resolved.failure() == null) {
+                context.ask(Timeline.Status.class, resolved.timeline(), ASK_TIMEOUT, Timeline.GetStatus::new,
+                        (status, failure) -> new StatusReceived(resolved.timeline(), status, failure));
+                return Behaviors.same();
+            }
+            if (answer instanceof StatusReceived received && received.failure() == null) {
+                return then.handle(received.timeline(), received.status());
+            }
+            queryError(SqlState.INTERNAL_ERROR, "timeline " + id + " did not answer: " + answer);
+            releaseReader();
+            return authenticated();
+        });
+    }
+
+    /** Ends a command answered asynchronously: ReadyForQuery, and the reader may go on. */
+    private Behavior<Command> commandDone() {
+        write(ReadyForQuery.IDLE);
+        releaseReader();
+        return authenticated();
+    }
+
     /** TIMELINE_STATUS: flush_lsn and commit_lsn of the options' timeline; no row if it does not exist. */
     private Behavior<Command> timelineStatus() {
         TenantTimelineId id = optionsTimeline();
@@ -403,32 +475,47 @@ public final class Connection {
             return queryError(SqlState.INVALID_PARAMETER_VALUE,
                     "TIMELINE_STATUS needs tenant_id and timeline_id in the startup options");
         }
-        readerHeld = true;
-        context.ask(ActorRef.class, timelines, ASK_TIMEOUT, replyTo -> new TimelineRegistry.Get(id, narrow(replyTo)),
-                (timeline, failure) -> new TimelineResolved(failure == null ? narrow(timeline) : null, failure));
-        return state(this::unexpectedWhileBusy, answer -> {
-            if (answer instanceof TimelineResolved resolved && resolved.failure() == null) {
-                context.ask(Timeline.Status.class, resolved.timeline(), ASK_TIMEOUT, Timeline.GetStatus::new,
-                        StatusReceived::new);
-                return Behaviors.same();
+        return withTimelineStatus(id, (timeline, status) -> {
+            write(new RowDescription(List.of(
+                    RowDescription.Field.text("flush_lsn", RowDescription.Field.TEXT_OID, -1),
+                    RowDescription.Field.text("commit_lsn", RowDescription.Field.TEXT_OID, -1))));
+            if (status.exists()) {
+                write(DataRow.ofText(status.flushLsn().toString(), status.commitLsn().toString()));
             }
-            if (answer instanceof StatusReceived received && received.failure() == null) {
-                Timeline.Status status = received.status();
-                write(new RowDescription(List.of(
-                        RowDescription.Field.text("flush_lsn", RowDescription.Field.TEXT_OID, -1),
-                        RowDescription.Field.text("commit_lsn", RowDescription.Field.TEXT_OID, -1))));
-                if (status.exists()) {
-                    write(DataRow.ofText(status.flushLsn().toString(), status.commitLsn().toString()));
-                }
-                write(new CommandComplete("TIMELINE_STATUS"));
-                write(ReadyForQuery.IDLE);
-                releaseReader();
-                return authenticated();
-            }
-            releaseReader();
-            queryError(SqlState.INTERNAL_ERROR, "timeline " + id + " did not answer: " + answer);
-            return authenticated();
+            write(new CommandComplete("TIMELINE_STATUS"));
+            return commandDone();
         });
+    }
+
+    /**
+     * IDENTIFY_SYSTEM: the served timeline's system id and the LSN it may be streamed up to —
+     * commit LSN for ordinary clients, flush LSN for peers and proposer recovery (as Neon).
+     * Without a timeline, the configured system id and 0/0.
+     */
+    private Behavior<Command> identifySystem() {
+        // As PostgreSQL: a database name only on a logical (replication=database) connection.
+        String dbname = session.logicalReplication() ? session.database() : null;
+        TenantTimelineId id = servedTimeline();
+        if (id == null) {
+            queries.identifySystem(settings.systemId(), Lsn.INVALID, dbname).forEach(this::write);
+            write(ReadyForQuery.IDLE);
+            return Behaviors.same();
+        }
+        return withTimelineStatus(id, (timeline, status) -> {
+            if (status.exists()) {
+                queries.identifySystem(status.systemId(), recoveryClient() ? status.flushLsn() : status.commitLsn(),
+                        dbname).forEach(this::write);
+            } else {
+                queries.identifySystem(settings.systemId(), Lsn.INVALID, dbname).forEach(this::write);
+            }
+            return commandDone();
+        });
+    }
+
+    /** Peers and proposers recovering WAL read up to the flush LSN, not only what is committed. */
+    private boolean recoveryClient() {
+        String app = session.applicationName();
+        return app.startsWith("safekeeper") || app.equals("wal_proposer_recovery");
     }
 
     @SuppressWarnings("unchecked")
@@ -443,6 +530,202 @@ public final class Connection {
     /** While a command is answered the reader is held, so nothing else can arrive. */
     private Behavior<Command> unexpectedWhileBusy(Object message) {
         return unexpected(message, "busy");
+    }
+
+    // ---- replicating: serving WAL to pg_receivewal, a standby, a peer ---------------------------
+
+    /**
+     * START_REPLICATION [SLOT s] [PHYSICAL] X/Y [TIMELINE n] [(term='N')]: checks the request as
+     * PostgreSQL's walsender does, then streams from X/Y.
+     */
+    private Behavior<Command> startReplication(ReplicationCommand.StartReplication start) {
+        TenantTimelineId id = servedTimeline();
+        if (id == null) {
+            return queryError(SqlState.INVALID_PARAMETER_VALUE, "START_REPLICATION needs tenant_id and timeline_id in"
+                    + " the startup options, or a node with walkeeper.default-timeline");
+        }
+        return withTimelineStatus(id, (timeline, status) -> {
+            Integer tli = start.timeline();
+            if (!status.exists() || (tli != null && tli != 1)) {
+                write(ErrorResponse.error(SqlState.UNDEFINED_FILE, "requested starting point " + start.start()
+                        + " on timeline " + (tli == null ? 1 : tli) + " is not in this server's history"));
+                return commandDone();
+            }
+            Lsn servable = start.term() == null ? status.commitLsn() : status.flushLsn();
+            if (start.start().compareTo(status.flushLsn()) > 0) {
+                write(ErrorResponse.error(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE, "requested starting point "
+                        + start.start() + " is ahead of the WAL flush position of this server " + status.flushLsn()));
+                return commandDone();
+            }
+            if (start.term() != null && start.term() != status.lastLogTerm()) {
+                write(ErrorResponse.error(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE, "requested term " + start.term()
+                        + " is not this node's last log term " + status.lastLogTerm()));
+                return commandDone();
+            }
+            WalReader wal = new WalReader(status.walDirectory(), status.walSegSize());
+            try {
+                Lsn oldest = wal.oldestAvailable();
+                if (!oldest.isValid() || start.start().compareTo(oldest) < 0) {
+                    closeQuietly(wal);
+                    write(ErrorResponse.error(SqlState.UNDEFINED_FILE, "requested WAL segment "
+                            + XLogFileName.of(1, start.start().segmentNumber(status.walSegSize()), status.walSegSize())
+                            + " has already been removed"));
+                    return commandDone();
+                }
+            } catch (IOException e) {
+                closeQuietly(wal);
+                write(ErrorResponse.error(SqlState.INTERNAL_ERROR, "cannot read WAL: " + e.getMessage()));
+                return commandDone();
+            }
+            write(CopyBothResponse.REPLICATION);
+            reader.tell(new SocketReader.SwitchDecoder(Connection::decodeReceiverFrame, REPLICATION_WINDOW));
+            releaseReader();
+            ActorRef<Timeline.Positions> positions = context.messageAdapter(Timeline.Positions.class,
+                    PositionsChanged::new);
+            timeline.tell(new Timeline.WatchPositions(positions));
+            timers.startTimerWithFixedDelay(KEEPALIVE_TIMER, KeepaliveDue.INSTANCE, KEEPALIVE_INTERVAL);
+            WalSender sender = new WalSender(wal, start.start(), servable, start.term() != null,
+                    context.messageAdapter(SocketWriter.Written.class, w -> ChunkWritten.INSTANCE));
+            return replicating(sender);
+        });
+    }
+
+    /** CopyData payloads become standby replies; other frames stay frontend messages. */
+    private static Object decodeReceiverFrame(Frame frame) {
+        FrontendMessage message = FrontendCodec.decode(frame);
+        return message instanceof CopyData data ? ReplicationCodec.decodeReceiverMessage(data.data()) : message;
+    }
+
+    /**
+     * The sending half of a replication stream: reads the next chunk from disk only when fewer
+     * than {@link #CHUNKS_IN_FLIGHT} are waiting for the socket, so a slow client slows disk reads
+     * instead of filling memory.
+     */
+    private final class WalSender {
+        private final WalReader wal;
+        private final boolean toFlush;
+        private final ActorRef<SocketWriter.Written> written;
+        private Lsn sent;
+        private Lsn servable;
+        private int inFlight;
+        private boolean sentSinceKeepalive;
+        private Lsn standbyFlush = Lsn.INVALID;
+        private Lsn standbyApply = Lsn.INVALID;
+
+        WalSender(WalReader wal, Lsn start, Lsn servable, boolean toFlush, ActorRef<SocketWriter.Written> written) {
+            this.wal = wal;
+            this.sent = start;
+            this.servable = servable;
+            this.toFlush = toFlush;
+            this.written = written;
+        }
+
+        void positions(Timeline.Positions positions) {
+            servable = Lsn.max(servable, toFlush ? positions.flushLsn() : positions.commitLsn());
+        }
+
+        void pump() throws IOException {
+            while (inFlight < CHUNKS_IN_FLIGHT && sent.compareTo(servable) < 0) {
+                byte[] chunk = wal.read(sent, servable);
+                writer.tell(new SocketWriter.WriteAcked(new CopyData(ReplicationCodec.encode(
+                        new XLogData(sent, servable, PgTime.fromInstant(Instant.now()), chunk))), written));
+                sent = sent.plus(chunk.length);
+                inFlight++;
+                sentSinceKeepalive = true;
+            }
+        }
+
+        void keepalive() {
+            if (!sentSinceKeepalive) {
+                write(new CopyData(ReplicationCodec.encode(
+                        new PrimaryKeepalive(servable, PgTime.fromInstant(Instant.now()), true))));
+            }
+            sentSinceKeepalive = false;
+        }
+
+        void close() {
+            closeQuietly(wal);
+        }
+    }
+
+    private Behavior<Command> replicating(WalSender sender) {
+        return Behaviors.receive(Command.class)
+                .onMessage(FromReader.class, f -> onReaderEvent(f.event(), message -> onStandbyMessage(sender, message)))
+                .onMessage(PositionsChanged.class, p -> {
+                    sender.positions(p.positions());
+                    return pumpOrFail(sender);
+                })
+                .onMessageEquals(ChunkWritten.INSTANCE, () -> {
+                    sender.inFlight--;
+                    return pumpOrFail(sender);
+                })
+                .onMessageEquals(KeepaliveDue.INSTANCE, () -> {
+                    sender.keepalive();
+                    return Behaviors.same();
+                })
+                .onMessage(Async.class, a -> Behaviors.same())
+                .onSignal(PostStop.class, stop -> {
+                    sender.close();
+                    return Behaviors.same();
+                })
+                .build();
+    }
+
+    private Behavior<Command> pumpOrFail(WalSender sender) {
+        try {
+            sender.pump();
+            return Behaviors.same();
+        } catch (WalSegmentRemovedException e) {
+            return endReplication(sender, SqlState.UNDEFINED_FILE, e.getMessage());
+        } catch (IOException e) {
+            return endReplication(sender, SqlState.INTERNAL_ERROR, "cannot read WAL: " + e.getMessage());
+        }
+    }
+
+    private Behavior<Command> onStandbyMessage(WalSender sender, Object message) {
+        if (message instanceof StandbyStatusUpdate status) {
+            sender.standbyFlush = status.flushLsn();
+            sender.standbyApply = status.applyLsn();
+            if (status.replyRequested()) {
+                sender.sentSinceKeepalive = false;
+                sender.keepalive();
+            }
+            return Behaviors.same();
+        }
+        if (message instanceof HotStandbyFeedback || message instanceof NeonStatusUpdate) {
+            return Behaviors.same();
+        }
+        if (message instanceof CopyDone) {
+            // The client ends streaming: answer as the walsender does and return to the query loop.
+            timers.cancel(KEEPALIVE_TIMER);
+            sender.close();
+            write(new CopyDone());
+            write(new CommandComplete("START_STREAMING"));
+            write(ReadyForQuery.IDLE);
+            reader.tell(new SocketReader.SwitchDecoder(FrontendCodec::decode, 1));
+            return authenticated();
+        }
+        if (message instanceof Terminate) {
+            sender.close();
+            return drain();
+        }
+        return unexpected(message, "replication");
+    }
+
+    private Behavior<Command> endReplication(WalSender sender, SqlState state, String message) {
+        timers.cancel(KEEPALIVE_TIMER);
+        sender.close();
+        context.getLog().info("{}: ending replication: {}", client, message);
+        write(ErrorResponse.error(state, message));
+        return drain();
+    }
+
+    private static void closeQuietly(WalReader wal) {
+        try {
+            wal.close();
+        } catch (IOException ignored) {
+            // nothing was written through it
+        }
     }
 
     // ---- walPushing: the proposer/acceptor protocol inside CopyBoth ----------------------------

@@ -26,14 +26,14 @@ final class SimpleQueries {
     }
 
     /** IDENTIFY_SYSTEM: systemid text, timeline int8, xlogpos text, dbname text (NULL unless a database connection). */
-    List<BackendMessage> identifySystem(Lsn xlogpos, String databaseOrNull) {
+    List<BackendMessage> identifySystem(long systemId, Lsn xlogpos, String databaseOrNull) {
         return List.of(
                 new RowDescription(List.of(
                         Field.text("systemid", Field.TEXT_OID, -1),
                         Field.text("timeline", Field.INT8_OID, 8),
                         Field.text("xlogpos", Field.TEXT_OID, -1),
                         Field.text("dbname", Field.TEXT_OID, -1))),
-                DataRow.ofText(Long.toUnsignedString(settings.systemId()), "1", xlogpos.toString(), databaseOrNull),
+                DataRow.ofText(Long.toUnsignedString(systemId), "1", xlogpos.toString(), databaseOrNull),
                 new CommandComplete("IDENTIFY_SYSTEM"));
     }
 

@@ -3,6 +3,8 @@ package dev.walkeeper.actors.socket;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -29,6 +31,16 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
 
     /** Encode and send a backend message. */
     public record Write(BackendMessage message) implements Command {}
+
+    /**
+     * Encode and send a message, and tell {@code ackTo} once the socket's stream took it: a
+     * sender that keeps a few of these outstanding streams at the socket's pace (WAL senders read
+     * the next chunk from disk only then).
+     */
+    public record WriteAcked(BackendMessage message, ActorRef<Written> ackTo) implements Command {}
+
+    /** The answer to {@link WriteAcked}. */
+    public enum Written { INSTANCE }
 
     /** Send bytes that are not a framed message (the one-byte answer to SSLRequest). */
     public record WriteRaw(byte[] bytes) implements Command {}
@@ -68,7 +80,12 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
         return Behaviors.setup(SocketWriter::new);
     }
 
-    private final ArrayDeque<ByteString> queue = new ArrayDeque<>();
+    /** Encoded bytes waiting for the stream, with whom to tell once they are taken (or null). */
+    private record Pending(ByteString bytes, ActorRef<Written> ackTo) {}
+
+    private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+    /** Who waits for the chunk the stream has not acked yet. */
+    private final List<ActorRef<Written>> inFlightAcks = new ArrayList<>();
     private ActorRef<Outbound> stream;
     private boolean awaitingAck;
     private boolean closing;
@@ -80,8 +97,10 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
     @Override
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
-                .onMessage(Write.class, w -> enqueue(ByteString.fromArrayUnsafe(BackendCodec.encode(w.message()))))
-                .onMessage(WriteRaw.class, w -> enqueue(ByteString.fromArray(w.bytes())))
+                .onMessage(Write.class, w -> enqueue(ByteString.fromArrayUnsafe(BackendCodec.encode(w.message())), null))
+                .onMessage(WriteAcked.class, w -> enqueue(ByteString.fromArrayUnsafe(BackendCodec.encode(w.message())),
+                        w.ackTo()))
+                .onMessage(WriteRaw.class, w -> enqueue(ByteString.fromArray(w.bytes()), null))
                 .onMessage(Close.class, c -> {
                     closing = true;
                     return pump();
@@ -92,14 +111,16 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
                 })
                 .onMessageEquals(StreamAck.INSTANCE, () -> {
                     awaitingAck = false;
+                    inFlightAcks.forEach(a -> a.tell(Written.INSTANCE));
+                    inFlightAcks.clear();
                     return pump();
                 })
                 .build();
     }
 
-    private Behavior<Command> enqueue(ByteString bytes) {
+    private Behavior<Command> enqueue(ByteString bytes, ActorRef<Written> ackTo) {
         if (!closing) {
-            queue.add(bytes);
+            queue.add(new Pending(bytes, ackTo));
         }
         return pump();
     }
@@ -111,8 +132,12 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
         if (!queue.isEmpty()) {
             ByteStringBuilder chunk = ByteString.createBuilder();
             do {
-                chunk.append(queue.poll());
-            } while (!queue.isEmpty() && chunk.length() + queue.peek().size() <= MAX_CHUNK_BYTES);
+                Pending next = queue.poll();
+                chunk.append(next.bytes());
+                if (next.ackTo() != null) {
+                    inFlightAcks.add(next.ackTo());
+                }
+            } while (!queue.isEmpty() && chunk.length() + queue.peek().bytes().size() <= MAX_CHUNK_BYTES);
             stream.tell(new Chunk(chunk.result()));
             awaitingAck = true;
         } else if (closing) {

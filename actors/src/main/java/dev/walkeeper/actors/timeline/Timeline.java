@@ -11,6 +11,7 @@ import dev.walkeeper.protocol.safekeeper.ProposerMessage;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
@@ -52,7 +53,22 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     /** Current positions, for TIMELINE_STATUS and IDENTIFY_SYSTEM. */
     public record GetStatus(ActorRef<Status> replyTo) implements Command {}
 
-    public record Status(boolean exists, long term, Lsn flushLsn, Lsn commitLsn, long systemId) {}
+    /**
+     * Current positions, and where the WAL is for serving it; {@code lastLogTerm} is the term of
+     * our last WAL (what recovery clients compare).
+     */
+    public record Status(boolean exists, long term, long lastLogTerm, Lsn flushLsn, Lsn commitLsn, long systemId,
+                         int walSegSize, Path walDirectory) {}
+
+    /**
+     * Subscribes to the positions WAL may be served up to: the subscriber gets a {@link Positions}
+     * now and after every flush that moved them, until it stops.
+     */
+    public record WatchPositions(ActorRef<Positions> subscriber) implements Command {}
+
+    public record Positions(long term, long lastLogTerm, Lsn flushLsn, Lsn commitLsn) {}
+
+    private record WatcherGone(ActorRef<Positions> subscriber) implements Command {}
 
     private enum FlushDue implements Command { INSTANCE }
 
@@ -91,6 +107,8 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     private ActorRef<ProposerReply> attached;
     private ActorRef<?> attachedConnection;
     private boolean flushScheduled;
+    private final java.util.Set<ActorRef<Positions>> watchers = new java.util.HashSet<>();
+    private Positions lastPositions;
 
     private Timeline(ActorContext<Command> context, TenantTimelineId id, long nodeId, WalStores walStores) {
         super(persistenceId(id));
@@ -135,6 +153,11 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
                 .onCommand(FlushDue.class, (state, flush) -> onFlushDue(state))
                 .onCommand(ProposerGone.class, this::onProposerGone)
                 .onCommand(GetStatus.class, this::onGetStatus)
+                .onCommand(WatchPositions.class, this::onWatchPositions)
+                .onCommand(WatcherGone.class, (state, gone) -> {
+                    watchers.remove(gone.subscriber());
+                    return Effect().none();
+                })
                 .build();
     }
 
@@ -174,6 +197,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         flushScheduled = false;
         journal.begin(state);
         acceptor.flush(replyToAttached());
+        publishPositions(journal.state());
         return journal.effect();
     }
 
@@ -199,12 +223,38 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
 
     private Effect<AcceptorEvent, AcceptorState> onGetStatus(AcceptorState state, GetStatus get) {
         if (!state.created()) {
-            get.replyTo().tell(new Status(false, 0, Lsn.INVALID, Lsn.INVALID, 0));
+            get.replyTo().tell(new Status(false, 0, 0, Lsn.INVALID, Lsn.INVALID, 0, 0, walStores.directory(id)));
         } else {
-            get.replyTo().tell(new Status(true, state.term(), acceptor.flushLsn(), acceptor.commitLsn(),
-                    state.server().systemId()));
+            Positions p = positions(state);
+            get.replyTo().tell(new Status(true, p.term(), p.lastLogTerm(), p.flushLsn(), p.commitLsn(),
+                    state.server().systemId(), state.server().walSegSize(), walStores.directory(id)));
         }
         return Effect().none();
+    }
+
+    private Effect<AcceptorEvent, AcceptorState> onWatchPositions(AcceptorState state, WatchPositions watch) {
+        if (watchers.add(watch.subscriber())) {
+            context.watchWith(watch.subscriber(), new WatcherGone(watch.subscriber()));
+        }
+        watch.subscriber().tell(positions(state));
+        return Effect().none();
+    }
+
+    private Positions positions(AcceptorState state) {
+        Lsn flush = acceptor.flushLsn();
+        return new Positions(state.term(), state.lastLogTerm(flush), flush, acceptor.commitLsn());
+    }
+
+    /** Tells the WAL senders how far they may now go. */
+    private void publishPositions(AcceptorState state) {
+        if (watchers.isEmpty() || !state.created()) {
+            return;
+        }
+        Positions now = positions(state);
+        if (!now.equals(lastPositions)) {
+            lastPositions = now;
+            watchers.forEach(w -> w.tell(now));
+        }
     }
 
     private void openWalOnceCreated(AcceptorState state) {

@@ -5,9 +5,9 @@ import dev.walkeeper.persistence.wal.WalStore;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import java.io.IOException;
+import java.nio.file.Path;
 
 /** Opens a timeline's WAL store; tests substitute in-memory stores. */
-@FunctionalInterface
 public interface WalStores {
 
     /**
@@ -15,4 +15,7 @@ public interface WalStores {
      * from {@code scanFrom}, a known record boundary (or {@link Lsn#INVALID}).
      */
     WalStore open(TenantTimelineId id, ServerInfo server, Lsn scanFrom) throws IOException;
+
+    /** Where the WAL of {@code id} is stored, for serving it to replicas. */
+    Path directory(TenantTimelineId id);
 }

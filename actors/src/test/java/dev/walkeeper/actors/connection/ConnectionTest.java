@@ -196,7 +196,8 @@ class ConnectionTest {
         c.send(new Query("START_REPLICATION banana"));
         c.expectQueryError(SqlState.SYNTAX_ERROR);
         c.send(new Query("START_REPLICATION 0/1000000 TIMELINE 1"));
-        c.expectQueryError(SqlState.FEATURE_NOT_SUPPORTED);
+        assertTrue(c.expectQueryError(SqlState.INVALID_PARAMETER_VALUE).message().contains("tenant_id"),
+                "without a timeline to serve, START_REPLICATION says how to name one");
         c.send(new Query("SHOW server_version"));
         c.next(RowDescription.class);
         assertEquals(DataRow.ofText("15.0"), c.next());
@@ -292,10 +293,24 @@ class ConnectionTest {
         c.startup(params("user", "u", "database", "replication",
                 "options", "-c timeline_id=0123456789abcdef0123456789abcdef tenant_id=fedcba9876543210fedcba9876543210"));
         c.expectLoggedIn();
-        c.send(new Query("IDENTIFY_SYSTEM"));
+        // The options name a timeline: IDENTIFY_SYSTEM reports that timeline's system id and commit LSN.
+        c.events.tell(new SocketReader.Received(new Query("IDENTIFY_SYSTEM")));
+        TimelineRegistry.Get get = c.timelines.expectMessageClass(TimelineRegistry.Get.class);
+        assertEquals(new dev.walkeeper.protocol.safekeeper.TenantTimelineId("fedcba9876543210fedcba9876543210",
+                "0123456789abcdef0123456789abcdef"), get.id());
+        TestProbe<dev.walkeeper.actors.timeline.Timeline.Command> timeline =
+                testKit.createTestProbe(dev.walkeeper.actors.timeline.Timeline.Command.class);
+        get.replyTo().tell(timeline.ref());
+        timeline.expectMessageClass(dev.walkeeper.actors.timeline.Timeline.GetStatus.class).replyTo()
+                .tell(new dev.walkeeper.actors.timeline.Timeline.Status(true, 3, 3,
+                        dev.walkeeper.protocol.Lsn.parse("0/2000000"), dev.walkeeper.protocol.Lsn.parse("0/1FFFF00"),
+                        99, 16 << 20, java.nio.file.Path.of("unused")));
         c.next(RowDescription.class);
-        c.next(DataRow.class);
+        DataRow row = c.next(DataRow.class);
+        assertEquals(DataRow.ofText("99", "1", "0/1FFFF00", null), row);
         assertEquals(new CommandComplete("IDENTIFY_SYSTEM"), c.next());
+        assertEquals(ReadyForQuery.IDLE, c.next());
+        c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
     }
 
     @Test
@@ -538,8 +553,9 @@ class ConnectionTest {
         get.replyTo().tell(timeline.ref());
         c.reader.expectNoMessage(java.time.Duration.ofMillis(100));
         var status = timeline.expectMessageClass(dev.walkeeper.actors.timeline.Timeline.GetStatus.class);
-        status.replyTo().tell(new dev.walkeeper.actors.timeline.Timeline.Status(true, 5,
-                dev.walkeeper.protocol.Lsn.parse("0/3000000"), dev.walkeeper.protocol.Lsn.parse("0/2FFFF00"), 42));
+        status.replyTo().tell(new dev.walkeeper.actors.timeline.Timeline.Status(true, 5, 5,
+                dev.walkeeper.protocol.Lsn.parse("0/3000000"), dev.walkeeper.protocol.Lsn.parse("0/2FFFF00"), 42,
+                16 << 20, java.nio.file.Path.of("unused")));
         c.next(RowDescription.class);
         assertEquals(DataRow.ofText("0/3000000", "0/2FFFF00"), c.next());
         assertEquals(new CommandComplete("TIMELINE_STATUS"), c.next());

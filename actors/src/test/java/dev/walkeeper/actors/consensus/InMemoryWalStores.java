@@ -16,6 +16,11 @@ public final class InMemoryWalStores implements WalStores {
         return stores.computeIfAbsent(id, i -> new InMemoryWalStore());
     }
 
+    @Override
+    public java.nio.file.Path directory(TenantTimelineId id) {
+        return java.nio.file.Path.of("in-memory", id.tenantId(), id.timelineId());
+    }
+
     /** The store of a timeline, as its tests inspect it. */
     public synchronized Stats store(TenantTimelineId id) {
         return new Stats(stores.get(id).flushes);
