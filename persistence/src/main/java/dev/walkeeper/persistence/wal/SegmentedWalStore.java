@@ -45,9 +45,8 @@ import java.util.TreeMap;
  *       created when the first byte is written to them (or by {@link #initialize}).</li>
  *   <li><b>Write</b>: positional {@code FileChannel} writes, no fsync.</li>
  *   <li><b>Completed segment</b> (its last byte written): fdatasynced, closed, renamed from
- *       {@code .partial} to its final name. The directory is not fsynced for that rename: the next
- *       segment's creation fsyncs it, and until then a crash merely leaves the old name, which
- *       {@link #open} reads alike.</li>
+ *       {@code .partial} to its final name, and the directory fsynced (once per segment), so the
+ *       final name is durable.</li>
  *   <li><b>{@link #flush()}</b>: fdatasync of the segment written since the last flush, if any —
  *       only the segment being written can be unsynced, as completed ones were synced on
  *       completion — then {@code flushRecordLsn = writeRecordLsn}.</li>
@@ -579,6 +578,9 @@ public final class SegmentedWalStore implements WalStore {
             segment.close();
         }
         Files.move(partialPath(segment.segNo), finalPath(segment.segNo), StandardCopyOption.ATOMIC_MOVE);
+        // Once per segment: the final name is durable, so readers of completed segments never
+        // see one reappear as .partial after a crash.
+        fsyncDirectory(dir);
     }
 
     /** A new, full-size, zero-filled {@code .partial} segment, durably in place. */
