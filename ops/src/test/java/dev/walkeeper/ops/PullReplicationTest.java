@@ -62,6 +62,15 @@ class PullReplicationTest {
                             "-D", received.toString(), "--no-loop", "--verbose", "--endpos", "0/2400000"),
                     received.resolveSibling(received.getFileName() + ".log"))) {
                 receivewal.awaitLog("starting log streaming at 0/1000000", Duration.ofSeconds(30));
+                // The node lists it among the timeline's consumers.
+                ProcessResult consumers = Processes.run(Command.of(pg.bin("psql").toString(), "-X", "-A", "-t",
+                        "-d", "host=127.0.0.1 port=" + node.address().getPort() + " user=ops replication=true",
+                        "-c", "TIMELINE_CONSUMERS").timeout(Duration.ofSeconds(30)));
+                assertEquals(0, consumers.exitCode(), consumers.stderr());
+                String[] row = consumers.stdout().trim().split("\\|");
+                assertEquals("pull", row[0], consumers.stdout());
+                assertTrue(row[2].startsWith("pg_receivewal 127.0.0.1:"), consumers.stdout());
+                assertTrue(Lsn.parse(row[3]).compareTo(Lsn.parse("0/1000000")) >= 0, consumers.stdout());
                 // ... and follows commits made while it streams, into the next segment.
                 end = push(proposer, generator, end, 20 * 1024 * 1024);
                 endpos = Lsn.parse("0/2400000");

@@ -102,6 +102,8 @@ public final class Connection {
 
     private record TimelineStopped() implements Async {}
 
+    private record ConsumersReceived(Timeline.Consumers consumers, Throwable failure) implements Async {}
+
     private record PositionsChanged(Timeline.Positions positions) implements Command {}
 
     private enum ChunkWritten implements Command { INSTANCE }
@@ -387,6 +389,8 @@ public final class Connection {
             queries.show(show.parameter()).forEach(this::write);
         } else if (command instanceof ReplicationCommand.TimelineStatus) {
             return timelineStatus();
+        } else if (command instanceof ReplicationCommand.TimelineConsumers) {
+            return timelineConsumers();
         } else if (command instanceof ReplicationCommand.StartWalPush push) {
             return startWalPush(push);
         } else {
@@ -488,6 +492,32 @@ public final class Connection {
     }
 
     /**
+     * TIMELINE_CONSUMERS: one row per consumer of the served timeline — kind (pull/push), name,
+     * address, the LSN sent to it, its reported flush and apply LSNs, and its lag in bytes behind
+     * the commit LSN.
+     */
+    private Behavior<Command> timelineConsumers() {
+        TenantTimelineId id = servedTimeline();
+        if (id == null) {
+            return queryError(SqlState.INVALID_PARAMETER_VALUE,
+                    "TIMELINE_CONSUMERS needs tenant_id and timeline_id in the startup options");
+        }
+        return withTimelineStatus(id, (timeline, status) -> {
+            context.ask(Timeline.Consumers.class, timeline, ASK_TIMEOUT, Timeline.GetConsumers::new,
+                    ConsumersReceived::new);
+            return state(this::unexpectedWhileBusy, answer -> {
+                if (answer instanceof ConsumersReceived received && received.failure() == null) {
+                    queries.consumers(received.consumers()).forEach(this::write);
+                    return commandDone();
+                }
+                queryError(SqlState.INTERNAL_ERROR, "timeline " + id + " did not answer: " + answer);
+                releaseReader();
+                return authenticated();
+            });
+        });
+    }
+
+    /**
      * IDENTIFY_SYSTEM: the served timeline's system id and the LSN it may be streamed up to —
      * commit LSN for ordinary clients, flush LSN for peers and proposer recovery (as Neon).
      * Without a timeline, the configured system id and 0/0.
@@ -585,7 +615,8 @@ public final class Connection {
             timeline.tell(new Timeline.WatchPositions(positions));
             timers.startTimerWithFixedDelay(KEEPALIVE_TIMER, KeepaliveDue.INSTANCE, KEEPALIVE_INTERVAL);
             WalSender sender = new WalSender(wal, start.start(), servable, start.term() != null,
-                    context.messageAdapter(SocketWriter.Written.class, w -> ChunkWritten.INSTANCE));
+                    context.messageAdapter(SocketWriter.Written.class, w -> ChunkWritten.INSTANCE), timeline);
+            sender.report();
             return replicating(sender);
         });
     }
@@ -605,6 +636,8 @@ public final class Connection {
         private final WalReader wal;
         private final boolean toFlush;
         private final ActorRef<SocketWriter.Written> written;
+        private final ActorRef<Timeline.Command> timeline;
+        private final String name = context.getSelf().path().name();
         private Lsn sent;
         private Lsn servable;
         private int inFlight;
@@ -612,8 +645,10 @@ public final class Connection {
         private Lsn standbyFlush = Lsn.INVALID;
         private Lsn standbyApply = Lsn.INVALID;
 
-        WalSender(WalReader wal, Lsn start, Lsn servable, boolean toFlush, ActorRef<SocketWriter.Written> written) {
+        WalSender(WalReader wal, Lsn start, Lsn servable, boolean toFlush, ActorRef<SocketWriter.Written> written,
+                  ActorRef<Timeline.Command> timeline) {
             this.wal = wal;
+            this.timeline = timeline;
             this.sent = start;
             this.servable = servable;
             this.toFlush = toFlush;
@@ -643,7 +678,16 @@ public final class Connection {
             sentSinceKeepalive = false;
         }
 
+        /** Tells the timeline how far this client got (TIMELINE_CONSUMERS shows it). */
+        void report() {
+            String app = session.applicationName().isEmpty() ? "" : session.applicationName() + " ";
+            timeline.tell(new Timeline.ConsumerReport(new Timeline.WalConsumer(name, "pull",
+                    app + client.getAddress().getHostAddress() + ":" + client.getPort(), sent, standbyFlush,
+                    standbyApply)));
+        }
+
         void close() {
+            timeline.tell(new Timeline.ConsumerGone(name));
             closeQuietly(wal);
         }
     }
@@ -686,6 +730,7 @@ public final class Connection {
         if (message instanceof StandbyStatusUpdate status) {
             sender.standbyFlush = status.flushLsn();
             sender.standbyApply = status.applyLsn();
+            sender.report();
             if (status.replyRequested()) {
                 sender.sentSinceKeepalive = false;
                 sender.keepalive();

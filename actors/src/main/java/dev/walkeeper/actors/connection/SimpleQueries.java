@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.connection;
 
+import dev.walkeeper.actors.timeline.Timeline;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendMessage;
 import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
@@ -35,6 +36,24 @@ final class SimpleQueries {
                         Field.text("dbname", Field.TEXT_OID, -1))),
                 DataRow.ofText(Long.toUnsignedString(systemId), "1", xlogpos.toString(), databaseOrNull),
                 new CommandComplete("IDENTIFY_SYSTEM"));
+    }
+
+    /** TIMELINE_CONSUMERS rows; lag is measured from the commit LSN to what the consumer flushed. */
+    List<BackendMessage> consumers(Timeline.Consumers consumers) {
+        List<BackendMessage> out = new ArrayList<>();
+        List<Field> columns = new ArrayList<>();
+        for (String name : List.of("kind", "name", "address", "sent_lsn", "flush_lsn", "apply_lsn")) {
+            columns.add(Field.text(name, Field.TEXT_OID, -1));
+        }
+        columns.add(Field.text("lag_bytes", Field.INT8_OID, 8));
+        out.add(new RowDescription(columns));
+        for (Timeline.WalConsumer c : consumers.consumers()) {
+            long lag = Math.max(0, consumers.commitLsn().value() - c.flushLsn().value());
+            out.add(DataRow.ofText(c.kind(), c.name(), c.address(), c.sentLsn().toString(), c.flushLsn().toString(),
+                    c.applyLsn().toString(), Long.toString(lag)));
+        }
+        out.add(new CommandComplete("TIMELINE_CONSUMERS"));
+        return out;
     }
 
     /** SHOW name, or an ERROR naming the parameter as PostgreSQL does. */

@@ -70,6 +70,21 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
 
     private record WatcherGone(ActorRef<Positions> subscriber) implements Command {}
 
+    /**
+     * A WAL consumer of this timeline and how far it got: pull clients report on every standby
+     * status update, push replicators on every downstream reply. {@code name} identifies it.
+     */
+    public record WalConsumer(String name, String kind, String address, Lsn sentLsn, Lsn flushLsn, Lsn applyLsn) {}
+
+    public record ConsumerReport(WalConsumer consumer) implements Command {}
+
+    public record ConsumerGone(String name) implements Command {}
+
+    public record GetConsumers(ActorRef<Consumers> replyTo) implements Command {}
+
+    /** Every consumer, and the commit LSN their lag is measured from. */
+    public record Consumers(List<WalConsumer> consumers, Lsn commitLsn) {}
+
     private enum FlushDue implements Command { INSTANCE }
 
     private record ProposerGone(ActorRef<?> connection) implements Command {}
@@ -109,6 +124,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     private boolean flushScheduled;
     private final java.util.Set<ActorRef<Positions>> watchers = new java.util.HashSet<>();
     private Positions lastPositions;
+    private final java.util.Map<String, WalConsumer> consumers = new java.util.TreeMap<>();
 
     private Timeline(ActorContext<Command> context, TenantTimelineId id, long nodeId, WalStores walStores) {
         super(persistenceId(id));
@@ -154,6 +170,19 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
                 .onCommand(ProposerGone.class, this::onProposerGone)
                 .onCommand(GetStatus.class, this::onGetStatus)
                 .onCommand(WatchPositions.class, this::onWatchPositions)
+                .onCommand(ConsumerReport.class, (state, report) -> {
+                    consumers.put(report.consumer().name(), report.consumer());
+                    return Effect().none();
+                })
+                .onCommand(ConsumerGone.class, (state, gone) -> {
+                    consumers.remove(gone.name());
+                    return Effect().none();
+                })
+                .onCommand(GetConsumers.class, (state, get) -> {
+                    get.replyTo().tell(new Consumers(List.copyOf(consumers.values()),
+                            state.created() ? acceptor.commitLsn() : Lsn.INVALID));
+                    return Effect().none();
+                })
                 .onCommand(WatcherGone.class, (state, gone) -> {
                     watchers.remove(gone.subscriber());
                     return Effect().none();

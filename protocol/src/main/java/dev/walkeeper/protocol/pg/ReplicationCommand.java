@@ -16,6 +16,7 @@ import java.util.Objects;
  */
 public sealed interface ReplicationCommand
         permits ReplicationCommand.Empty, ReplicationCommand.IdentifySystem, ReplicationCommand.TimelineStatus,
+                ReplicationCommand.TimelineConsumers,
                 ReplicationCommand.Show, ReplicationCommand.TimelineHistory, ReplicationCommand.StartWalPush,
                 ReplicationCommand.StartReplication, ReplicationCommand.StartPushReplication,
                 ReplicationCommand.Unsupported {
@@ -40,6 +41,12 @@ public sealed interface ReplicationCommand
 
     /** Neon's TIMELINE_STATUS: the flush and commit LSN of the connection's timeline. */
     record TimelineStatus() implements ReplicationCommand {}
+
+    /**
+     * walkeeper's TIMELINE_CONSUMERS: who reads the connection's timeline (pull clients and push
+     * downstreams), how far each has got, and its lag behind the commit LSN.
+     */
+    record TimelineConsumers() implements ReplicationCommand {}
 
     /** {@code SHOW name}; the name lower-cased, as PostgreSQL folds unquoted identifiers. */
     record Show(String parameter) implements ReplicationCommand {

@@ -78,6 +78,10 @@ final class ReplicationCommandParser {
                 expectEnd();
                 return new TimelineStatus();
             }
+            case "TIMELINE_CONSUMERS" -> {
+                expectEnd();
+                return new ReplicationCommand.TimelineConsumers();
+            }
             case "SHOW" -> {
                 return show();
             }

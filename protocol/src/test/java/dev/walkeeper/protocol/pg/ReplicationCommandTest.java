@@ -140,6 +140,7 @@ class ReplicationCommandTest {
         assertEquals(new IdentifySystem(), ReplicationCommand.parse("IDENTIFY_SYSTEM"));
         assertEquals(new IdentifySystem(), ReplicationCommand.parse(" identify_system ; "));
         assertEquals(new TimelineStatus(), ReplicationCommand.parse("TIMELINE_STATUS"));
+        assertEquals(new ReplicationCommand.TimelineConsumers(), ReplicationCommand.parse("timeline_consumers;"));
         assertEquals(new Show("wal_segment_size"), ReplicationCommand.parse("SHOW WAL_SEGMENT_SIZE"));
         assertEquals(new Show("neon.tenant_id"), ReplicationCommand.parse("show neon.tenant_id;"));
         assertEquals(new TimelineHistory(1), ReplicationCommand.parse("TIMELINE_HISTORY 1"));
