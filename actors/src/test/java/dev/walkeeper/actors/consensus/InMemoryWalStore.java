@@ -78,6 +78,11 @@ final class InMemoryWalStore implements WalStore {
         return Arrays.copyOfRange(bytes, (int) (from.value() - start.value()), bytes.length);
     }
 
+    /** The bytes stored in {@code [from, to)}. */
+    byte[] read(Lsn from, Lsn to) {
+        return Arrays.copyOfRange(bytes, (int) (from.value() - start.value()), (int) (to.value() - start.value()));
+    }
+
     InMemoryWalStore reboot() {
         InMemoryWalStore after = new InMemoryWalStore();
         if (flushed.isValid()) {
