@@ -5,7 +5,9 @@ import java.io.UncheckedIOException;
 import java.nio.channels.Channels;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -29,6 +31,9 @@ import java.util.stream.Stream;
  *     pg.psql("select 1");
  * }
  * }</pre>
+ *
+ * <p>Instead of running initdb, a server can start from a copy of an existing data directory, such
+ * as a base backup made with {@code pg_basebackup} for a standby: see {@link Builder#fromDataDirectory}.
  */
 public final class PostgresServer implements AutoCloseable {
 
@@ -47,6 +52,8 @@ public final class PostgresServer implements AutoCloseable {
     private final String scramUser;
     private final String scramPassword;
     private final String superuserPassword;
+    /** The data directory to copy instead of running initdb, or null. */
+    private final Path sourceDataDir;
     private int port;
     private Path baseDir;
     private boolean running;
@@ -63,6 +70,7 @@ public final class PostgresServer implements AutoCloseable {
         this.scramPassword = options.scramPassword;
         this.superuserPassword = scramUser == null ? null
                 : SUPERUSER.equals(scramUser) ? scramPassword : UUID.randomUUID().toString();
+        this.sourceDataDir = options.sourceDataDir;
     }
 
     public static Builder builder() {
@@ -70,8 +78,9 @@ public final class PostgresServer implements AutoCloseable {
     }
 
     /**
-     * Creates the cluster on first call (initdb, configuration, roles) and starts the server; after
-     * {@link #stop()} it starts the same cluster again, as after a crash.
+     * Creates the cluster on first call (initdb, or a copy of {@link Builder#fromDataDirectory}'s
+     * directory; configuration, roles) and starts the server; after {@link #stop()} it starts the
+     * same cluster again, as after a crash.
      *
      * @throws IllegalStateException with the server log if the server does not come up
      */
@@ -233,10 +242,16 @@ public final class PostgresServer implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        user.own(baseDir);
-        Processes.run(user.command(binaries.bin("initdb").toString(), "-D", dataDir().toString(),
-                "-A", "trust", "-U", SUPERUSER, "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
-                .timeout(SLOW_COMMAND)).requireSuccess("initdb in " + dataDir());
+        if (sourceDataDir != null) {
+            copyDataDirectory(sourceDataDir, dataDir());
+            user.own(baseDir);
+        } else {
+            user.own(baseDir);
+            Processes.run(user.command(binaries.bin("initdb").toString(), "-D", dataDir().toString(),
+                    "-A", "trust", "-U", SUPERUSER, "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
+                    .timeout(SLOW_COMMAND)).requireSuccess("initdb in " + dataDir());
+        }
+        // Appended after the copied configuration (e.g. the primary's), these lines win.
         List<String> config = new ArrayList<>(List.of(
                 "",
                 "# walkeeper testkit",
@@ -258,6 +273,29 @@ public final class PostgresServer implements AutoCloseable {
                 "host all all 127.0.0.1/32 " + method,
                 "host replication all 127.0.0.1/32 " + method,
                 ""));
+    }
+
+    /**
+     * Copies {@code source} to {@code target} as pg_basebackup would take it: file modes kept
+     * (PostgreSQL insists on a 0700/0750 data directory), symbolic links copied as links, and
+     * without the lock file and options file of a server that ran there.
+     */
+    private static void copyDataDirectory(Path source, Path target) {
+        if (!Files.isDirectory(source) || !Files.exists(source.resolve("PG_VERSION"))) {
+            throw new IllegalStateException("Not a PostgreSQL data directory: " + source);
+        }
+        try (Stream<Path> paths = Files.walk(source)) {
+            for (Path from : paths.toList()) {
+                Path relative = source.relativize(from);
+                if (relative.toString().equals("postmaster.pid") || relative.toString().equals("postmaster.opts")) {
+                    continue;
+                }
+                Files.copy(from, target.resolve(relative.toString()), StandardCopyOption.COPY_ATTRIBUTES,
+                        LinkOption.NOFOLLOW_LINKS);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot copy the data directory " + source + " to " + target, e);
+        }
     }
 
     /** Sets the passwords over the trusted unix socket; TCP already demands them. */
@@ -356,6 +394,7 @@ public final class PostgresServer implements AutoCloseable {
         private final List<String> extraConfig = new ArrayList<>();
         private String scramUser;
         private String scramPassword;
+        private Path sourceDataDir;
 
         private Builder() {
         }
@@ -403,8 +442,31 @@ public final class PostgresServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Starts from a copy of the data directory {@code source} instead of running initdb — e.g.
+         * a base backup made with {@code pg_basebackup}: to run a standby, put {@code standby.signal}
+         * in {@code source} and set {@code primary_conninfo} with {@link #config}. The copy lives in
+         * the server's own temporary directory, owned by {@link PgUser}, and is deleted by
+         * {@link PostgresServer#close()}; {@code source} may lie anywhere the JVM can read (even a
+         * directory {@link PgUser} cannot enter) and is left untouched, so it may be used again.
+         *
+         * <p>The harness's lines are appended to the copied {@code postgresql.conf} (listen address,
+         * unix socket directory, port, WAL settings, then the {@link #config} lines), overriding what
+         * it held, and {@code pg_hba.conf} is replaced as for a new cluster: trust for loopback TCP,
+         * normal and replication connections. Not combinable with {@link #scramAuth}, which creates
+         * roles (a standby is read-only).
+         */
+        public Builder fromDataDirectory(Path source) {
+            this.sourceDataDir = Objects.requireNonNull(source).toAbsolutePath();
+            return this;
+        }
+
         /** The server, not started yet: call {@link PostgresServer#start()}. */
         public PostgresServer build() {
+            if (sourceDataDir != null && scramUser != null) {
+                throw new IllegalStateException("scramAuth cannot be combined with fromDataDirectory: it creates"
+                        + " roles, which a copied standby cannot take");
+            }
             return new PostgresServer(this);
         }
     }

@@ -92,6 +92,32 @@ class PostgresServerTest {
     }
 
     @Test
+    void aServerStartsFromACopyOfAnotherDataDirectoryAndLeavesTheSourceAlone() throws Exception {
+        try (PostgresServer source = PostgresServer.builder().build().start()) {
+            source.psql("create table t(x int); insert into t values (1), (2), (3)");
+            source.stop();
+            try (PostgresServer copy = PostgresServer.builder().fromDataDirectory(source.dataDir())
+                    .config("work_mem = '7MB'").build().start()) {
+                assertNotEquals(source.port(), copy.port());
+                assertNotEquals(source.dataDir(), copy.dataDir());
+                assertEquals(Integer.toString(copy.port()), copy.psql("show port"));
+                assertEquals("7MB", copy.psql("show work_mem"));
+                assertEquals(PgUser.get().name(), Files.getOwner(copy.dataDir()).getName());
+                copy.psql("insert into t values (4)");
+                assertEquals("4", copy.psql("select count(*) from t"));
+                source.start();
+                assertEquals("3", source.psql("select count(*) from t"));
+            }
+            assertTrue(Files.exists(source.dataDir().resolve("PG_VERSION")), "the source is kept");
+        }
+        assertThrows(IllegalStateException.class, () -> PostgresServer.builder()
+                .fromDataDirectory(Path.of("/nonexistent")).scramAuth("u", "p").build());
+        IllegalStateException notADataDir = assertThrows(IllegalStateException.class,
+                () -> PostgresServer.builder().fromDataDirectory(Path.of("/nonexistent")).build().start());
+        assertTrue(notADataDir.getMessage().contains("Not a PostgreSQL data directory"), notADataDir.getMessage());
+    }
+
+    @Test
     void failuresCarryTheDiagnostics() {
         IllegalStateException startFailure = assertThrows(IllegalStateException.class,
                 () -> PostgresServer.builder().config("shared_buffers = nonsense").build().start());
