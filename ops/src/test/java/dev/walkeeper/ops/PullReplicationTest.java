@@ -62,11 +62,16 @@ class PullReplicationTest {
                             "-D", received.toString(), "--no-loop", "--verbose", "--endpos", "0/2400000"),
                     received.resolveSibling(received.getFileName() + ".log"))) {
                 receivewal.awaitLog("starting log streaming at 0/1000000", Duration.ofSeconds(30));
-                // The node lists it among the timeline's consumers.
-                ProcessResult consumers = Processes.run(Command.of(pg.bin("psql").toString(), "-X", "-A", "-t",
-                        "-d", "host=127.0.0.1 port=" + node.address().getPort() + " user=ops replication=true",
-                        "-c", "TIMELINE_CONSUMERS").timeout(Duration.ofSeconds(30)));
-                assertEquals(0, consumers.exitCode(), consumers.stderr());
+                // The node lists it among the timeline's consumers (once its START_REPLICATION ran:
+                // the log line above comes just before it).
+                ProcessResult consumers;
+                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                do {
+                    consumers = Processes.run(Command.of(pg.bin("psql").toString(), "-X", "-A", "-t", "-d",
+                            "host=127.0.0.1 port=" + node.address().getPort() + " user=ops replication=true",
+                            "-c", "TIMELINE_CONSUMERS").timeout(Duration.ofSeconds(30)));
+                    assertEquals(0, consumers.exitCode(), consumers.stderr());
+                } while (consumers.stdout().isBlank() && System.nanoTime() < deadline);
                 String[] row = consumers.stdout().trim().split("\\|");
                 assertEquals("pull", row[0], consumers.stdout());
                 assertTrue(row[2].startsWith("pg_receivewal 127.0.0.1:"), consumers.stdout());
