@@ -36,6 +36,18 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
     /** Send everything queued, then close the socket's write side (which closes the connection). */
     public record Close() implements Command {}
 
+    /**
+     * Answer {@code replyTo} with {@link Written} once everything written before this command has
+     * been taken by the outbound stream (at once if it already has). A sender that must not run
+     * ahead of the socket (a WAL pusher) keeps a bounded number of these outstanding, so a stalled
+     * peer stops it instead of growing this writer's queue. Markers never fire once the writer is
+     * closing and the stream is gone.
+     */
+    public record NotifyWhenWritten(long token, ActorRef<Written> replyTo) implements Command {}
+
+    /** The answer to {@link NotifyWhenWritten}: the stream took everything written before it. */
+    public record Written(long token) {}
+
     /** Sent by {@link SocketFactory} once the outbound stream is materialized. */
     public record Attached(ActorRef<Outbound> stream) implements Command {}
 
@@ -69,6 +81,15 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
     }
 
     private final ArrayDeque<ByteString> queue = new ArrayDeque<>();
+    /** Pending {@link NotifyWhenWritten}s, in order of their positions. */
+    private final ArrayDeque<Marker> markers = new ArrayDeque<>();
+    /** Queue entries ever enqueued, and how many of them the stream has taken (acked). */
+    private long enqueued;
+    private long taken;
+    /** {@link #taken} once the chunk in flight is acked. */
+    private long takenWhenAcked;
+    private record Marker(long position, long token, ActorRef<Written> replyTo) {}
+
     private ActorRef<Outbound> stream;
     private boolean awaitingAck;
     private boolean closing;
@@ -86,12 +107,25 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
                     closing = true;
                     return pump();
                 })
+                .onMessage(NotifyWhenWritten.class, n -> {
+                    if (enqueued <= taken) {
+                        n.replyTo().tell(new Written(n.token()));
+                    } else {
+                        markers.add(new Marker(enqueued, n.token(), n.replyTo()));
+                    }
+                    return this;
+                })
                 .onMessage(Attached.class, a -> {
                     stream = a.stream();
                     return pump();
                 })
                 .onMessageEquals(StreamAck.INSTANCE, () -> {
                     awaitingAck = false;
+                    taken = takenWhenAcked;
+                    while (!markers.isEmpty() && markers.peek().position() <= taken) {
+                        Marker marker = markers.poll();
+                        marker.replyTo().tell(new Written(marker.token()));
+                    }
                     return pump();
                 })
                 .build();
@@ -100,6 +134,7 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
     private Behavior<Command> enqueue(ByteString bytes) {
         if (!closing) {
             queue.add(bytes);
+            enqueued++;
         }
         return pump();
     }
@@ -110,8 +145,10 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
         }
         if (!queue.isEmpty()) {
             ByteStringBuilder chunk = ByteString.createBuilder();
+            takenWhenAcked = taken;
             do {
                 chunk.append(queue.poll());
+                takenWhenAcked++;
             } while (!queue.isEmpty() && chunk.length() + queue.peek().size() <= MAX_CHUNK_BYTES);
             stream.tell(new Chunk(chunk.result()));
             awaitingAck = true;
