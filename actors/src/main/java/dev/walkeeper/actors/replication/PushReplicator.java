@@ -274,7 +274,7 @@ public final class PushReplicator {
     private Behavior<Command> connecting() {
         return common()
                 .onMessage(FromConnection.class, f -> {
-                    if (f.event().connection() != connection) {
+                    if (!f.event().connection().equals(connection)) {
                         return Behaviors.same();
                     }
                     if (f.event() instanceof OutboundConnection.Pushing pushing) {
@@ -315,7 +315,7 @@ public final class PushReplicator {
     private Behavior<Command> pushing() {
         return common()
                 .onMessage(FromConnection.class, f -> {
-                    if (f.event().connection() != connection) {
+                    if (!f.event().connection().equals(connection)) {
                         return Behaviors.same();
                     }
                     return onPushingEvent(f.event());
@@ -404,14 +404,14 @@ public final class PushReplicator {
     private Behavior<Command> stopping() {
         return Behaviors.receive(Command.class)
                 .onMessage(ConnectionStopped.class, s -> {
-                    if (s.connection() != connection) {
+                    if (!s.connection().equals(connection)) {
                         return Behaviors.same();
                     }
                     drainReplyTo.tell(new Drained(caughtUp(), downstreamFlush));
                     return Behaviors.stopped();
                 })
                 .onMessage(FromConnection.class, f -> {
-                    if (f.event().connection() == connection
+                    if (f.event().connection().equals(connection)
                             && f.event() instanceof OutboundConnection.Received received
                             && received.message() instanceof ReceiverMessage.StandbyStatusUpdate status
                             && status.flushLsn().compareTo(downstreamFlush) > 0) {
@@ -449,7 +449,7 @@ public final class PushReplicator {
                     return Behaviors.same();
                 })
                 .onMessage(ConnectionStopped.class, s -> {
-                    if (s.connection() != connection) {
+                    if (!s.connection().equals(connection)) {
                         return Behaviors.same();
                     }
                     connection = null;
