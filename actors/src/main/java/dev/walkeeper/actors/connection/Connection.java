@@ -662,8 +662,9 @@ public final class Connection {
         void pump() throws IOException {
             while (inFlight < CHUNKS_IN_FLIGHT && sent.compareTo(servable) < 0) {
                 byte[] chunk = wal.read(sent, servable);
-                writer.tell(new SocketWriter.WriteAcked(new CopyData(ReplicationCodec.encode(
-                        new XLogData(sent, servable, PgTime.fromInstant(Instant.now()), chunk))), written));
+                write(new CopyData(ReplicationCodec.encode(
+                        new XLogData(sent, servable, PgTime.fromInstant(Instant.now()), chunk))));
+                writer.tell(new SocketWriter.NotifyWhenWritten(sent.value(), written));
                 sent = sent.plus(chunk.length);
                 inFlight++;
                 sentSinceKeepalive = true;

@@ -3,8 +3,6 @@ package dev.walkeeper.actors.socket;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Optional;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -32,21 +30,23 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
     /** Encode and send a backend message. */
     public record Write(BackendMessage message) implements Command {}
 
-    /**
-     * Encode and send a message, and tell {@code ackTo} once the socket's stream took it: a
-     * sender that keeps a few of these outstanding streams at the socket's pace (WAL senders read
-     * the next chunk from disk only then).
-     */
-    public record WriteAcked(BackendMessage message, ActorRef<Written> ackTo) implements Command {}
-
-    /** The answer to {@link WriteAcked}. */
-    public enum Written { INSTANCE }
-
     /** Send bytes that are not a framed message (the one-byte answer to SSLRequest). */
     public record WriteRaw(byte[] bytes) implements Command {}
 
     /** Send everything queued, then close the socket's write side (which closes the connection). */
     public record Close() implements Command {}
+
+    /**
+     * Answer {@code replyTo} with {@link Written} once everything written before this command has
+     * been taken by the outbound stream (at once if it already has). A sender that must not run
+     * ahead of the socket (a WAL pusher) keeps a bounded number of these outstanding, so a stalled
+     * peer stops it instead of growing this writer's queue. Markers never fire once the writer is
+     * closing and the stream is gone.
+     */
+    public record NotifyWhenWritten(long token, ActorRef<Written> replyTo) implements Command {}
+
+    /** The answer to {@link NotifyWhenWritten}: the stream took everything written before it. */
+    public record Written(long token) {}
 
     /** Sent by {@link SocketFactory} once the outbound stream is materialized. */
     public record Attached(ActorRef<Outbound> stream) implements Command {}
@@ -80,12 +80,16 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
         return Behaviors.setup(SocketWriter::new);
     }
 
-    /** Encoded bytes waiting for the stream, with whom to tell once they are taken (or null). */
-    private record Pending(ByteString bytes, ActorRef<Written> ackTo) {}
+    private final ArrayDeque<ByteString> queue = new ArrayDeque<>();
+    /** Pending {@link NotifyWhenWritten}s, in order of their positions. */
+    private final ArrayDeque<Marker> markers = new ArrayDeque<>();
+    /** Queue entries ever enqueued, and how many of them the stream has taken (acked). */
+    private long enqueued;
+    private long taken;
+    /** {@link #taken} once the chunk in flight is acked. */
+    private long takenWhenAcked;
+    private record Marker(long position, long token, ActorRef<Written> replyTo) {}
 
-    private final ArrayDeque<Pending> queue = new ArrayDeque<>();
-    /** Who waits for the chunk the stream has not acked yet. */
-    private final List<ActorRef<Written>> inFlightAcks = new ArrayList<>();
     private ActorRef<Outbound> stream;
     private boolean awaitingAck;
     private boolean closing;
@@ -97,13 +101,19 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
     @Override
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
-                .onMessage(Write.class, w -> enqueue(ByteString.fromArrayUnsafe(BackendCodec.encode(w.message())), null))
-                .onMessage(WriteAcked.class, w -> enqueue(ByteString.fromArrayUnsafe(BackendCodec.encode(w.message())),
-                        w.ackTo()))
-                .onMessage(WriteRaw.class, w -> enqueue(ByteString.fromArray(w.bytes()), null))
+                .onMessage(Write.class, w -> enqueue(ByteString.fromArrayUnsafe(BackendCodec.encode(w.message()))))
+                .onMessage(WriteRaw.class, w -> enqueue(ByteString.fromArray(w.bytes())))
                 .onMessage(Close.class, c -> {
                     closing = true;
                     return pump();
+                })
+                .onMessage(NotifyWhenWritten.class, n -> {
+                    if (enqueued <= taken) {
+                        n.replyTo().tell(new Written(n.token()));
+                    } else {
+                        markers.add(new Marker(enqueued, n.token(), n.replyTo()));
+                    }
+                    return this;
                 })
                 .onMessage(Attached.class, a -> {
                     stream = a.stream();
@@ -111,16 +121,20 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
                 })
                 .onMessageEquals(StreamAck.INSTANCE, () -> {
                     awaitingAck = false;
-                    inFlightAcks.forEach(a -> a.tell(Written.INSTANCE));
-                    inFlightAcks.clear();
+                    taken = takenWhenAcked;
+                    while (!markers.isEmpty() && markers.peek().position() <= taken) {
+                        Marker marker = markers.poll();
+                        marker.replyTo().tell(new Written(marker.token()));
+                    }
                     return pump();
                 })
                 .build();
     }
 
-    private Behavior<Command> enqueue(ByteString bytes, ActorRef<Written> ackTo) {
+    private Behavior<Command> enqueue(ByteString bytes) {
         if (!closing) {
-            queue.add(new Pending(bytes, ackTo));
+            queue.add(bytes);
+            enqueued++;
         }
         return pump();
     }
@@ -131,13 +145,11 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
         }
         if (!queue.isEmpty()) {
             ByteStringBuilder chunk = ByteString.createBuilder();
+            takenWhenAcked = taken;
             do {
-                Pending next = queue.poll();
-                chunk.append(next.bytes());
-                if (next.ackTo() != null) {
-                    inFlightAcks.add(next.ackTo());
-                }
-            } while (!queue.isEmpty() && chunk.length() + queue.peek().bytes().size() <= MAX_CHUNK_BYTES);
+                chunk.append(queue.poll());
+                takenWhenAcked++;
+            } while (!queue.isEmpty() && chunk.length() + queue.peek().size() <= MAX_CHUNK_BYTES);
             stream.tell(new Chunk(chunk.result()));
             awaitingAck = true;
         } else if (closing) {
