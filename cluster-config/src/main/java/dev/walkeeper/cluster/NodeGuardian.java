@@ -1,6 +1,7 @@
 package dev.walkeeper.cluster;
 
 import dev.walkeeper.actors.connection.Listener;
+import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.actors.timeline.WalStores;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -16,13 +17,15 @@ final class NodeGuardian {
 
     private NodeGuardian() {}
 
-    static Behavior<Command> create(NodeSettings settings, WalStores walStores) {
+    /** {@code pushReceivers}: null unless the node accepts START_PUSH_REPLICATION. */
+    static Behavior<Command> create(NodeSettings settings, WalStores walStores, PushReceivers pushReceivers) {
         return Behaviors.setup(ctx -> Behaviors.receive(Command.class)
                 .onMessage(Start.class, start -> {
-                    ActorRef<TimelineRegistry.Command> timelines =
-                            ctx.spawn(TimelineRegistry.create(settings.nodeId(), walStores), "timelines");
+                    ActorRef<TimelineRegistry.Command> timelines = ctx.spawn(
+                            TimelineRegistry.create(settings.nodeId(), walStores, settings.downstreams()), "timelines");
                     ctx.spawn(Listener.create(settings.host(), settings.port(),
-                            Listener.tcpConnections(settings.connection(), timelines), start.replyTo()), "listener");
+                            Listener.tcpConnections(settings.connection(), timelines, pushReceivers),
+                            start.replyTo()), "listener");
                     return Behaviors.empty();
                 })
                 .build());

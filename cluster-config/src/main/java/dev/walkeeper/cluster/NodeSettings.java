@@ -6,6 +6,11 @@ import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigUtil;
 import dev.walkeeper.actors.connection.AuthPolicy;
 import dev.walkeeper.actors.connection.ConnectionSettings;
+import dev.walkeeper.actors.replication.PushReplicator;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -17,7 +22,15 @@ import java.util.Map;
  * The {@code walkeeper} section of the configuration, read and checked once at start so that a
  * wrong setting stops the node with a clear message instead of failing a client later.
  */
-public record NodeSettings(long nodeId, Path dataDir, String host, int port, ConnectionSettings connection) {
+public record NodeSettings(long nodeId, Path dataDir, String host, int port, ConnectionSettings connection,
+                           Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams, Path receiveDir,
+                           Duration receiveStaleAfter) {
+
+    /** True when this node accepts START_PUSH_REPLICATION. */
+    public boolean receives() {
+        return receiveDir != null;
+    }
+
 
     public static NodeSettings from(Config root) {
         Config c = root.getConfig("walkeeper");
@@ -41,8 +54,29 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
                 (int) walSegmentSize,
                 auth,
                 defaultTimeline(c.getString("default-timeline")));
-        return new NodeSettings(c.getLong("node-id"), Path.of(c.getString("data-dir")), host,
-                c.getInt("listen.port"), connection);
+        Path dataDir = Path.of(c.getString("data-dir"));
+        Path receiveDir = null;
+        if (c.getBoolean("receive.enabled")) {
+            String dir = c.getString("receive.dir");
+            receiveDir = dir.isBlank() ? dataDir.resolve("received") : Path.of(dir);
+        }
+        return new NodeSettings(c.getLong("node-id"), dataDir, host, c.getInt("listen.port"), connection,
+                downstreams(c), receiveDir, c.getDuration("receive.stale-after"));
+    }
+
+    private static Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams(Config c) {
+        Map<TenantTimelineId, List<PushReplicator.Downstream>> out = new LinkedHashMap<>();
+        for (Config d : c.getConfigList("push.downstreams")) {
+            TenantTimelineId timeline = defaultTimeline(d.getString("timeline"));
+            if (timeline == null) {
+                throw new IllegalArgumentException("walkeeper.push.downstreams: every entry needs a timeline");
+            }
+            String password = d.hasPath("password") && !d.getString("password").isEmpty() ? d.getString("password") : null;
+            out.computeIfAbsent(timeline, t -> new ArrayList<>()).add(new PushReplicator.Downstream(
+                    InetSocketAddress.createUnresolved(d.getString("host"), d.getInt("port")), d.getString("user"),
+                    password));
+        }
+        return out;
     }
 
     private static Map<String, AuthPolicy.User> users(Config auth) {

@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import dev.walkeeper.actors.consensus.ServerInfo;
+import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.actors.timeline.WalStores;
 import dev.walkeeper.persistence.wal.WalStore;
 import dev.walkeeper.protocol.Lsn;
@@ -64,8 +65,12 @@ public final class WalkeeperNode implements AutoCloseable {
         DataDirectory dataDirectory = DataDirectory.open(settings.dataDir());
         ActorSystem<NodeGuardian.Command> system;
         try {
-            system = ActorSystem.create(NodeGuardian.create(settings, walStores(dataDirectory.path())), "walkeeper",
-                    withJournal(config));
+            PushReceivers receivers = settings.receives()
+                    ? new PushReceivers(id -> settings.receiveDir().resolve(id.tenantId()).resolve(id.timelineId()),
+                            settings.receiveStaleAfter())
+                    : null;
+            system = ActorSystem.create(NodeGuardian.create(settings, walStores(dataDirectory.path()), receivers),
+                    "walkeeper", withJournal(config));
         } catch (RuntimeException e) {
             dataDirectory.close();
             throw e;

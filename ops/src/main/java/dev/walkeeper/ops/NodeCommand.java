@@ -16,7 +16,7 @@ import picocli.CommandLine.ParameterException;
 /** {@code walkeeper node}: run a node until it is interrupted. */
 @Command(name = "node", mixinStandardHelpOptions = true,
         description = "Run a walkeeper node. Settings come from the config file (HOCON), then these flags.")
-final class NodeCommand implements Callable<Integer> {
+class NodeCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;

@@ -4,6 +4,8 @@ import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.actors.timeline.Timeline;
+import dev.walkeeper.actors.replication.PushReceiverSession;
+import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.persistence.wal.WalReader;
 import dev.walkeeper.persistence.wal.WalSegmentRemovedException;
@@ -110,6 +112,11 @@ public final class Connection {
 
     private enum KeepaliveDue implements Command { INSTANCE }
 
+    private enum PushFlushDue implements Command { INSTANCE }
+
+    /** XLogData messages a receiving connection decodes ahead of the fsync that covers them. */
+    private static final int PUSH_RECEIVE_WINDOW = 32;
+
     private static final Object KEEPALIVE_TIMER = "keepalive";
     /** A replication client hears from us at least this often (keepalive with reply requested). */
     private static final Duration KEEPALIVE_INTERVAL = Duration.ofSeconds(1);
@@ -127,11 +134,21 @@ public final class Connection {
 
     public static Behavior<Command> create(ConnectionSettings settings, ActorRef<TimelineRegistry.Command> timelines,
                                            InetSocketAddress client, SocketFactory sockets) {
+        return create(settings, timelines, null, client, sockets);
+    }
+
+    /**
+     * @param pushReceivers where pushed WAL is stored when this node accepts START_PUSH_REPLICATION
+     *     (a {@code walkeeper receive} node); null when it does not
+     */
+    public static Behavior<Command> create(ConnectionSettings settings, ActorRef<TimelineRegistry.Command> timelines,
+                                           PushReceivers pushReceivers, InetSocketAddress client,
+                                           SocketFactory sockets) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             ActorRef<SocketReader.Event> events = ctx.messageAdapter(SocketReader.Event.class, FromReader::new);
             SocketFactory.Halves halves = sockets.attach(ctx, events);
             timers.startSingleTimer(STARTUP_TIMER, StartupTimedOut.INSTANCE, settings.startupTimeout());
-            return new Connection(ctx, timers, settings, timelines, client, halves).startup();
+            return new Connection(ctx, timers, settings, timelines, pushReceivers, client, halves).startup();
         }));
     }
 
@@ -139,6 +156,7 @@ public final class Connection {
     private final TimerScheduler<Command> timers;
     private final ConnectionSettings settings;
     private final ActorRef<TimelineRegistry.Command> timelines;
+    private final PushReceivers pushReceivers;
     private final InetSocketAddress client;
     private final ActorRef<SocketReader.Command> reader;
     private final ActorRef<SocketWriter.Command> writer;
@@ -154,12 +172,13 @@ public final class Connection {
                            Map<String, String> options) {}
 
     private Connection(ActorContext<Command> context, TimerScheduler<Command> timers, ConnectionSettings settings,
-                       ActorRef<TimelineRegistry.Command> timelines, InetSocketAddress client,
-                       SocketFactory.Halves halves) {
+                       ActorRef<TimelineRegistry.Command> timelines, PushReceivers pushReceivers,
+                       InetSocketAddress client, SocketFactory.Halves halves) {
         this.context = context;
         this.timers = timers;
         this.settings = settings;
         this.timelines = timelines;
+        this.pushReceivers = pushReceivers;
         this.client = client;
         this.reader = halves.reader();
         this.writer = halves.writer();
@@ -393,6 +412,8 @@ public final class Connection {
             return timelineConsumers();
         } else if (command instanceof ReplicationCommand.StartWalPush push) {
             return startWalPush(push);
+        } else if (command instanceof ReplicationCommand.StartPushReplication push) {
+            return startPushReceiving(push);
         } else {
             return queryError(SqlState.FEATURE_NOT_SUPPORTED,
                     firstWord(sql) + " is not supported by this walkeeper node");
@@ -771,6 +792,70 @@ public final class Connection {
             wal.close();
         } catch (IOException ignored) {
             // nothing was written through it
+        }
+    }
+
+    // ---- pushReceiving: a pusher streams committed WAL to this (downstream) node --------------
+
+    /** START_PUSH_REPLICATION: the pusher dialled us; it sends XLogData, we report what we flushed. */
+    private Behavior<Command> startPushReceiving(ReplicationCommand.StartPushReplication push) {
+        if (pushReceivers == null) {
+            return queryError(SqlState.FEATURE_NOT_SUPPORTED, "START_PUSH_REPLICATION is accepted by nodes run with"
+                    + " `walkeeper receive` (walkeeper.receive.enabled = true)");
+        }
+        PushReceiverSession.Opening opening = PushReceiverSession.open(push, optionsTimeline(),
+                session.applicationName() + " " + client, pushReceivers);
+        opening.replies().forEach(this::write);
+        if (opening instanceof PushReceiverSession.Refused) {
+            return Behaviors.same();
+        }
+        PushReceiverSession receiving = ((PushReceiverSession.Started) opening).session();
+        reader.tell(new SocketReader.SwitchDecoder(FrontendCodec::decode, PUSH_RECEIVE_WINDOW));
+        return pushReceiving(receiving);
+    }
+
+    /**
+     * Writes each XLogData as it arrives; one fsync (and one standby status update) covers all
+     * that arrived meanwhile — the same FlushDue trick as the timeline's group commit.
+     */
+    private Behavior<Command> pushReceiving(PushReceiverSession receiving) {
+        boolean[] flushQueued = {false};
+        return Behaviors.receive(Command.class)
+                .onMessage(FromReader.class, f -> onReaderEvent(f.event(), message -> {
+                    Behavior<Command> next = afterPushStep(receiving, receiving.receive(message));
+                    if (next == Behaviors.<Command>same() && receiving.flushPending() && !flushQueued[0]) {
+                        flushQueued[0] = true;
+                        context.getSelf().tell(PushFlushDue.INSTANCE);
+                    }
+                    return next;
+                }))
+                .onMessageEquals(PushFlushDue.INSTANCE, () -> {
+                    flushQueued[0] = false;
+                    return afterPushStep(receiving, receiving.flush());
+                })
+                .onMessage(Async.class, a -> Behaviors.same())
+                .onSignal(PostStop.class, stop -> {
+                    receiving.close();
+                    return Behaviors.same();
+                })
+                .build();
+    }
+
+    private Behavior<Command> afterPushStep(PushReceiverSession receiving, PushReceiverSession.Step step) {
+        step.replies().forEach(this::write);
+        switch (step.next()) {
+            case QUERY -> {
+                receiving.close();
+                reader.tell(new SocketReader.SwitchDecoder(FrontendCodec::decode, 1));
+                return authenticated();
+            }
+            case CLOSE -> {
+                receiving.close();
+                return drain();
+            }
+            default -> {
+                return Behaviors.same();
+            }
         }
     }
 

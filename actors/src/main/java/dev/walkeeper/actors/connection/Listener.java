@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.connection;
 
+import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.actors.socket.TcpSocketFactory;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.protocol.pg.FrameDecoder;
@@ -47,7 +48,14 @@ public final class Listener {
 
     public static ConnectionFactory tcpConnections(ConnectionSettings settings,
                                                    ActorRef<TimelineRegistry.Command> timelines) {
-        return incoming -> Connection.create(settings, timelines, incoming.remoteAddress(),
+        return tcpConnections(settings, timelines, null);
+    }
+
+    /** With {@code pushReceivers} (nullable) the node also accepts START_PUSH_REPLICATION. */
+    public static ConnectionFactory tcpConnections(ConnectionSettings settings,
+                                                   ActorRef<TimelineRegistry.Command> timelines,
+                                                   PushReceivers pushReceivers) {
+        return incoming -> Connection.create(settings, timelines, pushReceivers, incoming.remoteAddress(),
                 new TcpSocketFactory(incoming, () -> FrameDecoder.forServer(settings.maxMessageSize()),
                         FrontendCodec::decode));
     }

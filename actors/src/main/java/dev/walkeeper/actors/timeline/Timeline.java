@@ -4,6 +4,7 @@ import dev.walkeeper.actors.consensus.Acceptor;
 import dev.walkeeper.actors.consensus.AcceptorEvent;
 import dev.walkeeper.actors.consensus.AcceptorException;
 import dev.walkeeper.actors.consensus.AcceptorState;
+import dev.walkeeper.actors.replication.PushReplicator;
 import dev.walkeeper.persistence.wal.WalStore;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
@@ -105,7 +106,13 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     public record Superseded(long term) implements ProposerReply {}
 
     public static Behavior<Command> create(TenantTimelineId id, long nodeId, WalStores walStores) {
-        return Behaviors.setup(ctx -> new Timeline(ctx, id, nodeId, walStores));
+        return create(id, nodeId, walStores, List.of());
+    }
+
+    /** With the downstreams this timeline's committed WAL is pushed to (START_PUSH_REPLICATION). */
+    public static Behavior<Command> create(TenantTimelineId id, long nodeId, WalStores walStores,
+                                           List<PushReplicator.Downstream> downstreams) {
+        return Behaviors.setup(ctx -> new Timeline(ctx, id, nodeId, walStores, downstreams));
     }
 
     public static PersistenceId persistenceId(TenantTimelineId id) {
@@ -125,9 +132,14 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     private final java.util.Set<ActorRef<Positions>> watchers = new java.util.HashSet<>();
     private Positions lastPositions;
     private final java.util.Map<String, WalConsumer> consumers = new java.util.TreeMap<>();
+    private final List<PushReplicator.Downstream> downstreams;
+    /** One per downstream, started once the timeline exists; told every commit advance. */
+    private final List<ActorRef<PushReplicator.Command>> pushers = new ArrayList<>();
 
-    private Timeline(ActorContext<Command> context, TenantTimelineId id, long nodeId, WalStores walStores) {
+    private Timeline(ActorContext<Command> context, TenantTimelineId id, long nodeId, WalStores walStores,
+                     List<PushReplicator.Downstream> downstreams) {
         super(persistenceId(id));
+        this.downstreams = List.copyOf(downstreams);
         this.context = context;
         this.id = id;
         this.nodeId = nodeId;
@@ -276,11 +288,14 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
 
     /** Tells the WAL senders how far they may now go. */
     private void publishPositions(AcceptorState state) {
-        if (watchers.isEmpty() || !state.created()) {
+        if ((watchers.isEmpty() && pushers.isEmpty()) || !state.created()) {
             return;
         }
         Positions now = positions(state);
         if (!now.equals(lastPositions)) {
+            if (lastPositions == null || !now.commitLsn().equals(lastPositions.commitLsn())) {
+                pushers.forEach(p -> p.tell(new PushReplicator.CommitAdvanced(now.commitLsn())));
+            }
             lastPositions = now;
             watchers.forEach(w -> w.tell(now));
         }
@@ -290,11 +305,22 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         if (wal.isOpen() || !state.created()) {
             return;
         }
+        startPushers(state);
         try {
             // The end of WAL is found by decoding from a record boundary we journaled.
             wal.open(walStores.open(id, state.server(), Lsn.max(state.flushCheckpoint(), state.commitLsn())));
         } catch (IOException e) {
             throw new UncheckedIOException("timeline " + id + ": cannot open WAL", e);
+        }
+    }
+
+    /** Pushers read committed WAL from the timeline's directory, never past what they are told. */
+    private void startPushers(AcceptorState state) {
+        for (PushReplicator.Downstream downstream : downstreams) {
+            PushReplicator.Source source = new PushReplicator.Source(id, state.server().systemId(),
+                    state.server().walSegSize(), state.server().pgVersion(), walStores.directory(id), nodeId);
+            pushers.add(context.spawn(PushReplicator.create(downstream, source, state.commitLsn(),
+                    PushReplicator.Tuning.DEFAULTS), PushReplicator.actorName(downstream.address())));
         }
     }
 

@@ -1,7 +1,9 @@
 package dev.walkeeper.actors.timeline;
 
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import dev.walkeeper.actors.replication.PushReplicator;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -31,16 +33,24 @@ public final class TimelineRegistry {
     private TimelineRegistry() {}
 
     public static Behavior<Command> create(long nodeId, WalStores walStores) {
-        return Behaviors.setup(ctx -> running(ctx, nodeId, walStores, new HashMap<>()));
+        return create(nodeId, walStores, Map.of());
+    }
+
+    /** {@code downstreams}: per timeline, where its committed WAL is pushed. */
+    public static Behavior<Command> create(long nodeId, WalStores walStores,
+                                           Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams) {
+        return Behaviors.setup(ctx -> running(ctx, nodeId, walStores, Map.copyOf(downstreams), new HashMap<>()));
     }
 
     private static Behavior<Command> running(ActorContext<Command> ctx, long nodeId, WalStores walStores,
+                                             Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams,
                                              Map<TenantTimelineId, ActorRef<Timeline.Command>> timelines) {
         return Behaviors.receive(Command.class)
                 .onMessage(Get.class, get -> {
                     ActorRef<Timeline.Command> timeline = timelines.computeIfAbsent(get.id(), id -> {
                         ActorRef<Timeline.Command> ref = ctx.spawn(
-                                Behaviors.supervise(Timeline.create(id, nodeId, walStores))
+                                Behaviors.supervise(Timeline.create(id, nodeId, walStores,
+                                                downstreams.getOrDefault(id, List.of())))
                                         .onFailure(SupervisorStrategy.restartWithBackoff(
                                                 Duration.ofMillis(200), Duration.ofSeconds(10), 0.2)),
                                 "timeline-" + id.tenantId() + "-" + id.timelineId(),
