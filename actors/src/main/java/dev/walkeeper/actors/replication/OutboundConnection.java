@@ -410,6 +410,9 @@ public final class OutboundConnection {
                 parent.tell(new Received(context.getSelf(), receiverMessage));
                 return Behaviors.same();
             }
+            if (message instanceof ParameterStatus) {
+                return Behaviors.same(); // a server may report a changed setting at any time
+            }
             if (message instanceof CopyDone) {
                 // The downstream ends the stream: answer CopyDone, then its CommandComplete and ReadyForQuery follow.
                 send(new CopyDone());

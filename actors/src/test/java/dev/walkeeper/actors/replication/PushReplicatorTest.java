@@ -250,7 +250,8 @@ class PushReplicatorTest {
 
     @Test
     void aStalledDownstreamStopsTheDiskReadsUntilItReadsAgain() throws Exception {
-        List<Lsn> ends = writeSource(12 * SEG, 4);
+        // More than socket buffers can take (the send buffer grows to net.ipv4.tcp_wmem's 4 MiB by default).
+        List<Lsn> ends = writeSource(20 * SEG, 4);
         Lsn end = ends.get(ends.size() - 1);
         downstream = new FakeDownstream(FakeDownstream.Auth.TRUST, "pusher", null, receivers, 64 * 1024);
         downstream.stalled = true;
@@ -269,9 +270,9 @@ class PushReplicatorTest {
             return status;
         });
         long read = stuck.sentLsn().value() - SEG1.value();
-        assertTrue(read < 8L * SEG, "read " + read + " bytes ahead of a stalled downstream");
-        assertTrue(stuck.sentLsn().compareTo(end) < 0);
-        assertTrue(downstream.maxDataEnd.get() < stuck.sentLsn().value());
+        // Reading stopped with most of the WAL unread: what was read is what the socket buffers hold.
+        assertTrue(read < (end.value() - SEG1.value()) / 2, "read " + read + " bytes ahead of a stalled downstream");
+        assertEquals(0, downstream.maxDataEnd.get(), "the stalled downstream read nothing");
 
         downstream.stalled = false;
         awaitFlush(replicator, end);

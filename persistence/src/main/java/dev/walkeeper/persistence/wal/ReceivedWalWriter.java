@@ -137,6 +137,9 @@ public final class ReceivedWalWriter implements AutoCloseable {
         requireOpen();
         long start = begin.value();
         long end = begin.plus(bytes.length).value();
+        if (writeLsn == 0 && bytes.length == 0) {
+            return 0;
+        }
         if (writeLsn == 0) {
             if (start == 0 || begin.segmentOffset(segmentSize) != 0) {
                 throw new WalGapException("the first WAL pushed into " + dir + " must start at a segment boundary,"
