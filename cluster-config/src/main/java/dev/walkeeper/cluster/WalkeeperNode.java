@@ -37,13 +37,16 @@ public final class WalkeeperNode implements AutoCloseable {
 
     private final ActorSystem<NodeGuardian.Command> system;
     private final DataDirectory dataDirectory;
+    /** Open writers of pushed WAL (receive nodes), closed after the actors stopped; or null. */
+    private final PushReceivers receivers;
     private final InetSocketAddress address;
     private final NodeSettings settings;
 
     private WalkeeperNode(ActorSystem<NodeGuardian.Command> system, DataDirectory dataDirectory,
-                          InetSocketAddress address, NodeSettings settings) {
+                          PushReceivers receivers, InetSocketAddress address, NodeSettings settings) {
         this.system = system;
         this.dataDirectory = dataDirectory;
+        this.receivers = receivers;
         this.address = address;
         this.settings = settings;
     }
@@ -64,8 +67,9 @@ public final class WalkeeperNode implements AutoCloseable {
         prepareJdbcJournal(withJournal(config));
         DataDirectory dataDirectory = DataDirectory.open(settings.dataDir());
         ActorSystem<NodeGuardian.Command> system;
+        PushReceivers receivers;
         try {
-            PushReceivers receivers = settings.receives()
+            receivers = settings.receives()
                     ? new PushReceivers(id -> settings.receiveDir().resolve(id.tenantId()).resolve(id.timelineId()),
                             settings.receiveStaleAfter())
                     : null;
@@ -91,7 +95,7 @@ public final class WalkeeperNode implements AutoCloseable {
         InetSocketAddress address = ((Listener.Bound) result).address();
         log.info("walkeeper node {} listening on {}:{}, data in {}", settings.nodeId(),
                 address.getHostString(), address.getPort(), dataDirectory.path());
-        return new WalkeeperNode(system, dataDirectory, address, settings);
+        return new WalkeeperNode(system, dataDirectory, receivers, address, settings);
     }
 
     /** Each timeline's WAL lives in {@code <data>/<tenant>/<timeline>/}, in PostgreSQL-named segments. */
@@ -156,6 +160,13 @@ public final class WalkeeperNode implements AutoCloseable {
     @Override
     public void close() {
         terminate(system, dataDirectory);
+        if (receivers != null) {
+            try {
+                receivers.close();
+            } catch (IOException e) {
+                log.warn("could not close the received WAL: {}", e.toString());
+            }
+        }
     }
 
     private static void terminate(ActorSystem<?> system, DataDirectory dataDirectory) {

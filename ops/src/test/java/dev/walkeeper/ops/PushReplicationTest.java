@@ -96,6 +96,14 @@ class PushReplicationTest {
                     assertArrayEquals(Files.readAllBytes(primary.dataDir().resolve("pg_wal").resolve(name)),
                             Files.readAllBytes(timelineDir.resolve(name)), name);
                 }
+                // The node lists the downstream among the timeline's consumers.
+                ProcessResult consumers = Processes.run(Command.of(primary.binaries().bin("psql").toString(), "-X",
+                        "-A", "-t", "-d", "host=127.0.0.1 port=" + node.address().getPort() + " user=ops"
+                                + " replication=true options='-c tenant_id=" + ID.tenantId() + " timeline_id="
+                                + ID.timelineId() + "'", "-c", "TIMELINE_CONSUMERS").timeout(Duration.ofSeconds(30)));
+                assertTrue(consumers.stdout().startsWith("push|connected") && consumers.stdout().contains(
+                        "127.0.0.1:" + downstream.address().getPort()), consumers.stdout() + consumers.stderr());
+
                 ProcessResult waldump = Processes.run(Command.of(primary.binaries().bin("pg_waldump").toString(),
                         "--path", timelineDir.toString(), "--start", start.toString(), "--end", end.toString(),
                         "--quiet").timeout(Duration.ofSeconds(60)));

@@ -6,6 +6,7 @@ import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.actors.timeline.Timeline;
 import dev.walkeeper.actors.replication.PushReceiverSession;
 import dev.walkeeper.actors.replication.PushReceivers;
+import dev.walkeeper.actors.replication.PushReplicator;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.persistence.wal.WalReader;
 import dev.walkeeper.persistence.wal.WalSegmentRemovedException;
@@ -65,6 +66,7 @@ import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import java.time.Duration;
 import java.net.InetSocketAddress;
 import java.security.SecureRandom;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -105,6 +107,8 @@ public final class Connection {
     private record TimelineStopped() implements Async {}
 
     private record ConsumersReceived(Timeline.Consumers consumers, Throwable failure) implements Async {}
+
+    private record PusherStatusReceived(PushReplicator.Status status, Throwable failure) implements Async {}
 
     private record PositionsChanged(Timeline.Positions positions) implements Command {}
 
@@ -528,13 +532,30 @@ public final class Connection {
                     ConsumersReceived::new);
             return state(this::unexpectedWhileBusy, answer -> {
                 if (answer instanceof ConsumersReceived received && received.failure() == null) {
-                    queries.consumers(received.consumers()).forEach(this::write);
-                    return commandDone();
+                    return withPusherStatuses(received.consumers(), received.consumers().pushers(), new ArrayList<>());
                 }
                 queryError(SqlState.INTERNAL_ERROR, "timeline " + id + " did not answer: " + answer);
                 releaseReader();
                 return authenticated();
             });
+        });
+    }
+
+    /** Asks each push replicator in turn, then answers TIMELINE_CONSUMERS with pull and push rows. */
+    private Behavior<Command> withPusherStatuses(Timeline.Consumers consumers,
+                                                 List<ActorRef<PushReplicator.Command>> remaining,
+                                                 List<PushReplicator.Status> statuses) {
+        if (remaining.isEmpty()) {
+            queries.consumers(consumers, statuses).forEach(this::write);
+            return commandDone();
+        }
+        context.ask(PushReplicator.Status.class, remaining.get(0), ASK_TIMEOUT, PushReplicator.GetStatus::new,
+                PusherStatusReceived::new);
+        return state(this::unexpectedWhileBusy, answer -> {
+            if (answer instanceof PusherStatusReceived received && received.failure() == null) {
+                statuses.add(received.status());
+            }
+            return withPusherStatuses(consumers, remaining.subList(1, remaining.size()), statuses);
         });
     }
 

@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.connection;
 
+import dev.walkeeper.actors.replication.PushReplicator;
 import dev.walkeeper.actors.timeline.Timeline;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendMessage;
@@ -39,7 +40,7 @@ final class SimpleQueries {
     }
 
     /** TIMELINE_CONSUMERS rows; lag is measured from the commit LSN to what the consumer flushed. */
-    List<BackendMessage> consumers(Timeline.Consumers consumers) {
+    List<BackendMessage> consumers(Timeline.Consumers consumers, List<PushReplicator.Status> pushers) {
         List<BackendMessage> out = new ArrayList<>();
         List<Field> columns = new ArrayList<>();
         for (String name : List.of("kind", "name", "address", "sent_lsn", "flush_lsn", "apply_lsn")) {
@@ -51,6 +52,11 @@ final class SimpleQueries {
             long lag = Math.max(0, consumers.commitLsn().value() - c.flushLsn().value());
             out.add(DataRow.ofText(c.kind(), c.name(), c.address(), c.sentLsn().toString(), c.flushLsn().toString(),
                     c.applyLsn().toString(), Long.toString(lag)));
+        }
+        for (PushReplicator.Status p : pushers) {
+            out.add(DataRow.ofText("push", (p.connected() ? "connected " : "reconnecting ") + p.reconnects(),
+                    p.downstream().getHostString() + ":" + p.downstream().getPort(), p.sentLsn().toString(),
+                    p.downstreamFlushLsn().toString(), p.downstreamFlushLsn().toString(), Long.toString(p.lagBytes())));
         }
         out.add(new CommandComplete("TIMELINE_CONSUMERS"));
         return out;

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -83,8 +84,12 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
 
     public record GetConsumers(ActorRef<Consumers> replyTo) implements Command {}
 
-    /** Every consumer, and the commit LSN their lag is measured from. */
-    public record Consumers(List<WalConsumer> consumers, Lsn commitLsn) {}
+    /**
+     * Every pull consumer, the push replicators (asked for their own status), and the commit LSN
+     * lag is measured from.
+     */
+    public record Consumers(List<WalConsumer> consumers, List<ActorRef<PushReplicator.Command>> pushers,
+                            Lsn commitLsn) {}
 
     private enum FlushDue implements Command { INSTANCE }
 
@@ -191,7 +196,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
                     return Effect().none();
                 })
                 .onCommand(GetConsumers.class, (state, get) -> {
-                    get.replyTo().tell(new Consumers(List.copyOf(consumers.values()),
+                    get.replyTo().tell(new Consumers(List.copyOf(consumers.values()), List.copyOf(pushers),
                             state.created() ? acceptor.commitLsn() : Lsn.INVALID));
                     return Effect().none();
                 })
@@ -319,8 +324,10 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         for (PushReplicator.Downstream downstream : downstreams) {
             PushReplicator.Source source = new PushReplicator.Source(id, state.server().systemId(),
                     state.server().walSegSize(), state.server().pgVersion(), walStores.directory(id), nodeId);
+            // It reads segment files: off the default dispatcher.
             pushers.add(context.spawn(PushReplicator.create(downstream, source, state.commitLsn(),
-                    PushReplicator.Tuning.DEFAULTS), PushReplicator.actorName(downstream.address())));
+                    PushReplicator.Tuning.DEFAULTS), PushReplicator.actorName(downstream.address()),
+                    DispatcherSelector.blocking()));
         }
     }
 
