@@ -412,6 +412,11 @@ public final class Connection {
             queries.show(show.parameter()).forEach(this::write);
         } else if (command instanceof ReplicationCommand.TimelineStatus) {
             return timelineStatus();
+        } else if (command instanceof ReplicationCommand.TimelineHistory history) {
+            // Every timeline here is PostgreSQL's timeline 1, which has no history file: answer as
+            // PostgreSQL's walsender does when the file is missing.
+            return queryError(SqlState.UNDEFINED_FILE, "could not open file \"pg_wal/"
+                    + String.format("%08X", history.timeline()) + ".history\": No such file or directory");
         } else if (command instanceof ReplicationCommand.TimelineConsumers) {
             return timelineConsumers();
         } else if (command instanceof ReplicationCommand.StartWalPush push) {

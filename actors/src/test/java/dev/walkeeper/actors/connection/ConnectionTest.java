@@ -198,6 +198,8 @@ class ConnectionTest {
         c.send(new Query("START_REPLICATION 0/1000000 TIMELINE 1"));
         assertTrue(c.expectQueryError(SqlState.INVALID_PARAMETER_VALUE).message().contains("tenant_id"),
                 "without a timeline to serve, START_REPLICATION says how to name one");
+        c.send(new Query("TIMELINE_HISTORY 1"));
+        assertTrue(c.expectQueryError(SqlState.UNDEFINED_FILE).message().contains("00000001.history"));
         c.send(new Query("SHOW server_version"));
         c.next(RowDescription.class);
         assertEquals(DataRow.ofText("15.0"), c.next());
