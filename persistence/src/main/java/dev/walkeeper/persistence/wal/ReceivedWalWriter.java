@@ -4,14 +4,12 @@ import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.wal.WalFormat;
 import dev.walkeeper.protocol.wal.XLogFileName;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.NavigableMap;
@@ -55,7 +53,6 @@ import java.util.TreeMap;
  */
 public final class ReceivedWalWriter implements AutoCloseable {
     private static final int TIMELINE = 1;
-    private static final String TEMP_SUFFIX = ".tmp";
     private static final int VERIFY_CHUNK = 64 * 1024;
 
     private final Path dir;
@@ -196,7 +193,7 @@ public final class ReceivedWalWriter implements AutoCloseable {
     // ---- recovery --------------------------------------------------------------------------------
 
     private void recover() throws IOException {
-        deleteTempFiles();
+        SegmentFiles.deleteTempFiles(dir);
         NavigableMap<Long, Boolean> segments = listSegments(); // segNo → is partial
         if (segments.isEmpty()) {
             return;
@@ -255,17 +252,6 @@ public final class ReceivedWalWriter implements AutoCloseable {
         return segments;
     }
 
-    private void deleteTempFiles() throws IOException {
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*" + TEMP_SUFFIX)) {
-            for (Path file : files) {
-                String fileName = file.getFileName().toString();
-                if (XLogFileName.isWalFileName(fileName.substring(0, fileName.length() - TEMP_SUFFIX.length()))) {
-                    Files.delete(file);
-                }
-            }
-        }
-    }
-
     // ---- writing ---------------------------------------------------------------------------------
 
     /** Writes {@code bytes[from..]} at {@link #writeLsn}, segment by segment. */
@@ -276,7 +262,7 @@ public final class ReceivedWalWriter implements AutoCloseable {
             int offset = (int) Long.remainderUnsigned(writeLsn, segmentSize);
             int n = Math.min(bytes.length - done, segmentSize - offset);
             FileChannel channel = channelFor(segNo);
-            writeFully(channel, ByteBuffer.wrap(bytes, done, n), offset);
+            SegmentFiles.writeFully(channel, ByteBuffer.wrap(bytes, done, n), offset);
             dirty = true;
             done += n;
             writeLsn += n;
@@ -295,14 +281,7 @@ public final class ReceivedWalWriter implements AutoCloseable {
         closeCurrent();
         Path partial = partialPath(segNo);
         if (!Files.exists(partial)) {
-            Path temp = dir.resolve(name(segNo) + TEMP_SUFFIX);
-            Files.deleteIfExists(temp);
-            try (RandomAccessFile file = new RandomAccessFile(temp.toFile(), "rw")) {
-                file.setLength(segmentSize);
-                file.getChannel().force(true);
-            }
-            Files.move(temp, partial, StandardCopyOption.ATOMIC_MOVE);
-            fsyncDirectory();
+            SegmentFiles.createPreallocated(dir, name(segNo), segmentSize);
         }
         current = FileChannel.open(partial, StandardOpenOption.READ, StandardOpenOption.WRITE);
         currentSegNo = segNo;
@@ -318,7 +297,7 @@ public final class ReceivedWalWriter implements AutoCloseable {
         } finally {
             closeCurrent();
         }
-        Files.move(partialPath(segNo), finalPath(segNo), StandardCopyOption.ATOMIC_MOVE);
+        SegmentFiles.complete(dir, partialPath(segNo), finalPath(segNo));
     }
 
     private void closeCurrent() throws IOException {
@@ -398,16 +377,4 @@ public final class ReceivedWalWriter implements AutoCloseable {
         }
     }
 
-    private static void writeFully(FileChannel channel, ByteBuffer buffer, long position) throws IOException {
-        long base = position - buffer.position();
-        while (buffer.hasRemaining()) {
-            channel.write(buffer, base + buffer.position());
-        }
-    }
-
-    private void fsyncDirectory() throws IOException {
-        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-            channel.force(true);
-        }
-    }
 }

@@ -93,7 +93,6 @@ import java.util.TreeMap;
  * <p>Used by one thread at a time (the timeline actor's). Not thread-safe.
  */
 public final class SegmentedWalStore implements WalStore {
-    private static final String TEMP_SUFFIX = ".tmp";
     private static final int READ_CHUNK = 128 * 1024;
 
     private final Path dir;
@@ -142,7 +141,7 @@ public final class SegmentedWalStore implements WalStore {
         }
         Files.createDirectories(dir);
         for (Path created = dir; !created.equals(existing); created = created.getParent()) {
-            fsyncDirectory(created.getParent()); // its entry must survive a crash too
+            SegmentFiles.fsyncDirectory(created.getParent()); // its entry must survive a crash too
         }
         SegmentedWalStore store = new SegmentedWalStore(dir, format);
         try {
@@ -194,7 +193,7 @@ public final class SegmentedWalStore implements WalStore {
         Segment segment = createSegment(start.segmentNumber(segmentSize));
         current = segment;
         if (head.length > 0) {
-            writeFully(segment.channel, head, 0, head.length, 0);
+            SegmentFiles.writeFully(segment.channel, ByteBuffer.wrap(head), 0);
             segment.dirty = true;
         }
         scanner = startScanner;
@@ -327,7 +326,7 @@ public final class SegmentedWalStore implements WalStore {
     // ---- Recovery --------------------------------------------------------------------------------
 
     private void recover(Lsn scanFrom) throws IOException {
-        deleteTempFiles();
+        SegmentFiles.deleteTempFiles(dir);
         NavigableMap<Long, Path> segments = listSegments();
         long end = -1;
         if (scanFrom.isValid()) {
@@ -353,7 +352,7 @@ public final class SegmentedWalStore implements WalStore {
                 Files.delete(file);
             }
             if (!segments.isEmpty()) {
-                fsyncDirectory(dir);
+                SegmentFiles.fsyncDirectory(dir);
             }
             return;
         }
@@ -542,7 +541,7 @@ public final class SegmentedWalStore implements WalStore {
             }
             current = segment;
         }
-        fsyncDirectory(dir);
+        SegmentFiles.fsyncDirectory(dir);
     }
 
     /** Writes {@code bytes} from {@link #writeLsn}, segment by segment, completing filled segments. */
@@ -558,7 +557,7 @@ public final class SegmentedWalStore implements WalStore {
             } else if (current.segNo != segNo) {
                 throw new IllegalStateException("open segment " + current.segNo + " does not hold " + new Lsn(position));
             }
-            writeFully(current.channel, bytes, done, n, offset);
+            SegmentFiles.writeFully(current.channel, ByteBuffer.wrap(bytes, done, n), offset);
             current.dirty = true;
             done += n;
             position += n;
@@ -577,24 +576,13 @@ public final class SegmentedWalStore implements WalStore {
         } finally {
             segment.close();
         }
-        Files.move(partialPath(segment.segNo), finalPath(segment.segNo), StandardCopyOption.ATOMIC_MOVE);
-        // Once per segment: the final name is durable, so readers of completed segments never
-        // see one reappear as .partial after a crash.
-        fsyncDirectory(dir);
+        SegmentFiles.complete(dir, partialPath(segment.segNo), finalPath(segment.segNo));
     }
 
     /** A new, full-size, zero-filled {@code .partial} segment, durably in place. */
     private Segment createSegment(long segNo) throws IOException {
-        Path temp = dir.resolve(XLogFileName.of(format.timeline(), segNo, segmentSize) + TEMP_SUFFIX);
-        Files.deleteIfExists(temp);
-        try (RandomAccessFile file = new RandomAccessFile(temp.toFile(), "rw")) {
-            file.setLength(segmentSize);
-            file.getChannel().force(true);
-        }
-        Path partial = partialPath(segNo);
-        Files.move(temp, partial, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        fsyncDirectory(dir);
-        return new Segment(segNo, partial);
+        return new Segment(segNo, SegmentFiles.createPreallocated(dir,
+                XLogFileName.of(format.timeline(), segNo, segmentSize), segmentSize));
     }
 
     /** Our segment files by number; where both names exist, the {@code .partial} one. */
@@ -619,17 +607,6 @@ public final class SegmentedWalStore implements WalStore {
             }
         }
         return segments;
-    }
-
-    private void deleteTempFiles() throws IOException {
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*" + TEMP_SUFFIX)) {
-            for (Path file : files) {
-                String name = file.getFileName().toString();
-                if (XLogFileName.isWalFileName(name.substring(0, name.length() - TEMP_SUFFIX.length()))) {
-                    Files.delete(file);
-                }
-            }
-        }
     }
 
     private Path finalPath(long segNo) {
@@ -668,14 +645,6 @@ public final class SegmentedWalStore implements WalStore {
         }
     }
 
-    private static void writeFully(FileChannel channel, byte[] bytes, int from, int length, long position)
-            throws IOException {
-        ByteBuffer buffer = ByteBuffer.wrap(bytes, from, length);
-        while (buffer.hasRemaining()) {
-            channel.write(buffer, position + buffer.position() - from);
-        }
-    }
-
     /** Reads until the buffer is full or the file ends; returns the bytes read. */
     private static int readFully(FileChannel channel, ByteBuffer buffer, long position) throws IOException {
         int start = buffer.position();
@@ -694,12 +663,6 @@ public final class SegmentedWalStore implements WalStore {
             }
         }
         return true;
-    }
-
-    private static void fsyncDirectory(Path directory) throws IOException {
-        try (FileChannel channel = FileChannel.open(directory, StandardOpenOption.READ)) {
-            channel.force(true);
-        }
     }
 
     /** An open segment file; {@code dirty} while it holds writes not yet fsynced. */
