@@ -845,20 +845,18 @@ public final class Connection {
      * that arrived meanwhile — the same FlushDue trick as the timeline's group commit.
      */
     private Behavior<Command> pushReceiving(PushReceiverSession receiving) {
-        boolean[] flushQueued = {false};
         return Behaviors.receive(Command.class)
                 .onMessage(FromReader.class, f -> onReaderEvent(f.event(), message -> {
+                    boolean flushWasPending = receiving.flushPending();
                     Behavior<Command> next = afterPushStep(receiving, receiving.receive(message));
-                    if (next == Behaviors.<Command>same() && receiving.flushPending() && !flushQueued[0]) {
-                        flushQueued[0] = true;
+                    // The first write since the last flush queues one; it runs after the messages
+                    // the mailbox already holds.
+                    if (!flushWasPending && receiving.flushPending()) {
                         context.getSelf().tell(PushFlushDue.INSTANCE);
                     }
                     return next;
                 }))
-                .onMessageEquals(PushFlushDue.INSTANCE, () -> {
-                    flushQueued[0] = false;
-                    return afterPushStep(receiving, receiving.flush());
-                })
+                .onMessageEquals(PushFlushDue.INSTANCE, () -> afterPushStep(receiving, receiving.flush()))
                 .onMessage(Async.class, a -> Behaviors.same())
                 .onSignal(PostStop.class, stop -> {
                     receiving.close();
