@@ -261,6 +261,42 @@ class PrimaryReplicationClientTest {
     }
 
     @Test
+    void scramAuthenticationAndAtMostNUnacknowledgedWalEvents() {
+        try (PostgresServer scramPrimary = PostgresServer.builder().scramAuth("bridge", "s3cret").build().start()) {
+            events = testKit.createTestProbe(Event.class);
+            var s = PrimaryReplicationClient.Settings.defaults("bridge", "s3cret", "bridge_scram", "bridge_scram_slot");
+            var two = new PrimaryReplicationClient.Settings(s.user(), s.password(), s.applicationName(), s.slotName(),
+                    2, s.statusInterval(), s.handshakeTimeout(), s.closeTimeout());
+            ActorRef<PrimaryReplicationClient.Command> client = connect(scramPrimary, two, events.getRef());
+            client.tell(StartStreaming.fromSlot());
+            expect(Identified.class);
+            expect(Streaming.class);
+            // Megabytes of WAL: many XLogData messages are ready, only two may be outstanding.
+            scramPrimary.psql("CREATE TABLE bulk AS SELECT g, repeat('y', 200) FROM generate_series(1, 20000) g");
+            Wal first = expect(Wal.class);
+            Wal second = expect(Wal.class);
+            assertEquals(first.end(), second.start());
+            events.expectNoMessage(Duration.ofMillis(500));
+            client.tell(Ack.INSTANCE);
+            Wal third = expect(Wal.class);
+            assertEquals(second.end(), third.start());
+            events.expectNoMessage(Duration.ofMillis(300));
+            testKit.stop(client);
+        }
+    }
+
+    @Test
+    void aWrongPasswordFails() {
+        try (PostgresServer scramPrimary = PostgresServer.builder().scramAuth("bridge", "s3cret").build().start()) {
+            events = testKit.createTestProbe(Event.class);
+            connect(scramPrimary, PrimaryReplicationClient.Settings.defaults("bridge", "wrong", "bridge_bad",
+                    "bridge_bad_slot"), events.getRef());
+            PrimaryReplicationClient.Failed failed = expect(PrimaryReplicationClient.Failed.class);
+            assertEquals("28P01", failed.sqlState(), failed.toString());
+        }
+    }
+
+    @Test
     void segmentSizesAsShown() {
         assertEquals(16 * 1024 * 1024, PrimaryReplicationClient.parseSegmentSize("16MB"));
         assertEquals(1 << 30, PrimaryReplicationClient.parseSegmentSize("1GB"));
