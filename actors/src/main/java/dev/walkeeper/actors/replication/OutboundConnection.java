@@ -1,23 +1,11 @@
 package dev.walkeeper.actors.replication;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
-
-import com.ongres.scram.client.ScramClient;
-import com.ongres.scram.common.StringPreparation;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.protocol.Lsn;
-import dev.walkeeper.protocol.auth.Md5Authentication;
-import dev.walkeeper.protocol.auth.ScramServerExchange;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
-import dev.walkeeper.protocol.pg.BackendMessage.AuthenticationCleartextPassword;
-import dev.walkeeper.protocol.pg.BackendMessage.AuthenticationMd5Password;
-import dev.walkeeper.protocol.pg.BackendMessage.AuthenticationOk;
-import dev.walkeeper.protocol.pg.BackendMessage.AuthenticationSasl;
-import dev.walkeeper.protocol.pg.BackendMessage.AuthenticationSaslContinue;
-import dev.walkeeper.protocol.pg.BackendMessage.AuthenticationSaslFinal;
 import dev.walkeeper.protocol.pg.BackendMessage.BackendKeyData;
 import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
 import dev.walkeeper.protocol.pg.BackendMessage.CopyBothResponse;
@@ -30,7 +18,6 @@ import dev.walkeeper.protocol.pg.CopyDone;
 import dev.walkeeper.protocol.pg.Frame;
 import dev.walkeeper.protocol.pg.FrontendCodec;
 import dev.walkeeper.protocol.pg.FrontendMessage;
-import dev.walkeeper.protocol.pg.FrontendMessage.PasswordMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.Query;
 import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.Terminate;
@@ -41,7 +28,6 @@ import dev.walkeeper.protocol.replication.SenderMessage;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import java.time.Duration;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -53,8 +39,8 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 /**
  * The client role of the PostgreSQL protocol over one outgoing connection, for pushing WAL to a
  * downstream ({@code START_PUSH_REPLICATION}, replication-protocol.md "Push"). One method per state:
- * {@link #startup()} (StartupMessage sent; it waits for the connection and the server's
- * authentication request) → {@link #authenticating} (cleartext, md5 or SCRAM-SHA-256) →
+ * {@link #start()} (StartupMessage sent) → {@link #authenticating} (the server's requests answered
+ * by a {@link ClientAuthenticator}: trust, cleartext, md5 or SCRAM-SHA-256) →
  * {@link #awaitingReady()} → {@link #startingPush()} (the query sent, CopyBothResponse expected) →
  * {@link #awaitingStartPosition()} ({@code 'i'}) → {@link #pushing()} → {@link #ending} →
  * {@link #closing()}.
@@ -143,7 +129,6 @@ public final class OutboundConnection {
 
     /** Receiver messages the reader may decode ahead of the parent while pushing. */
     private static final int PUSH_WINDOW = 16;
-    private static final String SCRAM = ScramServerExchange.MECHANISM;
 
     /** The StartupMessage of a pushing node, as replication-protocol.md describes it. */
     public static StartupMessage startupMessage(Settings settings) {
@@ -263,98 +248,35 @@ public final class OutboundConnection {
         return fail(((SocketReader.PeerClosed) event).reason(), null);
     }
 
-    // ---- startup ----------------------------------------------------------------------------------
+    // ---- startup and authentication --------------------------------------------------------------
 
     private Behavior<Command> start() {
         send(startupMessage(settings));
-        return startup();
+        return authenticating(new ClientAuthenticator(settings.user(), settings.password(), "downstream"),
+                "startup");
     }
 
-    /** The StartupMessage is out (or queued until the socket connects); the server answers with how to authenticate. */
-    private Behavior<Command> startup() {
+    /**
+     * The StartupMessage is out (or queued until the socket connects); the server's authentication
+     * requests are answered by {@code auth} until it accepts us.
+     */
+    private Behavior<Command> authenticating(ClientAuthenticator auth, String stateName) {
         return state(message -> {
-            if (message instanceof AuthenticationOk) {
-                return awaitingReady();
+            ClientAuthenticator.Step step = auth.onMessage(message);
+            if (step instanceof ClientAuthenticator.Reply reply) {
+                send(reply.message());
+                return authenticating(auth, "authentication");
             }
-            if (message instanceof AuthenticationCleartextPassword) {
-                if (settings.password() == null) {
-                    return fail("the downstream asks for a password, but none is configured", null);
-                }
-                send(PasswordMessage.cleartext(settings.password()));
-                return authenticating(null);
-            }
-            if (message instanceof AuthenticationMd5Password md5) {
-                if (settings.password() == null) {
-                    return fail("the downstream asks for an md5 password, but none is configured", null);
-                }
-                send(PasswordMessage.cleartext(Md5Authentication.clientResponse(settings.user(), settings.password(),
-                        md5.salt())));
-                return authenticating(null);
-            }
-            if (message instanceof AuthenticationSasl sasl) {
-                return startScram(sasl.mechanisms());
-            }
-            return unexpected(message, "startup");
-        });
-    }
-
-    private Behavior<Command> startScram(List<String> mechanisms) {
-        if (!mechanisms.contains(SCRAM)) {
-            return fail("the downstream offers SASL mechanisms " + mechanisms + ", none of which is " + SCRAM, null);
-        }
-        if (settings.password() == null) {
-            return fail("the downstream asks for " + SCRAM + ", but no password is configured", null);
-        }
-        ScramClient scram = ScramClient.builder()
-                .advertisedMechanisms(List.of(SCRAM))
-                .username("*") // ignored by PostgreSQL servers: the startup packet's user counts, as libpq and pgjdbc do
-                .password(settings.password().toCharArray())
-                .stringPreparation(StringPreparation.POSTGRESQL_PREPARATION)
-                .build();
-        send(PasswordMessage.saslInitial(SCRAM, scram.clientFirstMessage().toString().getBytes(UTF_8)));
-        return authenticating(new ScramState(scram));
-    }
-
-    /** A SCRAM exchange in progress; {@code verified} once the server's signature checked out. */
-    private static final class ScramState {
-        final ScramClient client;
-        boolean verified;
-
-        ScramState(ScramClient client) {
-            this.client = client;
-        }
-    }
-
-    // ---- authenticating ---------------------------------------------------------------------------
-
-    private Behavior<Command> authenticating(ScramState scram) {
-        return state(message -> {
-            if (message instanceof AuthenticationOk) {
-                if (scram != null && !scram.verified) {
-                    return fail("the downstream accepted SCRAM authentication without proving it knows the password",
-                            null);
-                }
-                return awaitingReady();
-            }
-            if (scram != null && message instanceof AuthenticationSaslContinue serverFirst) {
-                try {
-                    scram.client.serverFirstMessage(new String(serverFirst.data(), UTF_8));
-                } catch (Exception e) {
-                    return fail("invalid SCRAM server-first-message: " + e.getMessage(), null);
-                }
-                send(PasswordMessage.sasl(scram.client.clientFinalMessage().toString().getBytes(UTF_8)));
+            if (step == ClientAuthenticator.Wait.INSTANCE) {
                 return Behaviors.same();
             }
-            if (scram != null && message instanceof AuthenticationSaslFinal serverFinal) {
-                try {
-                    scram.client.serverFinalMessage(new String(serverFinal.data(), UTF_8));
-                } catch (Exception e) {
-                    return fail("the downstream's SCRAM server signature is invalid: " + e.getMessage(), null);
-                }
-                scram.verified = true;
-                return Behaviors.same();
+            if (step == ClientAuthenticator.Authenticated.INSTANCE) {
+                return awaitingReady();
             }
-            return unexpected(message, "authentication");
+            if (step instanceof ClientAuthenticator.Failed failed) {
+                return fail(failed.reason(), null);
+            }
+            return unexpected(message, stateName);
         });
     }
 

@@ -273,10 +273,12 @@ class OutboundConnectionStatesTest {
         assertTrue(failed.reason().contains("too many clients"));
 
         Harness broken = new Harness(null);
+        broken.written(); // the StartupMessage: setup ran, the reader's event adapter exists
         broken.events.get().tell(new SocketReader.ReadFailed(new ProtocolException("invalid backend message type 'x'")));
         assertTrue(broken.failed().reason().contains("invalid message from the downstream"));
 
         Harness closed = new Harness(null);
+        closed.written(); // the StartupMessage: setup ran, the reader's event adapter exists
         closed.events.get().tell(new SocketReader.PeerClosed("connection closed by peer"));
         assertEquals("connection closed by peer", closed.failed().reason());
     }

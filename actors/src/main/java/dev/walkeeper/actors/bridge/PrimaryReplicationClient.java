@@ -1,0 +1,630 @@
+package dev.walkeeper.actors.bridge;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+
+import dev.walkeeper.actors.replication.ClientAuthenticator;
+import dev.walkeeper.actors.socket.OutgoingTcpSocketFactory;
+import dev.walkeeper.actors.socket.SocketFactory;
+import dev.walkeeper.actors.socket.SocketReader;
+import dev.walkeeper.actors.socket.SocketWriter;
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.pg.BackendCodec;
+import dev.walkeeper.protocol.pg.BackendMessage;
+import dev.walkeeper.protocol.pg.BackendMessage.BackendKeyData;
+import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
+import dev.walkeeper.protocol.pg.BackendMessage.CopyBothResponse;
+import dev.walkeeper.protocol.pg.BackendMessage.DataRow;
+import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
+import dev.walkeeper.protocol.pg.BackendMessage.NoticeResponse;
+import dev.walkeeper.protocol.pg.BackendMessage.ParameterStatus;
+import dev.walkeeper.protocol.pg.BackendMessage.ReadyForQuery;
+import dev.walkeeper.protocol.pg.BackendMessage.RowDescription;
+import dev.walkeeper.protocol.pg.CopyData;
+import dev.walkeeper.protocol.pg.CopyDone;
+import dev.walkeeper.protocol.pg.Frame;
+import dev.walkeeper.protocol.pg.FrameDecoder;
+import dev.walkeeper.protocol.pg.FrontendCodec;
+import dev.walkeeper.protocol.pg.FrontendMessage;
+import dev.walkeeper.protocol.pg.FrontendMessage.Query;
+import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
+import dev.walkeeper.protocol.pg.FrontendMessage.Terminate;
+import dev.walkeeper.protocol.replication.PgTime;
+import dev.walkeeper.protocol.replication.ReceiverMessage.StandbyStatusUpdate;
+import dev.walkeeper.protocol.replication.ReplicationCodec;
+import dev.walkeeper.protocol.replication.SenderMessage;
+import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
+import dev.walkeeper.protocol.replication.SenderMessage.XLogData;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+
+/**
+ * A physical replication client of a vanilla PostgreSQL (15+) primary: the bridge's source of WAL.
+ * It plays the frontend of the replication protocol over one outgoing connection, with the same
+ * {@link SocketReader}/{@link SocketWriter} children as every connection actor, and authenticates
+ * with a {@link ClientAuthenticator} (trust, cleartext, md5, SCRAM-SHA-256).
+ *
+ * <p>Handshake: StartupMessage ({@code user}, {@code replication=true},
+ * {@code application_name=<bridge name>}, the name the primary's {@code synchronous_standby_names}
+ * uses) → {@code IDENTIFY_SYSTEM} → {@code SHOW wal_segment_size} → {@code SHOW server_version_num}
+ * → the physical slot: {@code READ_REPLICATION_SLOT} (PostgreSQL 15+), and when it does not exist
+ * {@code CREATE_REPLICATION_SLOT <slot> PHYSICAL RESERVE_WAL} (an "already exists" 42710 is fine: a
+ * concurrent creator won) and read again. The parent then gets {@link Identified} and answers with
+ * {@link StartStreaming} (which it may also send earlier: it is kept until the handshake is there):
+ * {@code START_REPLICATION SLOT <slot> PHYSICAL <X/Y> TIMELINE <tli>}, then {@link Streaming}.
+ *
+ * <p>Streaming: each XLogData becomes a {@link Wal} event. <b>Backpressure</b>: at most
+ * {@link Settings#maxUnacknowledged} of them are outstanding; each is acknowledged with
+ * {@link Ack} (in order), and while the limit is reached the reader reads nothing more from the
+ * socket, so the primary's walsender is held back by TCP. A keepalive with reply_requested is
+ * answered at once with a standby status update; {@link ReportFlushed} (the quorum's flush LSN)
+ * sends one at once as well, and one goes out every {@link Settings#statusInterval} regardless.
+ * Every status update carries write = flush = apply = the last flush the parent reported
+ * ({@link Lsn#INVALID} before the first report, which the walsender ignores: the slot and
+ * synchronous commits only move on a real report).
+ *
+ * <p>Any failure — ErrorResponse, protocol violation, lost connection, the primary ending the
+ * stream, the handshake not done within {@link Settings#handshakeTimeout} — is reported as
+ * {@link Failed} and the actor stops; the parent reconnects with a new one. {@link Stop} ends the
+ * connection on purpose ({@link Closed}).
+ */
+public final class PrimaryReplicationClient {
+
+    public sealed interface Command {}
+
+    /**
+     * Start streaming from {@code startLsn}, or, with {@link #fromSlot()}, from where the slot says:
+     * its restart_lsn (or, when unknown, IDENTIFY_SYSTEM's xlogpos) rounded down to a segment start.
+     */
+    public record StartStreaming(Lsn startLsn) implements Command {
+        public static StartStreaming at(Lsn startLsn) {
+            return new StartStreaming(Objects.requireNonNull(startLsn, "startLsn"));
+        }
+
+        public static StartStreaming fromSlot() {
+            return new StartStreaming(null);
+        }
+    }
+
+    /** The parent handled the oldest unacknowledged {@link Wal}. */
+    public enum Ack implements Command { INSTANCE }
+
+    /**
+     * The walkeeper quorum holds the WAL up to {@code lsn}: report it to the primary (write = flush
+     * = apply), which releases synchronous commits up to it and advances the slot. Never moves back.
+     */
+    public record ReportFlushed(Lsn lsn) implements Command {
+        public ReportFlushed {
+            Objects.requireNonNull(lsn, "lsn");
+        }
+    }
+
+    /** Close the connection; {@link Closed} follows. */
+    public enum Stop implements Command { INSTANCE }
+
+    private record FromReader(SocketReader.Event event) implements Command {}
+
+    private enum HandshakeTimedOut implements Command { INSTANCE }
+
+    private enum StatusTick implements Command { INSTANCE }
+
+    private enum CloseTimedOut implements Command { INSTANCE }
+
+    private enum WriterStopped implements Command { INSTANCE }
+
+    /** What the client tells its parent; each event names the client it comes from. */
+    public sealed interface Event {
+        ActorRef<Command> client();
+    }
+
+    /**
+     * The handshake is done; the client waits for {@link StartStreaming}.
+     *
+     * @param slotRestartLsn the slot's restart_lsn, {@link Lsn#INVALID} when the server cannot tell
+     *     (before PostgreSQL 15)
+     */
+    public record Identified(ActorRef<Command> client, long systemId, int timeline, Lsn xlogPos, int walSegSize,
+                             int serverVersionNum, Lsn slotRestartLsn) implements Event {}
+
+    /** START_REPLICATION was accepted; WAL follows from {@code startLsn}. */
+    public record Streaming(ActorRef<Command> client, Lsn startLsn, int timeline) implements Event {}
+
+    /** WAL bytes {@code [start, start + bytes.length)}; answer with {@link Ack}. */
+    public record Wal(ActorRef<Command> client, Lsn start, byte[] bytes) implements Event {
+        public Lsn end() {
+            return start.plus(bytes.length);
+        }
+
+        @Override
+        public String toString() {
+            return "Wal[start=" + start + ", " + bytes.length + " bytes]";
+        }
+    }
+
+    /**
+     * The connection failed and the actor stopped.
+     *
+     * @param sqlState the primary's SQLSTATE when it sent an ErrorResponse, else null
+     */
+    public record Failed(ActorRef<Command> client, String reason, String sqlState) implements Event {}
+
+    /** The connection was closed after {@link Stop} and the actor stopped. */
+    public record Closed(ActorRef<Command> client) implements Event {}
+
+    /**
+     * @param password null when the primary trusts the user
+     * @param applicationName the standby name the primary sees (pg_stat_replication, synchronous_standby_names)
+     * @param slotName a physical slot, created when missing
+     * @param maxUnacknowledged {@link Wal} events outstanding before the socket is no longer read
+     * @param statusInterval how often a status update is sent without a reason (wal_receiver_status_interval)
+     * @param handshakeTimeout connect to CopyBothResponse, including the wait for {@link StartStreaming}
+     */
+    public record Settings(String user, String password, String applicationName, String slotName,
+                           int maxUnacknowledged, Duration statusInterval, Duration handshakeTimeout,
+                           Duration closeTimeout) {
+        private static final Pattern SLOT_NAME = Pattern.compile("[a-z0-9_]{1,63}");
+
+        public Settings {
+            Objects.requireNonNull(user, "user");
+            Objects.requireNonNull(applicationName, "applicationName");
+            if (!SLOT_NAME.matcher(slotName).matches()) {
+                throw new IllegalArgumentException("invalid replication slot name " + slotName
+                        + ": lower case letters, digits and underscores, at most 63");
+            }
+            if (maxUnacknowledged < 1) {
+                throw new IllegalArgumentException("maxUnacknowledged " + maxUnacknowledged);
+            }
+        }
+
+        /** 16 events outstanding, a status update every second, 10 s to start, 2 s to close. */
+        public static Settings defaults(String user, String password, String applicationName, String slotName) {
+            return new Settings(user, password, applicationName, slotName, 16, Duration.ofSeconds(1),
+                    Duration.ofSeconds(10), Duration.ofSeconds(2));
+        }
+    }
+
+    /** Sockets to a primary at {@code address}. */
+    public static SocketFactory sockets(InetSocketAddress address, Duration connectTimeout) {
+        return new OutgoingTcpSocketFactory(address, connectTimeout,
+                () -> FrameDecoder.forClient(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE), BackendCodec::decode);
+    }
+
+    /** The StartupMessage of a physical replication client. */
+    public static StartupMessage startupMessage(Settings settings) {
+        Map<String, String> parameters = new LinkedHashMap<>();
+        parameters.put("user", settings.user());
+        parameters.put("database", "replication");
+        parameters.put("replication", "true");
+        parameters.put("application_name", settings.applicationName());
+        return new StartupMessage(FrontendMessage.PROTOCOL_3_0, parameters);
+    }
+
+    /** {@code START_REPLICATION SLOT <slot> PHYSICAL <X/Y> TIMELINE <tli>}. */
+    public static String startReplicationQuery(String slotName, Lsn start, int timeline) {
+        return "START_REPLICATION SLOT " + slotName + " PHYSICAL " + start + " TIMELINE " + timeline;
+    }
+
+    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(B|kB|MB|GB|TB)?");
+
+    /** {@code SHOW wal_segment_size}'s answer ("16MB", "1GB", "65536kB") in bytes. */
+    public static int parseSegmentSize(String shown) {
+        Matcher m = SIZE.matcher(shown.trim());
+        if (!m.matches()) {
+            throw new IllegalArgumentException("cannot parse wal_segment_size " + shown);
+        }
+        long value = Long.parseLong(m.group(1));
+        String unit = m.group(2) == null ? "B" : m.group(2);
+        long bytes = switch (unit) {
+            case "kB" -> value << 10;
+            case "MB" -> value << 20;
+            case "GB" -> value << 30;
+            case "TB" -> value << 40;
+            default -> value;
+        };
+        if (bytes <= 0 || bytes > (1L << 30) || Long.bitCount(bytes) != 1) {
+            throw new IllegalArgumentException("wal_segment_size " + shown + " is not a power of two up to 1GB");
+        }
+        return (int) bytes;
+    }
+
+    /** Inside CopyBoth, CopyData carries the walsender's messages; other frames stay backend messages. */
+    static Object decodeCopyBothFrame(Frame frame) {
+        BackendMessage message = BackendCodec.decode(frame);
+        return message instanceof CopyData data ? ReplicationCodec.decodeSenderMessage(data.data()) : message;
+    }
+
+    public static Behavior<Command> create(Settings settings, ActorRef<Event> parent, SocketFactory sockets) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            ActorRef<SocketReader.Event> events = ctx.messageAdapter(SocketReader.Event.class, FromReader::new);
+            SocketFactory.Halves halves = sockets.attach(ctx, events);
+            timers.startSingleTimer(HandshakeTimedOut.INSTANCE, settings.handshakeTimeout());
+            return new PrimaryReplicationClient(ctx, timers, settings, parent, halves).start();
+        }));
+    }
+
+    private final ActorContext<Command> context;
+    private final TimerScheduler<Command> timers;
+    private final Settings settings;
+    private final ActorRef<Event> parent;
+    private final ActorRef<SocketReader.Command> reader;
+    private final ActorRef<SocketWriter.Command> writer;
+
+    /** What the parent asked for before the handshake was done, or null. */
+    private StartStreaming pendingStart;
+    private Identified identified;
+    /** The last flush the parent reported; what every status update carries. */
+    private Lsn reportedFlush = Lsn.INVALID;
+    private int unacknowledged;
+    /** Set by a handler that keeps the reader's message unconsumed (an XLogData until its {@link Ack}). */
+    private boolean holdMessage;
+
+    private PrimaryReplicationClient(ActorContext<Command> context, TimerScheduler<Command> timers,
+                                     Settings settings, ActorRef<Event> parent, SocketFactory.Halves halves) {
+        this.context = context;
+        this.timers = timers;
+        this.settings = settings;
+        this.parent = parent;
+        this.reader = halves.reader();
+        this.writer = halves.writer();
+    }
+
+    private interface MessageHandler {
+        Behavior<Command> handle(Object message);
+    }
+
+    /** A state: the primary's messages go to {@code handler}; the parent's commands are handled alike in all. */
+    private Behavior<Command> state(MessageHandler handler) {
+        return Behaviors.receive(Command.class)
+                .onMessage(FromReader.class, f -> onReaderEvent(f.event(), handler))
+                .onMessageEquals(HandshakeTimedOut.INSTANCE, () -> fail(
+                        "no START_REPLICATION handshake within " + settings.handshakeTimeout(), null))
+                .onMessage(StartStreaming.class, this::onStartStreaming)
+                .onMessage(ReportFlushed.class, r -> {
+                    if (r.lsn().compareTo(reportedFlush) > 0) {
+                        reportedFlush = r.lsn();
+                        if (streaming) {
+                            sendStatus();
+                        }
+                    }
+                    return Behaviors.same();
+                })
+                .onMessageEquals(Ack.INSTANCE, () -> {
+                    if (unacknowledged > 0) {
+                        unacknowledged--;
+                        reader.tell(SocketReader.Consumed.INSTANCE);
+                    }
+                    return Behaviors.same();
+                })
+                .onMessageEquals(StatusTick.INSTANCE, () -> {
+                    sendStatus();
+                    return Behaviors.same();
+                })
+                .onMessageEquals(Stop.INSTANCE, () -> {
+                    send(new Terminate());
+                    return close();
+                })
+                .build();
+    }
+
+    private boolean streaming;
+
+    private Behavior<Command> onReaderEvent(SocketReader.Event event, MessageHandler handler) {
+        if (event instanceof SocketReader.Received received) {
+            Object message = received.message();
+            Behavior<Command> next;
+            holdMessage = false;
+            if (message instanceof NoticeResponse notice) {
+                context.getLog().info("{}: primary notice: {}", settings.applicationName(), notice.message());
+                next = Behaviors.same();
+            } else if (message instanceof ParameterStatus) {
+                next = Behaviors.same(); // a server may report a changed setting at any time
+            } else {
+                next = handler.handle(message);
+            }
+            if (!holdMessage) {
+                reader.tell(SocketReader.Consumed.INSTANCE);
+            }
+            return next;
+        }
+        if (event instanceof SocketReader.ReadFailed failed) {
+            return fail("invalid message from the primary: " + failed.cause().getMessage(), null);
+        }
+        return fail(((SocketReader.PeerClosed) event).reason(), null);
+    }
+
+    // ---- startup and authentication ---------------------------------------------------------------
+
+    private Behavior<Command> start() {
+        send(startupMessage(settings));
+        return authenticating(new ClientAuthenticator(settings.user(), settings.password(), "primary"));
+    }
+
+    private Behavior<Command> authenticating(ClientAuthenticator auth) {
+        return state(message -> {
+            if (message instanceof ErrorResponse error) {
+                return fail("primary error: " + error.message(), error.code());
+            }
+            ClientAuthenticator.Step step = auth.onMessage(message);
+            if (step instanceof ClientAuthenticator.Reply reply) {
+                send(reply.message());
+                return Behaviors.same();
+            }
+            if (step == ClientAuthenticator.Wait.INSTANCE) {
+                return Behaviors.same();
+            }
+            if (step == ClientAuthenticator.Authenticated.INSTANCE) {
+                return awaitingReady();
+            }
+            if (step instanceof ClientAuthenticator.Failed failed) {
+                return fail(failed.reason(), null);
+            }
+            return unexpected(message, "authentication");
+        });
+    }
+
+    private Behavior<Command> awaitingReady() {
+        return state(message -> {
+            if (message instanceof BackendKeyData) {
+                return Behaviors.same();
+            }
+            if (message instanceof ErrorResponse error) {
+                return fail("primary error: " + error.message(), error.code());
+            }
+            if (message instanceof ReadyForQuery) {
+                return identifySystem();
+            }
+            return unexpected(message, "ready");
+        });
+    }
+
+    // ---- the handshake's commands -----------------------------------------------------------------
+
+    /** A command's rows as text (null for SQL NULL), or the error it ended with. */
+    private record Result(String command, List<List<String>> rows, ErrorResponse error) {
+        String single(int column) {
+            return rows.get(0).get(column);
+        }
+    }
+
+    private interface ResultHandler {
+        Behavior<Command> handle(Result result);
+    }
+
+    /** Sends {@code sql} as a simple query and collects its answer up to ReadyForQuery. */
+    private Behavior<Command> query(String sql, ResultHandler then) {
+        send(new Query(sql));
+        List<List<String>> rows = new ArrayList<>();
+        ErrorResponse[] error = {null};
+        return state(message -> {
+            if (message instanceof RowDescription || message instanceof CommandComplete) {
+                return Behaviors.same();
+            }
+            if (message instanceof DataRow row) {
+                List<String> values = new ArrayList<>();
+                for (byte[] value : row.values()) {
+                    values.add(value == null ? null : new String(value, UTF_8));
+                }
+                rows.add(values);
+                return Behaviors.same();
+            }
+            if (message instanceof ErrorResponse e) {
+                error[0] = e;
+                return Behaviors.same();
+            }
+            if (message instanceof ReadyForQuery) {
+                return then.handle(new Result(sql, rows, error[0]));
+            }
+            return unexpected(message, sql);
+        });
+    }
+
+    /** The result's rows, or a failure when the command failed or returned fewer rows/columns than expected. */
+    private Behavior<Command> expectRow(Result result, int columns, ResultHandler then) {
+        if (result.error() != null) {
+            return fail(result.command() + " failed: " + result.error().message(), result.error().code());
+        }
+        if (result.rows().size() != 1 || result.rows().get(0).size() < columns) {
+            return fail(result.command() + " returned " + result.rows() + ", not one row of " + columns
+                    + " columns", null);
+        }
+        try {
+            return then.handle(result);
+        } catch (IllegalArgumentException e) { // NumberFormatException included
+            return fail(result.command() + " returned " + result.rows() + ": " + e.getMessage(), null);
+        }
+    }
+
+    private Behavior<Command> identifySystem() {
+        return query("IDENTIFY_SYSTEM", identify -> expectRow(identify, 3, id -> {
+            long systemId = Long.parseUnsignedLong(id.single(0));
+            int timeline = Integer.parseInt(id.single(1));
+            Lsn xlogPos = Lsn.parse(id.single(2));
+            return query("SHOW wal_segment_size", seg -> expectRow(seg, 1, s -> {
+                int walSegSize = parseSegmentSize(s.single(0));
+                return query("SHOW server_version_num", ver -> expectRow(ver, 1, v -> {
+                    int version = Integer.parseInt(v.single(0).trim());
+                    return ensureSlot(version, restartLsn -> identified(new Identified(context.getSelf(),
+                            systemId, timeline, xlogPos, walSegSize, version, restartLsn)));
+                }));
+            }));
+        }));
+    }
+
+    private interface SlotHandler {
+        Behavior<Command> handle(Lsn restartLsn);
+    }
+
+    /** Reads the slot (PostgreSQL 15+), creating it when missing; before 15, creates it and cannot read it. */
+    private Behavior<Command> ensureSlot(int version, SlotHandler then) {
+        String create = "CREATE_REPLICATION_SLOT " + settings.slotName() + " PHYSICAL RESERVE_WAL";
+        if (version < 150000) {
+            return query(create, created -> afterCreate(created, () -> then.handle(Lsn.INVALID)));
+        }
+        return readSlot(restartLsn -> restartLsn != null ? then.handle(restartLsn)
+                : query(create, created -> afterCreate(created, () -> readSlot(readAgain -> readAgain != null
+                        ? then.handle(readAgain)
+                        : fail("slot " + settings.slotName() + " is missing right after its creation", null)))));
+    }
+
+    /** Continues after CREATE_REPLICATION_SLOT unless it failed for another reason than "already exists". */
+    private Behavior<Command> afterCreate(Result created, java.util.function.Supplier<Behavior<Command>> then) {
+        if (created.error() != null && !"42710".equals(created.error().code())) {
+            return fail(created.command() + " failed: " + created.error().message(), created.error().code());
+        }
+        return then.get();
+    }
+
+    /** READ_REPLICATION_SLOT: the slot's restart_lsn ({@link Lsn#INVALID} when it has none), null when there is no slot. */
+    private Behavior<Command> readSlot(SlotHandler then) {
+        return query("READ_REPLICATION_SLOT " + settings.slotName(), read -> expectRow(read, 3, r -> {
+            String type = r.single(0);
+            if (type == null) {
+                return then.handle(null);
+            }
+            if (!"physical".equals(type)) {
+                return fail("slot " + settings.slotName() + " is a " + type + " slot, not a physical one", null);
+            }
+            String restart = r.single(1);
+            return then.handle(restart == null ? Lsn.INVALID : Lsn.parse(restart));
+        }));
+    }
+
+    // ---- identified: waiting for the parent's start position --------------------------------------
+
+    private Behavior<Command> identified(Identified event) {
+        identified = event;
+        parent.tell(event);
+        if (pendingStart != null) {
+            return startReplication(pendingStart);
+        }
+        return state(message -> unexpected(message, "identified"));
+    }
+
+    private Behavior<Command> onStartStreaming(StartStreaming start) {
+        if (identified == null) {
+            pendingStart = start;
+            return Behaviors.same();
+        }
+        if (pendingStart != null || streaming) {
+            context.getLog().debug("{}: ignoring a second {}", settings.applicationName(), start);
+            return Behaviors.same();
+        }
+        pendingStart = start;
+        return startReplication(start);
+    }
+
+    private Behavior<Command> startReplication(StartStreaming start) {
+        Lsn startLsn = start.startLsn();
+        if (startLsn == null) {
+            Lsn base = identified.slotRestartLsn().isValid() ? identified.slotRestartLsn() : identified.xlogPos();
+            startLsn = new Lsn(base.value() - base.segmentOffset(identified.walSegSize()));
+        }
+        Lsn from = startLsn;
+        send(new Query(startReplicationQuery(settings.slotName(), from, identified.timeline())));
+        return state(message -> {
+            if (message instanceof CopyBothResponse) {
+                timers.cancel(HandshakeTimedOut.INSTANCE);
+                reader.tell(new SocketReader.SwitchDecoder(PrimaryReplicationClient::decodeCopyBothFrame,
+                        settings.maxUnacknowledged()));
+                streaming = true;
+                timers.startTimerAtFixedRate(StatusTick.INSTANCE, settings.statusInterval());
+                parent.tell(new Streaming(context.getSelf(), from, identified.timeline()));
+                return streaming();
+            }
+            if (message instanceof ErrorResponse error) {
+                return fail("START_REPLICATION failed: " + error.message(), error.code());
+            }
+            return unexpected(message, "START_REPLICATION");
+        });
+    }
+
+    // ---- streaming --------------------------------------------------------------------------------
+
+    private Behavior<Command> streaming() {
+        return state(message -> {
+            if (message instanceof XLogData data) {
+                holdMessage = true;
+                unacknowledged++;
+                parent.tell(new Wal(context.getSelf(), data.walStart(), data.wal()));
+                return Behaviors.same();
+            }
+            if (message instanceof PrimaryKeepalive keepalive) {
+                if (keepalive.replyRequested()) {
+                    sendStatus();
+                }
+                return Behaviors.same();
+            }
+            if (message instanceof ErrorResponse error) {
+                return fail("primary error: " + error.message(), error.code());
+            }
+            if (message instanceof CopyDone) {
+                return fail("the primary ended the stream (end of its timeline)", null);
+            }
+            return unexpected(message, "streaming");
+        });
+    }
+
+    private void sendStatus() {
+        long now = PgTime.fromInstant(Instant.now());
+        var update = new StandbyStatusUpdate(reportedFlush, reportedFlush, reportedFlush, now, false);
+        send(new CopyData(ReplicationCodec.encode(update)));
+    }
+
+    // ---- closing ----------------------------------------------------------------------------------
+
+    private Behavior<Command> close() {
+        timers.cancelAll();
+        timers.startSingleTimer(CloseTimedOut.INSTANCE, settings.closeTimeout());
+        context.watchWith(writer, WriterStopped.INSTANCE);
+        writer.tell(new SocketWriter.Close());
+        return Behaviors.receive(Command.class)
+                .onMessage(FromReader.class, f -> {
+                    if (f.event() instanceof SocketReader.Received) {
+                        reader.tell(SocketReader.Consumed.INSTANCE);
+                        return Behaviors.same();
+                    }
+                    return closed();
+                })
+                .onMessageEquals(WriterStopped.INSTANCE, this::closed)
+                .onMessageEquals(CloseTimedOut.INSTANCE, this::closed)
+                .onMessage(Command.class, c -> Behaviors.same())
+                .build();
+    }
+
+    private Behavior<Command> closed() {
+        parent.tell(new Closed(context.getSelf()));
+        return Behaviors.stopped();
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------------
+
+    private void send(FrontendMessage message) {
+        writer.tell(new SocketWriter.WriteRaw(FrontendCodec.encode(message)));
+    }
+
+    private Behavior<Command> unexpected(Object message, String stateName) {
+        String name = message instanceof BackendMessage || message instanceof SenderMessage
+                ? message.getClass().getSimpleName() : String.valueOf(message);
+        return fail("unexpected message " + name + " from the primary in the " + stateName + " state", null);
+    }
+
+    /** Reports the failure and stops; the reader stops with us, which closes the socket. */
+    private Behavior<Command> fail(String reason, String sqlState) {
+        context.getLog().info("{}: primary connection ends: {}{}", settings.applicationName(), reason,
+                sqlState == null ? "" : " (" + sqlState + ")");
+        parent.tell(new Failed(context.getSelf(), reason, sqlState));
+        return Behaviors.stopped();
+    }
+}
