@@ -1,5 +1,7 @@
 package dev.walkeeper.actors;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.slf4j.LoggerFactory;
 
@@ -11,5 +13,11 @@ public final class TestKits {
         // SLF4J must be initialised before Pekko logs, or it warns about "intercepted" calls.
         LoggerFactory.getILoggerFactory();
         return ActorTestKit.create();
+    }
+
+    /** With {@code config} in front of the defaults (e.g. the persistence testkit journal). */
+    public static ActorTestKit create(Config config) {
+        LoggerFactory.getILoggerFactory();
+        return ActorTestKit.create(config.withFallback(ConfigFactory.load()));
     }
 }
