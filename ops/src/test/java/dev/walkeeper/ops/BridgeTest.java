@@ -31,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The proposer bridge between a real PostgreSQL 15 primary (the bridge is its only synchronous
  * standby) and three in-process nodes: commits return once the quorum holds their WAL, the nodes
- * store the primary's WAL byte for byte, one node down is tolerated and two are not.
+ * store the primary's WAL byte for byte, one node down is tolerated and two are not, a node
+ * that comes back is reconnected.
  */
 class BridgeTest {
     private static final int SEG = 16 * 1024 * 1024;
@@ -72,10 +73,23 @@ class BridgeTest {
                 assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), quorum);
             }
 
-            nodes.get(2).close();
+            nodes.remove(2).close();
             commit(pg, "insert into t values (100002, 'one node down')");
-            nodes.get(1).close();
+            WalkeeperNode second = nodes.remove(1);
+            int secondPort = second.address().getPort();
+            second.close();
             assertCommitWaits(pg, "insert into t values (100003, 'two nodes down')");
+
+            // The second node is back on its address: the bridge reconnects it and commits go on.
+            nodes.add(TestNodes.start(dataDir.resolve("node1"),
+                    "walkeeper.node-id = 2\nwalkeeper.listen.port = " + secondPort));
+            commit(pg, "insert into t values (100004, 'one node back')");
+            Lsn after = Lsn.parse(pg.psql("select flush_lsn from pg_stat_replication where application_name = '"
+                    + NAME + "'"));
+            assertTrue(after.compareTo(quorum) > 0, after + " vs " + quorum);
+            for (int i = 0; i < 2; i++) {
+                assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), after);
+            }
         } finally {
             if (bridge != null) {
                 bridge.terminate();
