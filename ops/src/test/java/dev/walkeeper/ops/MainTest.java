@@ -10,6 +10,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -153,5 +154,27 @@ class MainTest {
         // call() relies on this: picocli turns a ParameterException from the command into exit code 2.
         NodeCommand node = parseNode("node", "--listen", "nonsense");
         assertThrows(CommandLine.ParameterException.class, node::config);
+    }
+
+    @Test
+    void proposeFlagsReachTheBridgeSettings() {
+        CommandLine.ParseResult parsed = new CommandLine(new Main()).parseArgs("propose", "--primary", "127.0.0.1:5432",
+                "--primary-user", "repl", "--nodes", "127.0.0.1:5454,127.0.0.1:5455,127.0.0.1:5456",
+                "--tenant-id", "77777777777777777777777777777777", "--timeline-id", "88888888888888888888888888888888");
+        var settings = ((ProposeCommand) parsed.subcommand().commandSpec().userObject()).settings();
+        assertEquals(5432, settings.primaryAddress().getPort());
+        assertEquals("repl", settings.primary().user());
+        assertEquals("walkeeper_bridge", settings.primary().slotName());
+        assertEquals("walkeeper_bridge", settings.primary().applicationName());
+        assertEquals(List.of(5454, 5455, 5456), settings.nodes().stream().map(a -> a.getPort()).toList());
+        assertEquals("88888888888888888888888888888888", settings.node().timeline().timelineId());
+    }
+
+    @Test
+    void proposeWithABadTenantIdIsAUsageError() {
+        Run run = run("propose", "--primary", "127.0.0.1:5432", "--nodes", "127.0.0.1:5454",
+                "--tenant-id", "xyz", "--timeline-id", "88888888888888888888888888888888");
+        assertEquals(2, run.exitCode(), run.err());
+        assertContains(run.err(), "tenant_id");
     }
 }

@@ -1,0 +1,104 @@
+package dev.walkeeper.ops;
+
+import dev.walkeeper.actors.bridge.Bridge;
+import dev.walkeeper.actors.bridge.NodeProposerConnection;
+import dev.walkeeper.actors.bridge.PrimaryReplicationClient;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.apache.pekko.actor.typed.ActorSystem;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code walkeeper propose}: run the proposer bridge, which streams a vanilla PostgreSQL primary's
+ * WAL to a quorum of walkeeper nodes and reports the quorum's flush back as a synchronous standby.
+ * Runs until interrupted; exits 1 when the bridge stops on its own (primary lost, stepped down).
+ */
+@Command(name = "propose", mixinStandardHelpOptions = true,
+        description = "Stream a PostgreSQL primary's WAL to a quorum of walkeeper nodes (proposer bridge).")
+class ProposeCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--primary", required = true, paramLabel = "HOST:PORT", description = "The primary's address.")
+    String primary;
+
+    @Option(names = "--primary-user", defaultValue = "postgres", paramLabel = "USER",
+            description = "Replication user on the primary (default ${DEFAULT-VALUE}); password from PGPASSWORD.")
+    String primaryUser;
+
+    @Option(names = "--slot", defaultValue = "walkeeper_bridge", paramLabel = "NAME",
+            description = "Physical replication slot, created when missing (default ${DEFAULT-VALUE}).")
+    String slot;
+
+    @Option(names = "--application-name", defaultValue = "walkeeper_bridge", paramLabel = "NAME",
+            description = "Standby name for synchronous_standby_names (default ${DEFAULT-VALUE}).")
+    String applicationName;
+
+    @Option(names = "--nodes", required = true, split = ",", paramLabel = "HOST:PORT",
+            description = "The walkeeper nodes, comma separated.")
+    List<String> nodes;
+
+    @Option(names = "--node-user", defaultValue = "walkeeper_bridge", paramLabel = "USER",
+            description = "User for the nodes (default ${DEFAULT-VALUE}).")
+    String nodeUser;
+
+    @Option(names = "--tenant-id", required = true, paramLabel = "HEX32", description = "Tenant id (32 hex digits).")
+    String tenantId;
+
+    @Option(names = "--timeline-id", required = true, paramLabel = "HEX32", description = "Timeline id (32 hex digits).")
+    String timelineId;
+
+    @Override
+    public Integer call() {
+        Bridge.Settings settings = settings();
+        ActorSystem<Bridge.Command> system = ActorSystem.create(Bridge.create(settings), "walkeeper-bridge");
+        Runtime.getRuntime().addShutdownHook(new Thread(system::terminate, "walkeeper-bridge-shutdown"));
+        spec.commandLine().getOut().printf("walkeeper bridge: %s -> %s%n", primary, String.join(",", nodes));
+        spec.commandLine().getOut().flush();
+        system.getWhenTerminated().toCompletableFuture().join();
+        return 1;
+    }
+
+    Bridge.Settings settings() {
+        TenantTimelineId id;
+        try {
+            id = new TenantTimelineId(tenantId, timelineId);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        List<InetSocketAddress> nodeAddresses = new ArrayList<>();
+        for (String node : nodes) {
+            nodeAddresses.add(address("--nodes", node));
+        }
+        PrimaryReplicationClient.Settings primarySettings = PrimaryReplicationClient.Settings.defaults(primaryUser,
+                System.getenv("PGPASSWORD"), applicationName, slot);
+        // The primary client waits for StartStreaming (the election) within its handshake timeout.
+        primarySettings = new PrimaryReplicationClient.Settings(primarySettings.user(), primarySettings.password(),
+                primarySettings.applicationName(), primarySettings.slotName(), primarySettings.maxUnacknowledged(),
+                primarySettings.statusInterval(), Duration.ofSeconds(60), primarySettings.closeTimeout());
+        return Bridge.Settings.defaults(address("--primary", primary), primarySettings, nodeAddresses,
+                NodeProposerConnection.Settings.defaults(nodeUser, null, id));
+    }
+
+    private InetSocketAddress address(String option, String hostPort) {
+        int colon = hostPort.lastIndexOf(':');
+        if (colon <= 0 || colon == hostPort.length() - 1) {
+            throw new ParameterException(spec.commandLine(), option + " must be HOST:PORT, got " + hostPort);
+        }
+        try {
+            return new InetSocketAddress(hostPort.substring(0, colon),
+                    Integer.parseInt(hostPort.substring(colon + 1)));
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), option + " has a bad port: " + hostPort);
+        }
+    }
+}

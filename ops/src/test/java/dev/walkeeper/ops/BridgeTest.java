@@ -1,0 +1,150 @@
+package dev.walkeeper.ops;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.walkeeper.actors.bridge.Bridge;
+import dev.walkeeper.actors.bridge.NodeProposerConnection;
+import dev.walkeeper.actors.bridge.PrimaryReplicationClient;
+import dev.walkeeper.cluster.WalkeeperNode;
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import dev.walkeeper.protocol.wal.XLogFileName;
+import dev.walkeeper.testkit.Command;
+import dev.walkeeper.testkit.PostgresServer;
+import dev.walkeeper.testkit.ProcessTimeoutException;
+import dev.walkeeper.testkit.Processes;
+import dev.walkeeper.testkit.ProcessResult;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The proposer bridge between a real PostgreSQL 15 primary (the bridge is its only synchronous
+ * standby) and three in-process nodes: commits return once the quorum holds their WAL, the nodes
+ * store the primary's WAL byte for byte, one node down is tolerated and two are not, a node
+ * that comes back is reconnected.
+ */
+class BridgeTest {
+    private static final int SEG = 16 * 1024 * 1024;
+    private static final TenantTimelineId ID = new TenantTimelineId("77777777777777777777777777777777",
+            "88888888888888888888888888888888");
+    private static final String NAME = "walkeeper_bridge";
+
+    @TempDir
+    Path dataDir;
+
+    @Test
+    void commitsWaitForTheQuorumAndTheNodesStoreThePrimarysWal() throws Exception {
+        List<WalkeeperNode> nodes = new ArrayList<>();
+        ActorSystem<Bridge.Command> bridge = null;
+        try (PostgresServer pg = PostgresServer.builder().synchronousStandbyNames(NAME)
+                .config("synchronous_commit = on").build().start()) {
+            for (int i = 0; i < 3; i++) {
+                nodes.add(TestNodes.start(dataDir.resolve("node" + i), "walkeeper.node-id = " + (i + 1)));
+            }
+            // Without the bridge a commit waits for the synchronous standby.
+            assertCommitWaits(pg, "create table before_bridge (id int)");
+
+            bridge = ActorSystem.create(Bridge.create(Bridge.Settings.defaults(
+                    new InetSocketAddress("127.0.0.1", pg.port()),
+                    PrimaryReplicationClient.Settings.defaults("postgres", null, NAME, NAME),
+                    nodes.stream().map(WalkeeperNode::address).toList(),
+                    NodeProposerConnection.Settings.defaults("bridge", null, ID))), "bridge");
+
+            commit(pg, "create table t (id int primary key, v text)");
+            commit(pg, "insert into t select g, md5(g::text) from generate_series(1, 1000) g");
+            Lsn committed = Lsn.parse(pg.psql("select pg_current_wal_flush_lsn()"));
+            commit(pg, "insert into t values (100001, 'x')");
+            Lsn quorum = Lsn.parse(pg.psql("select flush_lsn from pg_stat_replication where application_name = '"
+                    + NAME + "'"));
+            assertTrue(quorum.compareTo(committed) > 0, quorum + " vs " + committed);
+
+            for (int i = 0; i < 3; i++) {
+                assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), quorum);
+            }
+
+            nodes.remove(2).close();
+            commit(pg, "insert into t values (100002, 'one node down')");
+            WalkeeperNode second = nodes.remove(1);
+            int secondPort = second.address().getPort();
+            second.close();
+            assertCommitWaits(pg, "insert into t values (100003, 'two nodes down')");
+
+            // The second node is back on its address: the bridge reconnects it and commits go on.
+            nodes.add(TestNodes.start(dataDir.resolve("node1"),
+                    "walkeeper.node-id = 2\nwalkeeper.listen.port = " + secondPort));
+            commit(pg, "insert into t values (100004, 'one node back')");
+            Lsn after = Lsn.parse(pg.psql("select flush_lsn from pg_stat_replication where application_name = '"
+                    + NAME + "'"));
+            assertTrue(after.compareTo(quorum) > 0, after + " vs " + quorum);
+            for (int i = 0; i < 2; i++) {
+                assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), after);
+            }
+        } finally {
+            if (bridge != null) {
+                bridge.terminate();
+                bridge.getWhenTerminated().toCompletableFuture().get();
+            }
+            nodes.forEach(WalkeeperNode::close);
+        }
+    }
+
+    /** The statement's commit returns within 30 s (it waits for the quorum's flush). */
+    private static void commit(PostgresServer pg, String sql) {
+        long started = System.nanoTime();
+        ProcessResult result = psql(pg, sql, Duration.ofSeconds(30));
+        assertEquals(0, result.exitCode(), result.stderr());
+        System.out.printf("committed in %d ms: %s%n", (System.nanoTime() - started) / 1_000_000, sql);
+    }
+
+    /** The statement's commit is still waiting for the synchronous standby after 3 s (psql is killed). */
+    private static void assertCommitWaits(PostgresServer pg, String sql) {
+        assertThrows(ProcessTimeoutException.class, () -> psql(pg, sql, Duration.ofSeconds(3)));
+        System.out.printf("still waiting after 3 s: %s%n", sql);
+    }
+
+    /** psql with a time limit (statement_timeout does not cover the synchronous commit wait). */
+    private static ProcessResult psql(PostgresServer pg, String sql, Duration limit) {
+        return Processes.run(Command.of(pg.binaries().bin("psql").toString(), "-X", "-q", "-A", "-t",
+                "-v", "ON_ERROR_STOP=1", "-d", pg.conninfo("postgres"), "-f", "-").stdin(sql).timeout(limit));
+    }
+
+    /**
+     * The node's WAL from its first record (after the long page header of its first segment: the
+     * term start) to the quorum's flush LSN is the primary's pg_wal over the same range.
+     */
+    private static void assertStoresThePrimarysWal(PostgresServer pg, Path nodeData, Lsn to) throws Exception {
+        Path timelineDir = nodeData.resolve(ID.tenantId()).resolve(ID.timelineId());
+        long firstSegment;
+        try (var files = Files.list(timelineDir)) {
+            firstSegment = files.map(f -> f.getFileName().toString().replace(".partial", ""))
+                    .filter(XLogFileName::isWalFileName)
+                    .mapToLong(n -> XLogFileName.segNo(n, SEG))
+                    .min().orElseThrow();
+        }
+        Lsn from = new Lsn(firstSegment * SEG + 0x28);
+        assertTrue(from.compareTo(to) < 0, from + " vs " + to);
+        byte[] expected = WalPushTest.readWal(pg.dataDir().resolve("pg_wal"), from, to);
+        byte[] actual = null;
+        for (int attempt = 0; attempt < 50; attempt++) { // a node outside the quorum may lag a little
+            actual = WalPushTest.readWal(timelineDir, from, to);
+            if (Arrays.equals(expected, actual)) {
+                break;
+            }
+            Thread.sleep(100);
+        }
+        assertArrayEquals(expected, actual, "WAL of " + nodeData + " from " + from + " to " + to);
+        System.out.printf("%s: %d bytes [%s, %s) equal the primary's%n", nodeData.getFileName(), expected.length,
+                from, to);
+    }
+}
