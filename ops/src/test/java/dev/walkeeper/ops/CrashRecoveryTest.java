@@ -9,16 +9,13 @@ import dev.walkeeper.protocol.safekeeper.TermHistory;
 import dev.walkeeper.protocol.safekeeper.TermSwitch;
 import dev.walkeeper.protocol.wal.WalFormat;
 import dev.walkeeper.protocol.wal.WalGenerator;
-import dev.walkeeper.testkit.Command;
 import dev.walkeeper.testkit.FreePort;
-import dev.walkeeper.testkit.Processes;
 import dev.walkeeper.testkit.RunningProcess;
 import dev.walkeeper.testkit.TestProposer;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -127,14 +124,7 @@ class CrashRecoveryTest {
     }
 
     private RunningProcess startNode(int port, int round) {
-        String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        Path java = Paths.get(System.getProperty("java.home"), "bin", "java");
-        RunningProcess node = Processes.start(Command.of(java.toString(), "-Xmx256m", "-cp", classpath,
-                        "dev.walkeeper.ops.Main", "node", "--listen", "127.0.0.1:" + port,
-                        "--data-dir", dataDir.toString()),
-                logDir.resolve("node-" + round + ".log"));
-        node.awaitLog("listening on", Duration.ofSeconds(60));
-        return node;
+        return WalkeeperProcesses.node(dataDir, port, 1, logDir.resolve("node-" + round + ".log"));
     }
 
     private static byte[] generate(int bytes) {

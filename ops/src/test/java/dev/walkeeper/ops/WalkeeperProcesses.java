@@ -1,0 +1,50 @@
+package dev.walkeeper.ops;
+
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import dev.walkeeper.testkit.Command;
+import dev.walkeeper.testkit.Processes;
+import dev.walkeeper.testkit.RunningProcess;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * {@code walkeeper node} and {@code walkeeper propose} in their own JVMs (the test classpath), so
+ * a test can crash them with SIGKILL and start them again on the same data directory and port.
+ */
+final class WalkeeperProcesses {
+    private WalkeeperProcesses() {}
+
+    /** A node on 127.0.0.1:{@code port}; returns once it listens. */
+    static RunningProcess node(Path dataDir, int port, int nodeId, Path log) {
+        RunningProcess node = Processes.start(java("node", "--listen", "127.0.0.1:" + port,
+                "--data-dir", dataDir.toString(), "--node-id", Integer.toString(nodeId)), log);
+        node.awaitLog("listening on", Duration.ofSeconds(60));
+        return node;
+    }
+
+    /**
+     * The bridge between the primary on 127.0.0.1:{@code primaryPort} (user postgres, trust) and
+     * the nodes on 127.0.0.1:{@code nodePorts}; returns at once (it logs "elected in term" when
+     * it has a quorum). {@code extraArgs} are more {@code propose} options.
+     */
+    static RunningProcess bridge(int primaryPort, List<Integer> nodePorts, TenantTimelineId id, Path log,
+                                 String... extraArgs) {
+        List<String> args = new ArrayList<>(List.of("propose", "--primary", "127.0.0.1:" + primaryPort,
+                "--nodes", nodePorts.stream().map(p -> "127.0.0.1:" + p).collect(Collectors.joining(",")),
+                "--tenant-id", id.tenantId(), "--timeline-id", id.timelineId()));
+        args.addAll(List.of(extraArgs));
+        return Processes.start(java(args.toArray(String[]::new)), log);
+    }
+
+    private static Command java(String... mainArgs) {
+        String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        List<String> command = new ArrayList<>(List.of(Paths.get(System.getProperty("java.home"), "bin", "java")
+                .toString(), "-Xmx256m", "-cp", classpath, "dev.walkeeper.ops.Main"));
+        command.addAll(List.of(mainArgs));
+        return Command.of(command);
+    }
+}
