@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code walkeeper propose}: run the proposer bridge, which streams a vanilla PostgreSQL primary's
  * WAL to a quorum of walkeeper nodes and reports the quorum's flush back as a synchronous standby.
- * Runs until interrupted; exits 1 when the bridge stops on its own (primary lost, stepped down).
+ * Runs until interrupted (a lost primary or node is retried); exits 1 when the bridge stops on its
+ * own: stepped down, the primary changed or refused the credentials.
  */
 @Command(name = "propose", mixinStandardHelpOptions = true,
         description = "Stream a PostgreSQL primary's WAL to a quorum of walkeeper nodes (proposer bridge).")
@@ -57,6 +58,11 @@ class ProposeCommand implements Callable<Integer> {
     @Option(names = "--timeline-id", required = true, paramLabel = "HEX32", description = "Timeline id (32 hex digits).")
     String timelineId;
 
+    @Option(names = "--buffer-size", defaultValue = "64MB", paramLabel = "SIZE",
+            converter = ByteSizeConverter.class,
+            description = "Recent WAL kept to catch up a node that fell behind, in kB/MB/GB (default ${DEFAULT-VALUE}).")
+    long bufferBytes;
+
     @Override
     public Integer call() {
         Bridge.Settings settings = settings();
@@ -86,7 +92,7 @@ class ProposeCommand implements Callable<Integer> {
                 primarySettings.applicationName(), primarySettings.slotName(), primarySettings.maxUnacknowledged(),
                 primarySettings.statusInterval(), Duration.ofSeconds(60), primarySettings.closeTimeout());
         return Bridge.Settings.defaults(address("--primary", primary), primarySettings, nodeAddresses,
-                NodeProposerConnection.Settings.defaults(nodeUser, null, id));
+                NodeProposerConnection.Settings.defaults(nodeUser, null, id)).withBufferBytes(bufferBytes);
     }
 
     private InetSocketAddress address(String option, String hostPort) {

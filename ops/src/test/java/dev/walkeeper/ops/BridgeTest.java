@@ -32,7 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The proposer bridge between a real PostgreSQL 15 primary (the bridge is its only synchronous
  * standby) and three in-process nodes: commits return once the quorum holds their WAL, the nodes
  * store the primary's WAL byte for byte, one node down is tolerated and two are not, a node
- * that comes back is reconnected.
+ * that comes back is reconnected, a restarted primary is reconnected, and without a quorum the
+ * bridge stops reading the primary.
  */
 class BridgeTest {
     private static final int SEG = 16 * 1024 * 1024;
@@ -65,8 +66,7 @@ class BridgeTest {
             commit(pg, "insert into t select g, md5(g::text) from generate_series(1, 1000) g");
             Lsn committed = Lsn.parse(pg.psql("select pg_current_wal_flush_lsn()"));
             commit(pg, "insert into t values (100001, 'x')");
-            Lsn quorum = Lsn.parse(pg.psql("select flush_lsn from pg_stat_replication where application_name = '"
-                    + NAME + "'"));
+            Lsn quorum = quorumFlush(pg);
             assertTrue(quorum.compareTo(committed) > 0, quorum + " vs " + committed);
 
             for (int i = 0; i < 3; i++) {
@@ -84,11 +84,38 @@ class BridgeTest {
             nodes.add(TestNodes.start(dataDir.resolve("node1"),
                     "walkeeper.node-id = 2\nwalkeeper.listen.port = " + secondPort));
             commit(pg, "insert into t values (100004, 'one node back')");
-            Lsn after = Lsn.parse(pg.psql("select flush_lsn from pg_stat_replication where application_name = '"
-                    + NAME + "'"));
+            Lsn after = quorumFlush(pg);
             assertTrue(after.compareTo(quorum) > 0, after + " vs " + quorum);
             for (int i = 0; i < 2; i++) {
                 assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), after);
+            }
+
+            // The primary crashes and restarts: the bridge reconnects and continues the same WAL.
+            pg.stop();
+            pg.start();
+            commit(pg, "insert into t values (100005, 'primary restarted')");
+            Lsn afterRestart = quorumFlush(pg);
+            assertTrue(afterRestart.compareTo(after) > 0, afterRestart + " vs " + after);
+            for (int i = 0; i < 2; i++) {
+                assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), afterRestart);
+            }
+
+            // Without a quorum the bridge stops reading the primary: its WAL is not piled up in memory.
+            WalkeeperNode again = nodes.remove(1);
+            again.close();
+            psql(pg, "set synchronous_commit = local; insert into t select g, repeat('x', 2000)"
+                    + " from generate_series(200001, 240000) g", Duration.ofSeconds(60));
+            Lsn written = Lsn.parse(pg.psql("select pg_current_wal_lsn()"));
+            Lsn sent = awaitSentLsnSettled(pg);
+            System.out.printf("no quorum: the primary sent %s of %s%n", sent, written);
+            assertTrue(written.value() - sent.value() > 32 << 20, "sent " + sent + " of " + written);
+            nodes.add(TestNodes.start(dataDir.resolve("node1"),
+                    "walkeeper.node-id = 2\nwalkeeper.listen.port = " + secondPort));
+            commit(pg, "insert into t values (100006, 'quorum back')");
+            Lsn end = quorumFlush(pg);
+            assertTrue(end.compareTo(written) > 0, end + " vs " + written);
+            for (int i = 0; i < 2; i++) {
+                assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), end);
             }
         } finally {
             if (bridge != null) {
@@ -97,6 +124,30 @@ class BridgeTest {
             }
             nodes.forEach(WalkeeperNode::close);
         }
+    }
+
+    /** The flush LSN the bridge reported: the quorum's. */
+    private static Lsn quorumFlush(PostgresServer pg) {
+        return Lsn.parse(pg.psql("select flush_lsn from pg_stat_replication where application_name = '" + NAME + "'"));
+    }
+
+    /** The walsender's sent LSN once it has not moved for a second (it is held back by TCP). */
+    private static Lsn awaitSentLsnSettled(PostgresServer pg) throws InterruptedException {
+        Lsn last = Lsn.INVALID;
+        long settledSince = System.nanoTime();
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (System.nanoTime() < deadline) {
+            Lsn sent = Lsn.parse(pg.psql("select sent_lsn from pg_stat_replication where application_name = '"
+                    + NAME + "'"));
+            if (!sent.equals(last)) {
+                last = sent;
+                settledSince = System.nanoTime();
+            } else if (System.nanoTime() - settledSince > Duration.ofSeconds(1).toNanos()) {
+                return sent;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("the walsender kept sending for 30 s, up to " + last);
     }
 
     /** The statement's commit returns within 30 s (it waits for the quorum's flush). */

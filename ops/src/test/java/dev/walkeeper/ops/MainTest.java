@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
+import dev.walkeeper.actors.bridge.Bridge;
 import dev.walkeeper.cluster.NodeSettings;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -168,6 +170,29 @@ class MainTest {
         assertEquals("walkeeper_bridge", settings.primary().applicationName());
         assertEquals(List.of(5454, 5455, 5456), settings.nodes().stream().map(a -> a.getPort()).toList());
         assertEquals("88888888888888888888888888888888", settings.node().timeline().timelineId());
+        assertEquals(Bridge.DEFAULT_BUFFER_BYTES, settings.bufferBytes());
+    }
+
+    @Test
+    void proposeBufferSizeTakesPostgresUnits() {
+        assertEquals(16L << 20, proposeSettings("--buffer-size", "16MB").bufferBytes());
+        assertEquals(2L << 30, proposeSettings("--buffer-size", "2GB").bufferBytes());
+        assertEquals(512L << 10, proposeSettings("--buffer-size", "512kB").bufferBytes());
+        assertEquals(100_000L, proposeSettings("--buffer-size", "100000").bufferBytes());
+        Run run = run("propose", "--primary", "127.0.0.1:5432", "--nodes", "127.0.0.1:5454",
+                "--tenant-id", "77777777777777777777777777777777", "--timeline-id", "88888888888888888888888888888888",
+                "--buffer-size", "lots");
+        assertEquals(2, run.exitCode(), run.err());
+        assertContains(run.err(), "not a size");
+    }
+
+    private static Bridge.Settings proposeSettings(String... extra) {
+        List<String> args = new ArrayList<>(List.of("propose", "--primary", "127.0.0.1:5432", "--nodes",
+                "127.0.0.1:5454", "--tenant-id", "77777777777777777777777777777777",
+                "--timeline-id", "88888888888888888888888888888888"));
+        args.addAll(List.of(extra));
+        CommandLine.ParseResult parsed = new CommandLine(new Main()).parseArgs(args.toArray(String[]::new));
+        return ((ProposeCommand) parsed.subcommand().commandSpec().userObject()).settings();
     }
 
     @Test

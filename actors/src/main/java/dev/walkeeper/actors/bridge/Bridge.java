@@ -7,8 +7,10 @@ import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AppendResponse;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.VoteResponse;
+import dev.walkeeper.protocol.safekeeper.ProposerMessage.AppendRequest;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -30,9 +32,15 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * version and slot, which the proposer needs) → {@link #electing} (greetings and votes) →
  * {@link #streaming} (WAL → AppendRequests, commit LSN → flush reports).
  *
- * <p>First version: each {@code Wal} is acknowledged to the primary client as soon as it is handed
- * to the node connections (not when the sockets took it); a primary failure or a step-down stops
- * the bridge; a node failure only takes the node out until it is reconnected (with backoff).
+ * <p>Flow control: a {@code Wal} is acknowledged to the primary client once the sockets of a
+ * majority of nodes took it ({@link NodeProposerConnection.Written}), so the primary is read no
+ * faster than a quorum can take its WAL; a node whose socket falls more than the proposer's buffer
+ * behind is dropped (and reconnected, from the buffer or as behind) rather than queued for.
+ *
+ * <p>Failures: a node failure takes the node out until it is reconnected (with backoff); a primary
+ * failure is retried the same way and streaming resumes at the proposer's end of WAL in the same
+ * term. The bridge stops on a step-down (another proposer won), a gap in the primary's WAL, a
+ * primary that changed (system id, timeline, segment size) or refused our credentials.
  */
 public final class Bridge {
 
@@ -46,6 +54,8 @@ public final class Bridge {
 
     private record Reconnect(int node) implements Command {}
 
+    private enum ReconnectPrimary implements Command { INSTANCE }
+
     /** Stop the bridge: the primary and node connections are closed. */
     public enum Stop implements Command { INSTANCE }
 
@@ -55,11 +65,13 @@ public final class Bridge {
      * @param nodes the walkeeper nodes, in a fixed order (the proposer's node indexes)
      * @param node user, password and tenant/timeline id for the nodes
      * @param heartbeat how often empty AppendRequests carry the commit LSN (Neon: about 1 s)
-     * @param minBackoff first delay before reconnecting a failed node; doubles up to {@code maxBackoff}
+     * @param minBackoff first delay before reconnecting a failed node or primary; doubles up to {@code maxBackoff}
+     * @param bufferBytes recent WAL kept to catch up a node that fell behind; also how far a node's
+     *     socket may lag before the node is dropped
      */
     public record Settings(InetSocketAddress primaryAddress, PrimaryReplicationClient.Settings primary,
                            List<InetSocketAddress> nodes, NodeProposerConnection.Settings node, Duration heartbeat,
-                           Duration minBackoff, Duration maxBackoff, Duration connectTimeout) {
+                           Duration minBackoff, Duration maxBackoff, Duration connectTimeout, long bufferBytes) {
         public Settings {
             Objects.requireNonNull(primaryAddress, "primaryAddress");
             Objects.requireNonNull(primary, "primary");
@@ -68,15 +80,26 @@ public final class Bridge {
             if (nodes.isEmpty()) {
                 throw new IllegalArgumentException("need at least one node");
             }
+            if (bufferBytes < 1) {
+                throw new IllegalArgumentException("bufferBytes " + bufferBytes);
+            }
         }
 
-        /** Heartbeat 1 s, reconnects after 200 ms doubling to 5 s, 5 s to connect. */
+        /** Heartbeat 1 s, reconnects after 200 ms doubling to 5 s, 5 s to connect, a {@link #DEFAULT_BUFFER_BYTES} buffer. */
         public static Settings defaults(InetSocketAddress primaryAddress, PrimaryReplicationClient.Settings primary,
                                         List<InetSocketAddress> nodes, NodeProposerConnection.Settings node) {
             return new Settings(primaryAddress, primary, nodes, node, Duration.ofSeconds(1), Duration.ofMillis(200),
-                    Duration.ofSeconds(5), Duration.ofSeconds(5));
+                    Duration.ofSeconds(5), Duration.ofSeconds(5), DEFAULT_BUFFER_BYTES);
+        }
+
+        public Settings withBufferBytes(long bytes) {
+            return new Settings(primaryAddress, primary, nodes, node, heartbeat, minBackoff, maxBackoff,
+                    connectTimeout, bytes);
         }
     }
+
+    /** Four segments: a node restarted within a few seconds of a busy primary still catches up. */
+    public static final long DEFAULT_BUFFER_BYTES = 64L * 1024 * 1024;
 
     /** The first record of a segment follows its long page header. */
     static final int LONG_PAGE_HEADER_SIZE = 0x28;
@@ -103,13 +126,20 @@ public final class Bridge {
     private final Settings settings;
     private final ActorRef<PrimaryReplicationClient.Event> primaryEvents;
     private final ActorRef<NodeProposerConnection.Event> nodeEvents;
-    private final ActorRef<PrimaryReplicationClient.Command> primary;
+    private ActorRef<PrimaryReplicationClient.Command> primary;
+    private int primaryGeneration;
+    private Duration primaryBackoff;
+    private PrimaryReplicationClient.Identified identity;
     @SuppressWarnings("unchecked")
     private final ActorRef<NodeProposerConnection.Command>[] connections;
     private final Duration[] backoff;
     private final int[] generation;
+    /** Per node, on its current connection: the end of the WAL sent to it, and how far its socket took it. */
+    private final Lsn[] sentTo;
+    private final Lsn[] writtenTo;
+    /** End LSNs of the primary's {@code Wal}s not yet acknowledged: each waits for a quorum of sockets. */
+    private final ArrayDeque<Lsn> unacknowledged = new ArrayDeque<>();
     private Proposer proposer;
-    private int walSegSize;
     private Lsn reportedFlush = Lsn.INVALID;
 
     @SuppressWarnings("unchecked")
@@ -124,32 +154,32 @@ public final class Bridge {
         this.backoff = new Duration[n];
         Arrays.fill(backoff, settings.minBackoff());
         this.generation = new int[n];
-        this.primary = ctx.spawn(PrimaryReplicationClient.create(settings.primary(), primaryEvents,
-                PrimaryReplicationClient.sockets(settings.primaryAddress(), settings.connectTimeout())), "primary");
+        this.sentTo = new Lsn[n];
+        this.writtenTo = new Lsn[n];
+        Arrays.fill(sentTo, Lsn.INVALID);
+        Arrays.fill(writtenTo, Lsn.INVALID);
+        this.primaryBackoff = settings.minBackoff();
+        spawnPrimary();
     }
 
     /** Waiting for the primary's handshake: the proposer cannot be built before the system id and segment size are known. */
     private Behavior<Command> identifying() {
         return Behaviors.receive(Command.class)
-                .onMessage(FromPrimary.class, m -> {
-                    if (m.event() instanceof PrimaryReplicationClient.Identified identified) {
-                        return onIdentified(identified);
-                    }
-                    return onPrimaryOther(m.event());
-                })
+                .onMessage(FromPrimary.class, m -> onPrimary(m.event()))
+                .onMessage(ReconnectPrimary.class, r -> onReconnectPrimary())
                 .onMessageEquals(Stop.INSTANCE, this::stop)
                 .build();
     }
 
     private Behavior<Command> onIdentified(PrimaryReplicationClient.Identified identified) {
+        identity = identified;
         Lsn basebackup = basebackupLsn(identified);
         ctx.getLog().info("primary identified: system id {}, timeline {}, xlogpos {}, slot restart {}, version {};"
                         + " proposing to {} nodes, basebackup LSN {}", Long.toUnsignedString(identified.systemId()),
                 identified.timeline(), identified.xlogPos(), identified.slotRestartLsn(),
                 identified.serverVersionNum(), settings.nodes().size(), basebackup);
-        walSegSize = identified.walSegSize();
         proposer = new Proposer(settings.node().timeline(), identified.serverVersionNum(), identified.systemId(),
-                identified.walSegSize(), settings.nodes().size(), basebackup);
+                identified.walSegSize(), settings.nodes().size(), basebackup, settings.bufferBytes());
         for (int i = 0; i < connections.length; i++) {
             connections[i] = spawnConnection(i);
         }
@@ -161,19 +191,18 @@ public final class Bridge {
         return Behaviors.receive(Command.class)
                 .onMessage(FromNode.class, m -> {
                     Behavior<Command> next = onNode(m.event());
-                    if (proposer != null && proposer.elected() && next == Behaviors.<Command>same()) {
-                        Lsn start = proposer.termStartLsn();
+                    if (proposer.elected() && next == Behaviors.<Command>same()) {
                         ctx.getLog().info("elected in term {}, term start {}; streaming from the primary",
-                                proposer.term(), start);
-                        primary.tell(PrimaryReplicationClient.StartStreaming.at(
-                                segmentStart(start, walSegSize)));
+                                proposer.term(), proposer.termStartLsn());
+                        startStreaming();
                         timers.startTimerWithFixedDelay(Heartbeat.INSTANCE, settings.heartbeat());
                         return streaming();
                     }
                     return next;
                 })
                 .onMessage(Reconnect.class, this::onReconnect)
-                .onMessage(FromPrimary.class, m -> onPrimaryOther(m.event()))
+                .onMessage(FromPrimary.class, m -> onPrimary(m.event()))
+                .onMessage(ReconnectPrimary.class, r -> onReconnectPrimary())
                 .onMessageEquals(Stop.INSTANCE, this::stop)
                 .build();
     }
@@ -182,41 +211,97 @@ public final class Bridge {
     private Behavior<Command> streaming() {
         return Behaviors.receive(Command.class)
                 .onMessage(FromNode.class, m -> onNode(m.event()))
-                .onMessage(FromPrimary.class, m -> {
-                    if (m.event() instanceof PrimaryReplicationClient.Wal wal) {
-                        return onWal(wal);
-                    }
-                    if (m.event() instanceof PrimaryReplicationClient.Streaming s) {
-                        ctx.getLog().info("primary streaming from {} on timeline {}", s.startLsn(), s.timeline());
-                        return Behaviors.same();
-                    }
-                    return onPrimaryOther(m.event());
-                })
+                .onMessage(FromPrimary.class, m -> onPrimary(m.event()))
                 .onMessageEquals(Heartbeat.INSTANCE, () -> route(proposer::heartbeat, Behaviors.same()))
                 .onMessage(Reconnect.class, this::onReconnect)
+                .onMessage(ReconnectPrimary.class, r -> onReconnectPrimary())
                 .onMessageEquals(Stop.INSTANCE, this::stop)
                 .build();
     }
 
     /**
-     * WAL already appended (the primary streams from a segment start, the term may start later:
-     * at least past the segment's long page header) is dropped; the rest continues the proposer's WAL.
-     * Acked at once (first version), not when the node sockets took it.
+     * Asks the primary for WAL from where this term needs it: the first time from a segment start
+     * at or before the term start, low enough to also feed voters elected below the term start
+     * but not below the slot's restart LSN (older WAL may be gone); after a reconnect from the
+     * segment of the proposer's end of WAL.
+     */
+    private void startStreaming() {
+        int segSize = identity.walSegSize();
+        Lsn from = segmentStart(proposer.endOfWal(), segSize);
+        if (!proposer.walAppended()) {
+            Lsn lowest = from;
+            for (Proposer.NodeStatus node : proposer.status()) {
+                if (node.state() == Proposer.NodeState.ELECTED && node.streamingAt().isValid()) {
+                    lowest = Lsn.min(lowest, segmentStart(node.streamingAt(), segSize));
+                }
+            }
+            Lsn slot = identity.slotRestartLsn();
+            from = slot.isValid() ? Lsn.min(from, Lsn.max(lowest, segmentStart(slot, segSize))) : from;
+        }
+        primary.tell(PrimaryReplicationClient.StartStreaming.at(from));
+        if (reportedFlush.isValid()) {
+            primary.tell(new PrimaryReplicationClient.ReportFlushed(reportedFlush));
+        }
+    }
+
+    /**
+     * WAL the proposer already has (after a reconnect, the primary streams from a segment start)
+     * is dropped; the rest continues the proposer's WAL. The primary client gets its Ack once a
+     * quorum of node sockets took the WAL.
      */
     private Behavior<Command> onWal(PrimaryReplicationClient.Wal wal) {
         Lsn end = proposer.endOfWal();
-        Behavior<Command> next = Behaviors.same();
-        if (wal.end().compareTo(end) > 0) {
-            if (wal.start().compareTo(end) > 0) {
-                ctx.getLog().error("WAL from the primary at {} leaves a gap after {}: stopping", wal.start(), end);
-                return stop();
-            }
-            int skip = (int) (end.value() - wal.start().value());
-            byte[] bytes = skip == 0 ? wal.bytes() : Arrays.copyOfRange(wal.bytes(), skip, wal.bytes().length);
-            next = route(() -> proposer.append(end, bytes), Behaviors.same());
+        if (!proposer.walAppended()) {
+            // The first WAL of the term: everything from the segment start feeds lower voters.
+            return append(wal.start(), wal.bytes());
         }
-        primary.tell(PrimaryReplicationClient.Ack.INSTANCE);
+        if (wal.end().compareTo(end) <= 0) {
+            primary.tell(PrimaryReplicationClient.Ack.INSTANCE);
+            return Behaviors.same();
+        }
+        if (wal.start().compareTo(end) > 0) {
+            ctx.getLog().error("WAL from the primary at {} leaves a gap after {}: stopping", wal.start(), end);
+            return stop();
+        }
+        int skip = (int) (end.value() - wal.start().value());
+        return append(end, skip == 0 ? wal.bytes() : Arrays.copyOfRange(wal.bytes(), skip, wal.bytes().length));
+    }
+
+    private Behavior<Command> append(Lsn start, byte[] bytes) {
+        unacknowledged.add(start.plus(bytes.length));
+        Behavior<Command> next = route(() -> proposer.append(start, bytes), Behaviors.same());
+        dropSlowNodes();
+        releaseAcknowledged();
         return next;
+    }
+
+    /**
+     * A node whose socket lags too far would fill the memory with WAL queued for it: it goes. Up
+     * to twice the buffer, because a catch-up sends the whole buffer (plus the append that
+     * overflowed it) at once.
+     */
+    private void dropSlowNodes() {
+        for (int i = 0; i < connections.length; i++) {
+            if (connections[i] != null && writtenTo[i].isValid()
+                    && sentTo[i].value() - writtenTo[i].value() > 2 * settings.bufferBytes()) {
+                ctx.getLog().warn("node {} ({}) took only WAL up to {} of {}: dropping it", i,
+                        settings.nodes().get(i), writtenTo[i], sentTo[i]);
+                connections[i].tell(NodeProposerConnection.Stop.INSTANCE);
+                disconnected(i);
+            }
+        }
+    }
+
+    /** Acks every {@code Wal} whose end the sockets of a quorum of nodes took. */
+    private void releaseAcknowledged() {
+        Lsn[] taken = writtenTo.clone();
+        Arrays.sort(taken);
+        Lsn quorumTaken = taken[taken.length - (taken.length / 2 + 1)];
+        while (!unacknowledged.isEmpty() && quorumTaken.isValid()
+                && unacknowledged.peek().compareTo(quorumTaken) <= 0) {
+            unacknowledged.poll();
+            primary.tell(PrimaryReplicationClient.Ack.INSTANCE);
+        }
     }
 
     private Behavior<Command> onNode(NodeProposerConnection.Event event) {
@@ -244,7 +329,10 @@ public final class Bridge {
                 return Behaviors.same();
             }
         }
-        if (event instanceof NodeProposerConnection.Ready) {
+        if (event instanceof NodeProposerConnection.Written written) {
+            writtenTo[node] = Lsn.max(writtenTo[node], new Lsn(written.token()));
+            releaseAcknowledged();
+        } else if (event instanceof NodeProposerConnection.Ready) {
             ctx.getLog().info("node {} ({}) connected", node, settings.nodes().get(node));
             backoff[node] = settings.minBackoff();
         } else if (event instanceof NodeProposerConnection.Failed failed) {
@@ -259,11 +347,17 @@ public final class Bridge {
     /** The node is out of the quorum until a new connection is up; the retry waits longer each time. */
     private void disconnected(int node) {
         connections[node] = null;
+        sentTo[node] = Lsn.INVALID;
+        writtenTo[node] = Lsn.INVALID;
         proposer.nodeDisconnected(node);
         Duration delay = backoff[node];
-        backoff[node] = delay.multipliedBy(2).compareTo(settings.maxBackoff()) > 0 ? settings.maxBackoff()
-                : delay.multipliedBy(2);
+        backoff[node] = doubled(delay);
         timers.startSingleTimer(new Reconnect(node), new Reconnect(node), delay);
+    }
+
+    private Duration doubled(Duration delay) {
+        Duration twice = delay.multipliedBy(2);
+        return twice.compareTo(settings.maxBackoff()) > 0 ? settings.maxBackoff() : twice;
     }
 
     private Behavior<Command> onReconnect(Reconnect r) {
@@ -290,8 +384,9 @@ public final class Bridge {
     }
 
     /**
-     * Runs a proposer input, sends its messages to the node connections, and reports a commit
-     * LSN advance to the primary. A step-down ends the bridge: another proposer owns the timeline.
+     * Runs a proposer input, sends its messages to the node connections (WAL with its end LSN as
+     * the token, so {@code Written} tells how far each socket took it), and reports a commit LSN
+     * advance to the primary. A step-down ends the bridge: another proposer owns the timeline.
      */
     private Behavior<Command> route(Supplier<List<Proposer.Outbound>> input, Behavior<Command> next) {
         List<Proposer.Outbound> out;
@@ -303,7 +398,16 @@ public final class Bridge {
         }
         for (Proposer.Outbound o : out) {
             ActorRef<NodeProposerConnection.Command> connection = connections[o.node()];
-            if (connection != null) {
+            if (connection == null) {
+                continue;
+            }
+            if (o.message() instanceof AppendRequest append && append.wal().length > 0) {
+                if (!writtenTo[o.node()].isValid()) {
+                    writtenTo[o.node()] = append.beginLsn(); // nothing of this connection's WAL is taken yet
+                }
+                sentTo[o.node()] = append.endLsn();
+                connection.tell(new NodeProposerConnection.Send(append, append.endLsn().value()));
+            } else {
                 connection.tell(new NodeProposerConnection.Send(o.message()));
             }
         }
@@ -315,22 +419,85 @@ public final class Bridge {
         return next;
     }
 
-    /** The primary connection is the bridge's reason to exist: when it fails, the bridge stops. */
-    private Behavior<Command> onPrimaryOther(PrimaryReplicationClient.Event event) {
+    private Behavior<Command> onPrimary(PrimaryReplicationClient.Event event) {
+        if (!event.client().equals(primary)) {
+            return Behaviors.same(); // from a client already replaced
+        }
+        if (event instanceof PrimaryReplicationClient.Identified identified) {
+            if (identity == null) {
+                return onIdentified(identified);
+            }
+            return onReidentified(identified);
+        }
+        if (event instanceof PrimaryReplicationClient.Wal wal) {
+            return onWal(wal);
+        }
+        if (event instanceof PrimaryReplicationClient.Streaming s) {
+            ctx.getLog().info("primary streaming from {} on timeline {}", s.startLsn(), s.timeline());
+            primaryBackoff = settings.minBackoff();
+            return Behaviors.same();
+        }
         if (event instanceof PrimaryReplicationClient.Failed failed) {
-            ctx.getLog().error("primary connection failed, stopping the bridge: {} (SQLSTATE {})", failed.reason(),
-                    failed.sqlState());
+            return onPrimaryFailed(failed);
+        }
+        return stop(); // Closed: only after our Stop
+    }
+
+    /** A primary that is back must be the same server on the same timeline: our WAL continues its WAL. */
+    private Behavior<Command> onReidentified(PrimaryReplicationClient.Identified identified) {
+        if (identified.systemId() != identity.systemId() || identified.timeline() != identity.timeline()
+                || identified.walSegSize() != identity.walSegSize()) {
+            ctx.getLog().error("the primary changed (system id {}, timeline {}; was {}, {}): stopping the bridge",
+                    Long.toUnsignedString(identified.systemId()), identified.timeline(),
+                    Long.toUnsignedString(identity.systemId()), identity.timeline());
             return stop();
         }
-        if (event instanceof PrimaryReplicationClient.Closed) {
-            return stop();
+        ctx.getLog().info("primary back: xlogpos {}, slot restart {}", identified.xlogPos(),
+                identified.slotRestartLsn());
+        identity = identified;
+        if (proposer.elected()) {
+            startStreaming();
         }
-        ctx.getLog().debug("ignored primary event {}", event);
         return Behaviors.same();
     }
 
+    /**
+     * A lost primary connection is retried with backoff (the primary may be restarting); WAL
+     * handed to the old client is re-read from the new one. Bad credentials will not get better:
+     * the bridge stops.
+     */
+    private Behavior<Command> onPrimaryFailed(PrimaryReplicationClient.Failed failed) {
+        if (failed.sqlState() != null && failed.sqlState().startsWith("28")) {
+            ctx.getLog().error("the primary refused the bridge, stopping: {} (SQLSTATE {})", failed.reason(),
+                    failed.sqlState());
+            return stop();
+        }
+        ctx.getLog().warn("primary connection failed, retrying in {}: {} (SQLSTATE {})", primaryBackoff,
+                failed.reason(), failed.sqlState());
+        primary = null;
+        unacknowledged.clear();
+        timers.startSingleTimer(ReconnectPrimary.INSTANCE, ReconnectPrimary.INSTANCE, primaryBackoff);
+        primaryBackoff = doubled(primaryBackoff);
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> onReconnectPrimary() {
+        if (primary == null) {
+            spawnPrimary();
+        }
+        return Behaviors.same();
+    }
+
+    private void spawnPrimary() {
+        primary = ctx.spawn(PrimaryReplicationClient.create(settings.primary(), primaryEvents,
+                        PrimaryReplicationClient.sockets(settings.primaryAddress(), settings.connectTimeout())),
+                "primary-" + (++primaryGeneration));
+    }
+
     private Behavior<Command> stop() {
-        primary.tell(PrimaryReplicationClient.Stop.INSTANCE);
+        if (primary != null) {
+            primary.tell(PrimaryReplicationClient.Stop.INSTANCE);
+        }
         for (ActorRef<NodeProposerConnection.Command> c : connections) {
             if (c != null) {
                 c.tell(NodeProposerConnection.Stop.INSTANCE);

@@ -390,6 +390,11 @@ public final class Proposer {
         return endOfWal;
     }
 
+    /** True once WAL was appended in this term: from then on each append continues {@link #endOfWal}. */
+    public boolean walAppended() {
+        return walAppended;
+    }
+
     /** The oldest LSN still in the buffer: nodes below it are {@link NodeState#BEHIND}. */
     public Lsn bufferStart() {
         return bufferStart;
