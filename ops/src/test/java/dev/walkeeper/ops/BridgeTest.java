@@ -56,11 +56,7 @@ class BridgeTest {
             // Without the bridge a commit waits for the synchronous standby.
             assertCommitWaits(pg, "create table before_bridge (id int)");
 
-            bridge = ActorSystem.create(Bridge.create(Bridge.Settings.defaults(
-                    new InetSocketAddress("127.0.0.1", pg.port()),
-                    PrimaryReplicationClient.Settings.defaults("postgres", null, NAME, NAME),
-                    nodes.stream().map(WalkeeperNode::address).toList(),
-                    NodeProposerConnection.Settings.defaults("bridge", null, ID))), "bridge");
+            bridge = startBridge(pg, nodes.stream().map(WalkeeperNode::address).toList());
 
             commit(pg, "create table t (id int primary key, v text)");
             commit(pg, "insert into t select g, md5(g::text) from generate_series(1, 1000) g");
@@ -119,11 +115,62 @@ class BridgeTest {
             }
         } finally {
             if (bridge != null) {
-                bridge.terminate();
-                bridge.getWhenTerminated().toCompletableFuture().get();
+                stopBridge(bridge);
             }
             nodes.forEach(WalkeeperNode::close);
         }
+    }
+
+    /**
+     * A node that missed the end of the last term (it was down) votes with a flush LSN below the
+     * new term's start: the new bridge reads the primary from early enough to feed it, and it ends
+     * up with the same WAL as the others.
+     */
+    @Test
+    void aNewTermFeedsANodeThatMissedTheEndOfThePreviousOne() throws Exception {
+        List<WalkeeperNode> nodes = new ArrayList<>();
+        try (PostgresServer pg = PostgresServer.builder().synchronousStandbyNames(NAME)
+                .config("synchronous_commit = on").build().start()) {
+            for (int i = 0; i < 3; i++) {
+                nodes.add(TestNodes.start(dataDir.resolve("node" + i), "walkeeper.node-id = " + (i + 1)));
+            }
+            List<InetSocketAddress> addresses = nodes.stream().map(WalkeeperNode::address).toList();
+            ActorSystem<Bridge.Command> first = startBridge(pg, addresses);
+            commit(pg, "create table t (id int primary key, v text)");
+            Lsn lagging = quorumFlush(pg);
+            nodes.get(2).close();
+            commit(pg, "insert into t select g, md5(g::text) from generate_series(1, 2000) g");
+            Lsn termEnd = quorumFlush(pg);
+            stopBridge(first);
+
+            nodes.set(2, TestNodes.start(dataDir.resolve("node2"),
+                    "walkeeper.node-id = 3\nwalkeeper.listen.port = " + addresses.get(2).getPort()));
+            ActorSystem<Bridge.Command> second = startBridge(pg, addresses);
+            try {
+                commit(pg, "insert into t values (100001, 'new term')");
+                Lsn end = quorumFlush(pg);
+                assertTrue(lagging.compareTo(termEnd) < 0 && termEnd.compareTo(end) < 0,
+                        lagging + " < " + termEnd + " < " + end);
+                for (int i = 0; i < 3; i++) {
+                    assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), end);
+                }
+            } finally {
+                stopBridge(second);
+            }
+        } finally {
+            nodes.forEach(WalkeeperNode::close);
+        }
+    }
+
+    private static ActorSystem<Bridge.Command> startBridge(PostgresServer pg, List<InetSocketAddress> nodes) {
+        return ActorSystem.create(Bridge.create(Bridge.Settings.defaults(new InetSocketAddress("127.0.0.1", pg.port()),
+                PrimaryReplicationClient.Settings.defaults("postgres", null, NAME, NAME), nodes,
+                NodeProposerConnection.Settings.defaults("bridge", null, ID))), "bridge");
+    }
+
+    private static void stopBridge(ActorSystem<Bridge.Command> bridge) throws Exception {
+        bridge.terminate();
+        bridge.getWhenTerminated().toCompletableFuture().get();
     }
 
     /** The flush LSN the bridge reported: the quorum's. */

@@ -8,6 +8,7 @@ import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AppendResponse;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.VoteResponse;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage.AppendRequest;
+import dev.walkeeper.protocol.safekeeper.ProposerMessage.ProposerElected;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -134,7 +135,10 @@ public final class Bridge {
     private final ActorRef<NodeProposerConnection.Command>[] connections;
     private final Duration[] backoff;
     private final int[] generation;
-    /** Per node, on its current connection: the end of the WAL sent to it, and how far its socket took it. */
+    /**
+     * Per node, on its current connection since it was elected: the end of the WAL sent to it,
+     * and how far its socket took it; INVALID before.
+     */
     private final Lsn[] sentTo;
     private final Lsn[] writtenTo;
     /** End LSNs of the primary's {@code Wal}s not yet acknowledged: each waits for a quorum of sockets. */
@@ -401,10 +405,12 @@ public final class Bridge {
             if (connection == null) {
                 continue;
             }
+            if (o.message() instanceof ProposerElected elected) {
+                // The node has its WAL up to its start: WAL below that needs nothing from its socket.
+                sentTo[o.node()] = elected.startStreamingAt();
+                writtenTo[o.node()] = elected.startStreamingAt();
+            }
             if (o.message() instanceof AppendRequest append && append.wal().length > 0) {
-                if (!writtenTo[o.node()].isValid()) {
-                    writtenTo[o.node()] = append.beginLsn(); // nothing of this connection's WAL is taken yet
-                }
                 sentTo[o.node()] = append.endLsn();
                 connection.tell(new NodeProposerConnection.Send(append, append.endLsn().value()));
             } else {
