@@ -8,7 +8,6 @@ import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AppendResponse;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.VoteResponse;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage.AppendRequest;
-import dev.walkeeper.protocol.safekeeper.ProposerMessage.ProposerElected;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -35,8 +34,9 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  *
  * <p>Flow control: a {@code Wal} is acknowledged to the primary client once the sockets of a
  * majority of nodes took it ({@link NodeProposerConnection.Written}), so the primary is read no
- * faster than a quorum can take its WAL; a node whose socket falls more than the proposer's buffer
- * behind is dropped (and reconnected, from the buffer or as behind) rather than queued for.
+ * faster than a quorum can take its WAL; each node gets at most {@link #SEND_WINDOW_BYTES} beyond
+ * what its socket took (the proposer's send window), so a slow node or a catch-up queues little,
+ * and a node held back until its position left the buffer is behind.
  *
  * <p>Failures: a node failure takes the node out until it is reconnected (with backoff); a primary
  * failure is retried the same way and streaming resumes at the proposer's end of WAL in the same
@@ -67,8 +67,7 @@ public final class Bridge {
      * @param node user, password and tenant/timeline id for the nodes
      * @param heartbeat how often empty AppendRequests carry the commit LSN (Neon: about 1 s)
      * @param minBackoff first delay before reconnecting a failed node or primary; doubles up to {@code maxBackoff}
-     * @param bufferBytes recent WAL kept to catch up a node that fell behind; also how far a node's
-     *     socket may lag before the node is dropped
+     * @param bufferBytes recent WAL kept to catch up a node that fell behind
      */
     public record Settings(InetSocketAddress primaryAddress, PrimaryReplicationClient.Settings primary,
                            List<InetSocketAddress> nodes, NodeProposerConnection.Settings node, Duration heartbeat,
@@ -101,6 +100,9 @@ public final class Bridge {
 
     /** Four segments: a node restarted within a few seconds of a busy primary still catches up. */
     public static final long DEFAULT_BUFFER_BYTES = 64L * 1024 * 1024;
+
+    /** Enough in flight per node to keep a socket busy between two Written reports; little to queue. */
+    static final long SEND_WINDOW_BYTES = 4L * 1024 * 1024;
 
     /** The first record of a segment follows its long page header. */
     static final int LONG_PAGE_HEADER_SIZE = 0x28;
@@ -135,14 +137,9 @@ public final class Bridge {
     private final ActorRef<NodeProposerConnection.Command>[] connections;
     private final Duration[] backoff;
     private final int[] generation;
-    /**
-     * Per node, on its current connection since it was elected: the end of the WAL sent to it,
-     * and how far its socket took it; INVALID before.
-     */
-    private final Lsn[] sentTo;
-    private final Lsn[] writtenTo;
     /** End LSNs of the primary's {@code Wal}s not yet acknowledged: each waits for a quorum of sockets. */
     private final ArrayDeque<Lsn> unacknowledged = new ArrayDeque<>();
+    private final boolean[] behind;
     private Proposer proposer;
     private Lsn reportedFlush = Lsn.INVALID;
 
@@ -158,10 +155,7 @@ public final class Bridge {
         this.backoff = new Duration[n];
         Arrays.fill(backoff, settings.minBackoff());
         this.generation = new int[n];
-        this.sentTo = new Lsn[n];
-        this.writtenTo = new Lsn[n];
-        Arrays.fill(sentTo, Lsn.INVALID);
-        Arrays.fill(writtenTo, Lsn.INVALID);
+        this.behind = new boolean[n];
         this.primaryBackoff = settings.minBackoff();
         spawnPrimary();
     }
@@ -183,7 +177,8 @@ public final class Bridge {
                 identified.timeline(), identified.xlogPos(), identified.slotRestartLsn(),
                 identified.serverVersionNum(), settings.nodes().size(), basebackup);
         proposer = new Proposer(settings.node().timeline(), identified.serverVersionNum(), identified.systemId(),
-                identified.walSegSize(), settings.nodes().size(), basebackup, settings.bufferBytes());
+                identified.walSegSize(), settings.nodes().size(), basebackup, settings.bufferBytes(),
+                SEND_WINDOW_BYTES);
         for (int i = 0; i < connections.length; i++) {
             connections[i] = spawnConnection(i);
         }
@@ -274,32 +269,13 @@ public final class Bridge {
     private Behavior<Command> append(Lsn start, byte[] bytes) {
         unacknowledged.add(start.plus(bytes.length));
         Behavior<Command> next = route(() -> proposer.append(start, bytes), Behaviors.same());
-        dropSlowNodes();
         releaseAcknowledged();
         return next;
     }
 
-    /**
-     * A node whose socket lags too far would fill the memory with WAL queued for it: it goes. Up
-     * to twice the buffer, because a catch-up sends the whole buffer (plus the append that
-     * overflowed it) at once.
-     */
-    private void dropSlowNodes() {
-        for (int i = 0; i < connections.length; i++) {
-            if (connections[i] != null && writtenTo[i].isValid()
-                    && sentTo[i].value() - writtenTo[i].value() > 2 * settings.bufferBytes()) {
-                ctx.getLog().warn("node {} ({}) took only WAL up to {} of {}: dropping it", i,
-                        settings.nodes().get(i), writtenTo[i], sentTo[i]);
-                connections[i].tell(NodeProposerConnection.Stop.INSTANCE);
-                disconnected(i);
-            }
-        }
-    }
-
     /** Acks every {@code Wal} whose end the sockets of a quorum of nodes took. */
     private void releaseAcknowledged() {
-        Lsn[] taken = writtenTo.clone();
-        Arrays.sort(taken);
+        Lsn[] taken = proposer.status().stream().map(Proposer.NodeStatus::writtenLsn).sorted().toArray(Lsn[]::new);
         Lsn quorumTaken = taken[taken.length - (taken.length / 2 + 1)];
         while (!unacknowledged.isEmpty() && quorumTaken.isValid()
                 && unacknowledged.peek().compareTo(quorumTaken) <= 0) {
@@ -334,8 +310,9 @@ public final class Bridge {
             }
         }
         if (event instanceof NodeProposerConnection.Written written) {
-            writtenTo[node] = Lsn.max(writtenTo[node], new Lsn(written.token()));
+            Behavior<Command> next = route(() -> proposer.onWritten(node, new Lsn(written.token())), Behaviors.same());
             releaseAcknowledged();
+            return next;
         } else if (event instanceof NodeProposerConnection.Ready) {
             ctx.getLog().info("node {} ({}) connected", node, settings.nodes().get(node));
             backoff[node] = settings.minBackoff();
@@ -351,8 +328,6 @@ public final class Bridge {
     /** The node is out of the quorum until a new connection is up; the retry waits longer each time. */
     private void disconnected(int node) {
         connections[node] = null;
-        sentTo[node] = Lsn.INVALID;
-        writtenTo[node] = Lsn.INVALID;
         proposer.nodeDisconnected(node);
         Duration delay = backoff[node];
         backoff[node] = doubled(delay);
@@ -405,24 +380,33 @@ public final class Bridge {
             if (connection == null) {
                 continue;
             }
-            if (o.message() instanceof ProposerElected elected) {
-                // The node has its WAL up to its start: WAL below that needs nothing from its socket.
-                sentTo[o.node()] = elected.startStreamingAt();
-                writtenTo[o.node()] = elected.startStreamingAt();
-            }
             if (o.message() instanceof AppendRequest append && append.wal().length > 0) {
-                sentTo[o.node()] = append.endLsn();
                 connection.tell(new NodeProposerConnection.Send(append, append.endLsn().value()));
             } else {
                 connection.tell(new NodeProposerConnection.Send(o.message()));
             }
         }
+        logNodesFallingBehind();
         Lsn commit = proposer.commitLsn();
         if (commit.isValid() && commit.compareTo(reportedFlush) > 0) {
             reportedFlush = commit;
             primary.tell(new PrimaryReplicationClient.ReportFlushed(commit));
         }
         return next;
+    }
+
+    /** Said once per time it happens: a node left out of the stream needs an operator's eye. */
+    private void logNodesFallingBehind() {
+        for (int i = 0; i < behind.length; i++) {
+            Proposer.NodeStatus status = proposer.nodeStatus(i);
+            boolean isBehind = status.state() == Proposer.NodeState.BEHIND;
+            if (isBehind && !behind[i]) {
+                ctx.getLog().warn("node {} ({}) is behind: it needs WAL from {} but the buffer starts at {};"
+                                + " it gets no WAL until it is recovered from a peer, the quorum goes on without it", i,
+                        settings.nodes().get(i), status.streamingAt(), proposer.bufferStart());
+            }
+            behind[i] = isBehind;
+        }
     }
 
     private Behavior<Command> onPrimary(PrimaryReplicationClient.Event event) {

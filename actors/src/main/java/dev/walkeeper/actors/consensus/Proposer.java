@@ -39,7 +39,10 @@ import java.util.TreeMap;
  * size: a node whose position is behind the end (elected at a lower start, or reconnected) is sent
  * the missing WAL from there first, at most {@link AppendRequest#MAX_SEND_SIZE} per message; a
  * node whose position has already left the buffer is {@link NodeState#BEHIND}: it needs recovery
- * from a peer and is skipped while the quorum goes on.
+ * from a peer and is skipped while the quorum goes on. Each node has a send window: no more is
+ * sent than a window beyond what its connection reported written ({@link #onWritten}), so a
+ * slow node or a long catch-up never queues more than the window in front of a socket; a node
+ * held back so long that its position left the buffer becomes BEHIND too.
  *
  * <p>Commit LSN = the majority-th highest flush LSN among nodes whose flush reached our term's
  * start (no committing a previous term's WAL alone); it never decreases, and each advance is
@@ -54,6 +57,9 @@ public final class Proposer {
 
     /** Where the buffer of recent WAL stops by default: one WAL segment's worth. */
     public static final long DEFAULT_BUFFER_BYTES = 16L * 1024 * 1024;
+
+    /** No send window: whatever a node needs is sent at once (for callers without socket feedback). */
+    public static final long UNLIMITED_WINDOW = Long.MAX_VALUE;
 
     /** No membership generations yet: the configuration Neon sends before they are enabled. */
     private static final MembershipConfiguration MCONF = MembershipConfiguration.EMPTY;
@@ -81,8 +87,9 @@ public final class Proposer {
      * @param nodeId from its last greeting, 0 before one
      * @param flushLsn the flush LSN of its last AppendResponse to us (kept across disconnects: it is durable)
      * @param streamingAt the next LSN we will send it; INVALID until it is elected
+     * @param writtenLsn how far its connection took the WAL sent (from its elected start on); INVALID until it is elected
      */
-    public record NodeStatus(NodeState state, long nodeId, Lsn flushLsn, Lsn streamingAt) {}
+    public record NodeStatus(NodeState state, long nodeId, Lsn flushLsn, Lsn streamingAt, Lsn writtenLsn) {}
 
     private static final class Node {
         NodeState state = NodeState.DISCONNECTED;
@@ -93,6 +100,7 @@ public final class Proposer {
         /** It granted us its vote at some time: a later refusal in our term still counts as its vote. */
         boolean granted;
         Lsn streamingAt = Lsn.INVALID;
+        Lsn writtenLsn = Lsn.INVALID;
         Lsn flushLsn = Lsn.INVALID;
     }
 
@@ -102,6 +110,7 @@ public final class Proposer {
     private final int walSegSize;
     private final Lsn basebackupLsn;
     private final long bufferBudget;
+    private final long sendWindow;
     private final Node[] nodes;
     private final int quorum;
 
@@ -125,15 +134,17 @@ public final class Proposer {
 
     public Proposer(TenantTimelineId id, int pgVersion, long systemId, int walSegSize, int nodeCount,
                     Lsn basebackupLsn) {
-        this(id, pgVersion, systemId, walSegSize, nodeCount, basebackupLsn, DEFAULT_BUFFER_BYTES);
+        this(id, pgVersion, systemId, walSegSize, nodeCount, basebackupLsn, DEFAULT_BUFFER_BYTES, UNLIMITED_WINDOW);
     }
 
     /**
      * @param basebackupLsn where WAL starts if the timeline is brand new (no node has any)
      * @param bufferBytes how much recent WAL is kept to catch lagging nodes up
+     * @param sendWindow how much WAL may be sent to a node beyond what {@link #onWritten} reported,
+     *     or {@link #UNLIMITED_WINDOW}
      */
     public Proposer(TenantTimelineId id, int pgVersion, long systemId, int walSegSize, int nodeCount,
-                    Lsn basebackupLsn, long bufferBytes) {
+                    Lsn basebackupLsn, long bufferBytes, long sendWindow) {
         if (nodeCount < 1) {
             throw new IllegalArgumentException("need at least one node, got " + nodeCount);
         }
@@ -143,12 +154,16 @@ public final class Proposer {
         if (bufferBytes < 0) {
             throw new IllegalArgumentException("negative buffer budget " + bufferBytes);
         }
+        if (sendWindow < 1) {
+            throw new IllegalArgumentException("send window " + sendWindow);
+        }
         this.id = id;
         this.pgVersion = pgVersion;
         this.systemId = systemId;
         this.walSegSize = walSegSize;
         this.basebackupLsn = basebackupLsn;
         this.bufferBudget = bufferBytes;
+        this.sendWindow = sendWindow;
         this.nodes = new Node[nodeCount];
         for (int i = 0; i < nodeCount; i++) {
             nodes[i] = new Node();
@@ -191,6 +206,7 @@ public final class Proposer {
         n.greeted = false;
         n.vote = null;
         n.streamingAt = Lsn.INVALID;
+        n.writtenLsn = Lsn.INVALID;
     }
 
     public List<Outbound> onAcceptorGreeting(int node, AcceptorGreeting greeting) {
@@ -344,6 +360,26 @@ public final class Proposer {
         return commitLsn.equals(before) ? List.of() : heartbeat();
     }
 
+    /**
+     * The node's connection took the WAL sent to it up to {@code lsn} (its socket accepted it):
+     * the send window moves on, and WAL waiting for it is sent.
+     */
+    public List<Outbound> onWritten(int node, Lsn lsn) {
+        checkActive();
+        Node n = node(node);
+        if (!isElected(n) || lsn.compareTo(n.writtenLsn) <= 0) {
+            return List.of(); // a report from an older connection, or nothing new
+        }
+        if (lsn.compareTo(n.streamingAt) > 0) {
+            throw new IllegalArgumentException("node " + node + " wrote up to " + lsn + " but was sent WAL up to "
+                    + n.streamingAt);
+        }
+        n.writtenLsn = lsn;
+        List<Outbound> out = new ArrayList<>();
+        pump(node, out);
+        return out;
+    }
+
     /** Empty AppendRequests to every elected node, carrying the current commit and truncate LSNs. */
     public List<Outbound> heartbeat() {
         checkActive();
@@ -402,7 +438,7 @@ public final class Proposer {
 
     public NodeStatus nodeStatus(int node) {
         Node n = node(node);
-        return new NodeStatus(n.state, n.nodeId, n.flushLsn, n.streamingAt);
+        return new NodeStatus(n.state, n.nodeId, n.flushLsn, n.streamingAt, n.writtenLsn);
     }
 
     public List<NodeStatus> status() {
@@ -510,11 +546,15 @@ public final class Proposer {
         Node n = nodes[node];
         n.state = NodeState.ELECTED;
         n.streamingAt = start;
+        n.writtenLsn = start; // it has its WAL up to its start: nothing below is in flight
         out.add(new Outbound(node, new ProposerElected(MCONF.generation(), term, start, history)));
         pump(node, out);
     }
 
-    /** Sends an elected node all WAL from its position to the end, from the buffer, or marks it behind. */
+    /**
+     * Sends an elected node the WAL from its position towards the end, from the buffer, as far as
+     * its send window allows; or marks it behind.
+     */
     private void pump(int node, List<Outbound> out) {
         Node n = nodes[node];
         if (n.state != NodeState.ELECTED && n.state != NodeState.STREAMING) {
@@ -530,8 +570,11 @@ public final class Proposer {
             n.state = NodeState.BEHIND; // needs recovery from a peer; the quorum goes on without it
             return;
         }
-        while (n.streamingAt.compareTo(endOfWal) < 0) {
-            int length = (int) Math.min(AppendRequest.MAX_SEND_SIZE, endOfWal.value() - n.streamingAt.value());
+        while (n.streamingAt.compareTo(endOfWal) < 0
+                && n.streamingAt.value() - n.writtenLsn.value() < sendWindow) {
+            long room = sendWindow - (n.streamingAt.value() - n.writtenLsn.value());
+            int length = (int) Math.min(Math.min(AppendRequest.MAX_SEND_SIZE, room),
+                    endOfWal.value() - n.streamingAt.value());
             out.add(new Outbound(node, appendRequest(n.streamingAt, read(n.streamingAt, length))));
             n.streamingAt = n.streamingAt.plus(length);
         }

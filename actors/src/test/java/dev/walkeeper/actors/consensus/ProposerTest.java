@@ -227,7 +227,7 @@ class ProposerTest {
             assertEquals(1, net.states[n].state().term());
             assertEquals(p.termHistory(), net.states[n].state().termHistory());
             assertEquals(BASEBACKUP, net.wals[n].writeLsn());
-            assertEquals(new Proposer.NodeStatus(NodeState.STREAMING, 100 + n, Lsn.INVALID, BASEBACKUP), p.nodeStatus(n));
+            assertEquals(new Proposer.NodeStatus(NodeState.STREAMING, 100 + n, Lsn.INVALID, BASEBACKUP, BASEBACKUP), p.nodeStatus(n));
         }
         assertThrows(IllegalStateException.class, p::greetings, "the campaign starts once");
     }
@@ -401,7 +401,7 @@ class ProposerTest {
 
     @Test
     void aNodeFurtherBehindThanTheBufferIsMarkedBehindAndSkipped() {
-        Proposer p = new Proposer(ID, 150018, 42, SEG, 3, BASEBACKUP, 64 * KIB);
+        Proposer p = new Proposer(ID, 150018, 42, SEG, 3, BASEBACKUP, 64 * KIB, Proposer.UNLIMITED_WINDOW);
         net.start(p);
         Lsn old = append(p, 1, 8 * KIB, 1);
         net.settle();
@@ -422,6 +422,51 @@ class ProposerTest {
         assertEquals(NodeState.BEHIND, p.nodeStatus(2).state());
         assertEquals(old, p.truncateLsn(), "node 2 still needs WAL from " + old);
         assertEquals(old, net.acceptors[2].commitLsn(), "heartbeats reach it; its commit stays within its WAL");
+    }
+
+    @Test
+    void theSendWindowHoldsACatchUpUntilTheSocketReportsWrittenAndASlowNodeEndsBehind() {
+        Proposer p = new Proposer(ID, 150018, 42, SEG, 3, BASEBACKUP, 96 * KIB, 16 * KIB);
+        net.start(p);
+        Lsn start = appendKeepingUp(p, 1, 1, 0, 1, 2);
+        net.settle();
+        net.partition(p, 2);
+        Lsn end = appendKeepingUp(p, 8, 2, 0, 1);
+        net.settle();
+        assertEquals(end, p.commitLsn());
+
+        int before = net.delivered.get(2).size();
+        net.reconnect(p, 2);
+        assertEquals(start, p.nodeStatus(2).writtenLsn(), "nothing in flight at its start");
+        assertEquals(start.plus(16 * KIB), p.nodeStatus(2).streamingAt(), "one window sent, the rest waits");
+        assertEquals(NodeState.ELECTED, p.nodeStatus(2).state());
+        net.send(p, p.onWritten(2, start.plus(8 * KIB)));
+        assertEquals(start.plus(24 * KIB), p.nodeStatus(2).streamingAt(), "the window moved by what was written");
+        long sent = net.deliveredSince(2, before).stream()
+                .filter(m -> m instanceof AppendRequest a && a.wal().length > 0).count();
+        assertEquals(2, sent, "a window's worth, then what was written");
+        assertThrows(IllegalArgumentException.class, () -> p.onWritten(2, end), "written beyond what was sent");
+
+        // Node 2's socket stalls while the primary goes on: its position leaves the buffer.
+        Lsn later = appendKeepingUp(p, 16, 20, 0, 1);
+        net.settle();
+        assertEquals(later, p.commitLsn(), "the quorum goes on");
+        assertEquals(start.plus(24 * KIB), p.nodeStatus(2).streamingAt());
+        net.send(p, p.onWritten(2, start.plus(24 * KIB)));
+        assertEquals(NodeState.BEHIND, p.nodeStatus(2).state(), "its position left the buffer");
+    }
+
+    /** Appends 8 KiB pieces; after each, the given nodes' sockets take everything sent to them. */
+    private Lsn appendKeepingUp(Proposer p, int pieces, int seed, int... keepingUp) {
+        for (int i = 0; i < pieces; i++) {
+            append(p, 1, 8 * KIB, seed + i);
+            for (int n : keepingUp) {
+                while (p.nodeStatus(n).writtenLsn().compareTo(p.nodeStatus(n).streamingAt()) < 0) {
+                    net.send(p, p.onWritten(n, p.nodeStatus(n).streamingAt()));
+                }
+            }
+        }
+        return p.endOfWal();
     }
 
     @Test
@@ -516,7 +561,7 @@ class ProposerTest {
         assertEquals(w3, p3.termStartLsn(), "the donor's flush LSN");
         assertEquals(history(1, BASEBACKUP, 2, w1, 3, w3), p3.termHistory());
         assertEquals(w1, net.wals[0].writeLsn(), "node 0 truncated at the highest common point");
-        assertEquals(new Proposer.NodeStatus(NodeState.ELECTED, 100, Lsn.INVALID, w1), p3.nodeStatus(0));
+        assertEquals(new Proposer.NodeStatus(NodeState.ELECTED, 100, Lsn.INVALID, w1, w1), p3.nodeStatus(0));
         assertEquals(NodeState.STREAMING, p3.nodeStatus(1).state());
         for (int n = 0; n < 3; n++) {
             assertEquals(p3.termHistory(), net.states[n].state().termHistory());
