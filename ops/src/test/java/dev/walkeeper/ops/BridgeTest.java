@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -154,6 +155,38 @@ class BridgeTest {
                     assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), end);
                 }
             } finally {
+                stopBridge(second);
+            }
+        } finally {
+            nodes.forEach(WalkeeperNode::close);
+        }
+    }
+
+    /**
+     * A second bridge on the same nodes wins a higher term: the first steps down and stops, the
+     * second takes the slot over once the first's walsender is gone, and commits go on.
+     */
+    @Test
+    void aSecondBridgeTakesOverAndTheFirstStepsDown() throws Exception {
+        List<WalkeeperNode> nodes = new ArrayList<>();
+        try (PostgresServer pg = PostgresServer.builder().synchronousStandbyNames(NAME)
+                .config("synchronous_commit = on").build().start()) {
+            for (int i = 0; i < 3; i++) {
+                nodes.add(TestNodes.start(dataDir.resolve("node" + i), "walkeeper.node-id = " + (i + 1)));
+            }
+            List<InetSocketAddress> addresses = nodes.stream().map(WalkeeperNode::address).toList();
+            ActorSystem<Bridge.Command> first = startBridge(pg, addresses);
+            commit(pg, "create table t (id int primary key)");
+            ActorSystem<Bridge.Command> second = startBridge(pg, addresses);
+            try {
+                first.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+                commit(pg, "insert into t values (1)");
+                Lsn end = quorumFlush(pg);
+                for (int i = 0; i < 3; i++) {
+                    assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), end);
+                }
+            } finally {
+                stopBridge(first);
                 stopBridge(second);
             }
         } finally {
