@@ -25,6 +25,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -44,81 +46,79 @@ class BridgeTest {
     @TempDir
     Path dataDir;
 
+    private PostgresServer pg;
+    private final List<WalkeeperNode> nodes = new ArrayList<>();
+    private final List<InetSocketAddress> addresses = new ArrayList<>();
+    private final List<ActorSystem<Bridge.Command>> bridges = new ArrayList<>();
+
+    /** A primary whose only synchronous standby is the bridge, and three nodes. */
+    @BeforeEach
+    void startPrimaryAndNodes() throws Exception {
+        pg = PostgresServer.builder().synchronousStandbyNames(NAME).config("synchronous_commit = on").build().start();
+        for (int i = 0; i < 3; i++) {
+            nodes.add(TestNodes.start(dataDir.resolve("node" + i), "walkeeper.node-id = " + (i + 1)));
+            addresses.add(nodes.get(i).address());
+        }
+    }
+
+    @AfterEach
+    void stopAll() throws Exception {
+        for (ActorSystem<Bridge.Command> bridge : bridges) {
+            stopBridge(bridge);
+        }
+        nodes.stream().filter(n -> n != null).forEach(WalkeeperNode::close);
+        if (pg != null) {
+            pg.close();
+        }
+    }
+
     @Test
     void commitsWaitForTheQuorumAndTheNodesStoreThePrimarysWal() throws Exception {
-        List<WalkeeperNode> nodes = new ArrayList<>();
-        ActorSystem<Bridge.Command> bridge = null;
-        try (PostgresServer pg = PostgresServer.builder().synchronousStandbyNames(NAME)
-                .config("synchronous_commit = on").build().start()) {
-            for (int i = 0; i < 3; i++) {
-                nodes.add(TestNodes.start(dataDir.resolve("node" + i), "walkeeper.node-id = " + (i + 1)));
-            }
-            // Without the bridge a commit waits for the synchronous standby.
-            assertCommitWaits(pg, "create table before_bridge (id int)");
+        // Without the bridge a commit waits for the synchronous standby.
+        assertCommitWaits("create table before_bridge (id int)");
 
-            bridge = startBridge(pg, nodes.stream().map(WalkeeperNode::address).toList());
+        startBridge();
+        commit("create table t (id int primary key, v text)");
+        commit("insert into t select g, md5(g::text) from generate_series(1, 1000) g");
+        Lsn committed = Lsn.parse(pg.psql("select pg_current_wal_flush_lsn()"));
+        commit("insert into t values (100001, 'x')");
+        Lsn quorum = quorumFlush();
+        assertTrue(quorum.compareTo(committed) > 0, quorum + " vs " + committed);
+        assertNodesStoreThePrimarysWal(quorum, 0, 1, 2);
 
-            commit(pg, "create table t (id int primary key, v text)");
-            commit(pg, "insert into t select g, md5(g::text) from generate_series(1, 1000) g");
-            Lsn committed = Lsn.parse(pg.psql("select pg_current_wal_flush_lsn()"));
-            commit(pg, "insert into t values (100001, 'x')");
-            Lsn quorum = quorumFlush(pg);
-            assertTrue(quorum.compareTo(committed) > 0, quorum + " vs " + committed);
+        stopNode(2);
+        commit("insert into t values (100002, 'one node down')");
+        stopNode(1);
+        assertCommitWaits("insert into t values (100003, 'two nodes down')");
 
-            for (int i = 0; i < 3; i++) {
-                assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), quorum);
-            }
+        // The second node is back on its address: the bridge reconnects it and commits go on.
+        restartNode(1);
+        commit("insert into t values (100004, 'one node back')");
+        Lsn after = quorumFlush();
+        assertTrue(after.compareTo(quorum) > 0, after + " vs " + quorum);
+        assertNodesStoreThePrimarysWal(after, 0, 1);
 
-            nodes.remove(2).close();
-            commit(pg, "insert into t values (100002, 'one node down')");
-            WalkeeperNode second = nodes.remove(1);
-            int secondPort = second.address().getPort();
-            second.close();
-            assertCommitWaits(pg, "insert into t values (100003, 'two nodes down')");
+        // The primary crashes and restarts: the bridge reconnects and continues the same WAL.
+        pg.stop();
+        pg.start();
+        commit("insert into t values (100005, 'primary restarted')");
+        Lsn afterRestart = quorumFlush();
+        assertTrue(afterRestart.compareTo(after) > 0, afterRestart + " vs " + after);
+        assertNodesStoreThePrimarysWal(afterRestart, 0, 1);
 
-            // The second node is back on its address: the bridge reconnects it and commits go on.
-            nodes.add(TestNodes.start(dataDir.resolve("node1"),
-                    "walkeeper.node-id = 2\nwalkeeper.listen.port = " + secondPort));
-            commit(pg, "insert into t values (100004, 'one node back')");
-            Lsn after = quorumFlush(pg);
-            assertTrue(after.compareTo(quorum) > 0, after + " vs " + quorum);
-            for (int i = 0; i < 2; i++) {
-                assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), after);
-            }
-
-            // The primary crashes and restarts: the bridge reconnects and continues the same WAL.
-            pg.stop();
-            pg.start();
-            commit(pg, "insert into t values (100005, 'primary restarted')");
-            Lsn afterRestart = quorumFlush(pg);
-            assertTrue(afterRestart.compareTo(after) > 0, afterRestart + " vs " + after);
-            for (int i = 0; i < 2; i++) {
-                assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), afterRestart);
-            }
-
-            // Without a quorum the bridge stops reading the primary: its WAL is not piled up in memory.
-            WalkeeperNode again = nodes.remove(1);
-            again.close();
-            psql(pg, "set synchronous_commit = local; insert into t select g, repeat('x', 2000)"
-                    + " from generate_series(200001, 240000) g", Duration.ofSeconds(60));
-            Lsn written = Lsn.parse(pg.psql("select pg_current_wal_lsn()"));
-            Lsn sent = awaitSentLsnSettled(pg);
-            System.out.printf("no quorum: the primary sent %s of %s%n", sent, written);
-            assertTrue(written.value() - sent.value() > 32 << 20, "sent " + sent + " of " + written);
-            nodes.add(TestNodes.start(dataDir.resolve("node1"),
-                    "walkeeper.node-id = 2\nwalkeeper.listen.port = " + secondPort));
-            commit(pg, "insert into t values (100006, 'quorum back')");
-            Lsn end = quorumFlush(pg);
-            assertTrue(end.compareTo(written) > 0, end + " vs " + written);
-            for (int i = 0; i < 2; i++) {
-                assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), end);
-            }
-        } finally {
-            if (bridge != null) {
-                stopBridge(bridge);
-            }
-            nodes.forEach(WalkeeperNode::close);
-        }
+        // Without a quorum the bridge stops reading the primary: its WAL is not piled up in memory.
+        stopNode(1);
+        psql("set synchronous_commit = local; insert into t select g, repeat('x', 2000)"
+                + " from generate_series(200001, 240000) g", Duration.ofSeconds(60));
+        Lsn written = Lsn.parse(pg.psql("select pg_current_wal_lsn()"));
+        Lsn sent = awaitSentLsnSettled();
+        System.out.printf("no quorum: the primary sent %s of %s%n", sent, written);
+        assertTrue(written.value() - sent.value() > 32 << 20, "sent " + sent + " of " + written);
+        restartNode(1);
+        commit("insert into t values (100006, 'quorum back')");
+        Lsn end = quorumFlush();
+        assertTrue(end.compareTo(written) > 0, end + " vs " + written);
+        assertNodesStoreThePrimarysWal(end, 0, 1);
     }
 
     /**
@@ -128,38 +128,20 @@ class BridgeTest {
      */
     @Test
     void aNewTermFeedsANodeThatMissedTheEndOfThePreviousOne() throws Exception {
-        List<WalkeeperNode> nodes = new ArrayList<>();
-        try (PostgresServer pg = PostgresServer.builder().synchronousStandbyNames(NAME)
-                .config("synchronous_commit = on").build().start()) {
-            for (int i = 0; i < 3; i++) {
-                nodes.add(TestNodes.start(dataDir.resolve("node" + i), "walkeeper.node-id = " + (i + 1)));
-            }
-            List<InetSocketAddress> addresses = nodes.stream().map(WalkeeperNode::address).toList();
-            ActorSystem<Bridge.Command> first = startBridge(pg, addresses);
-            commit(pg, "create table t (id int primary key, v text)");
-            Lsn lagging = quorumFlush(pg);
-            nodes.get(2).close();
-            commit(pg, "insert into t select g, md5(g::text) from generate_series(1, 2000) g");
-            Lsn termEnd = quorumFlush(pg);
-            stopBridge(first);
+        ActorSystem<Bridge.Command> first = startBridge();
+        commit("create table t (id int primary key, v text)");
+        Lsn lagging = quorumFlush();
+        stopNode(2);
+        commit("insert into t select g, md5(g::text) from generate_series(1, 2000) g");
+        Lsn termEnd = quorumFlush();
+        stopBridge(first);
 
-            nodes.set(2, TestNodes.start(dataDir.resolve("node2"),
-                    "walkeeper.node-id = 3\nwalkeeper.listen.port = " + addresses.get(2).getPort()));
-            ActorSystem<Bridge.Command> second = startBridge(pg, addresses);
-            try {
-                commit(pg, "insert into t values (100001, 'new term')");
-                Lsn end = quorumFlush(pg);
-                assertTrue(lagging.compareTo(termEnd) < 0 && termEnd.compareTo(end) < 0,
-                        lagging + " < " + termEnd + " < " + end);
-                for (int i = 0; i < 3; i++) {
-                    assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), end);
-                }
-            } finally {
-                stopBridge(second);
-            }
-        } finally {
-            nodes.forEach(WalkeeperNode::close);
-        }
+        restartNode(2);
+        startBridge();
+        commit("insert into t values (100001, 'new term')");
+        Lsn end = quorumFlush();
+        assertTrue(lagging.compareTo(termEnd) < 0 && termEnd.compareTo(end) < 0, lagging + " < " + termEnd + " < " + end);
+        assertNodesStoreThePrimarysWal(end, 0, 1, 2);
     }
 
     /**
@@ -168,36 +150,21 @@ class BridgeTest {
      */
     @Test
     void aSecondBridgeTakesOverAndTheFirstStepsDown() throws Exception {
-        List<WalkeeperNode> nodes = new ArrayList<>();
-        try (PostgresServer pg = PostgresServer.builder().synchronousStandbyNames(NAME)
-                .config("synchronous_commit = on").build().start()) {
-            for (int i = 0; i < 3; i++) {
-                nodes.add(TestNodes.start(dataDir.resolve("node" + i), "walkeeper.node-id = " + (i + 1)));
-            }
-            List<InetSocketAddress> addresses = nodes.stream().map(WalkeeperNode::address).toList();
-            ActorSystem<Bridge.Command> first = startBridge(pg, addresses);
-            commit(pg, "create table t (id int primary key)");
-            ActorSystem<Bridge.Command> second = startBridge(pg, addresses);
-            try {
-                first.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
-                commit(pg, "insert into t values (1)");
-                Lsn end = quorumFlush(pg);
-                for (int i = 0; i < 3; i++) {
-                    assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), end);
-                }
-            } finally {
-                stopBridge(first);
-                stopBridge(second);
-            }
-        } finally {
-            nodes.forEach(WalkeeperNode::close);
-        }
+        ActorSystem<Bridge.Command> first = startBridge();
+        commit("create table t (id int primary key)");
+        startBridge();
+        first.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        commit("insert into t values (1)");
+        assertNodesStoreThePrimarysWal(quorumFlush(), 0, 1, 2);
     }
 
-    private static ActorSystem<Bridge.Command> startBridge(PostgresServer pg, List<InetSocketAddress> nodes) {
-        return ActorSystem.create(Bridge.create(Bridge.Settings.defaults(new InetSocketAddress("127.0.0.1", pg.port()),
-                PrimaryReplicationClient.Settings.defaults("postgres", null, NAME, NAME), nodes,
+    private ActorSystem<Bridge.Command> startBridge() {
+        ActorSystem<Bridge.Command> bridge = ActorSystem.create(Bridge.create(Bridge.Settings.defaults(
+                new InetSocketAddress("127.0.0.1", pg.port()),
+                PrimaryReplicationClient.Settings.defaults("postgres", null, NAME, NAME), addresses,
                 NodeProposerConnection.Settings.defaults("bridge", null, ID))), "bridge");
+        bridges.add(bridge);
+        return bridge;
     }
 
     private static void stopBridge(ActorSystem<Bridge.Command> bridge) throws Exception {
@@ -205,13 +172,29 @@ class BridgeTest {
         bridge.getWhenTerminated().toCompletableFuture().get();
     }
 
+    private void stopNode(int i) {
+        nodes.set(i, null).close();
+    }
+
+    /** The node starts again on its data directory and address. */
+    private void restartNode(int i) throws Exception {
+        nodes.set(i, TestNodes.start(dataDir.resolve("node" + i),
+                "walkeeper.node-id = " + (i + 1) + "\nwalkeeper.listen.port = " + addresses.get(i).getPort()));
+    }
+
+    private void assertNodesStoreThePrimarysWal(Lsn to, int... nodeIndexes) throws Exception {
+        for (int i : nodeIndexes) {
+            assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), to);
+        }
+    }
+
     /** The flush LSN the bridge reported: the quorum's. */
-    private static Lsn quorumFlush(PostgresServer pg) {
+    private Lsn quorumFlush() {
         return Lsn.parse(pg.psql("select flush_lsn from pg_stat_replication where application_name = '" + NAME + "'"));
     }
 
     /** The walsender's sent LSN once it has not moved for a second (it is held back by TCP). */
-    private static Lsn awaitSentLsnSettled(PostgresServer pg) throws InterruptedException {
+    private Lsn awaitSentLsnSettled() throws InterruptedException {
         Lsn last = Lsn.INVALID;
         long settledSince = System.nanoTime();
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
@@ -230,21 +213,21 @@ class BridgeTest {
     }
 
     /** The statement's commit returns within 30 s (it waits for the quorum's flush). */
-    private static void commit(PostgresServer pg, String sql) {
+    private void commit(String sql) {
         long started = System.nanoTime();
-        ProcessResult result = psql(pg, sql, Duration.ofSeconds(30));
+        ProcessResult result = psql(sql, Duration.ofSeconds(30));
         assertEquals(0, result.exitCode(), result.stderr());
         System.out.printf("committed in %d ms: %s%n", (System.nanoTime() - started) / 1_000_000, sql);
     }
 
     /** The statement's commit is still waiting for the synchronous standby after 3 s (psql is killed). */
-    private static void assertCommitWaits(PostgresServer pg, String sql) {
-        assertThrows(ProcessTimeoutException.class, () -> psql(pg, sql, Duration.ofSeconds(3)));
+    private void assertCommitWaits(String sql) {
+        assertThrows(ProcessTimeoutException.class, () -> psql(sql, Duration.ofSeconds(3)));
         System.out.printf("still waiting after 3 s: %s%n", sql);
     }
 
     /** psql with a time limit (statement_timeout does not cover the synchronous commit wait). */
-    private static ProcessResult psql(PostgresServer pg, String sql, Duration limit) {
+    private ProcessResult psql(String sql, Duration limit) {
         return Processes.run(Command.of(pg.binaries().bin("psql").toString(), "-X", "-q", "-A", "-t",
                 "-v", "ON_ERROR_STOP=1", "-d", pg.conninfo("postgres"), "-f", "-").stdin(sql).timeout(limit));
     }
