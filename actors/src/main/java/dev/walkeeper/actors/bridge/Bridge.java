@@ -225,6 +225,9 @@ public final class Bridge {
      * segment of the proposer's end of WAL.
      */
     private void startStreaming() {
+        if (primary == null) {
+            return; // reconnecting: the new client's Identified starts it
+        }
         int segSize = identity.walSegSize();
         Lsn from = segmentStart(proposer.endOfWal(), segSize);
         if (!proposer.walAppended()) {
@@ -390,7 +393,9 @@ public final class Bridge {
         Lsn commit = proposer.commitLsn();
         if (commit.isValid() && commit.compareTo(reportedFlush) > 0) {
             reportedFlush = commit;
-            primary.tell(new PrimaryReplicationClient.ReportFlushed(commit));
+            if (primary != null) { // else the next client gets it when it starts streaming
+                primary.tell(new PrimaryReplicationClient.ReportFlushed(commit));
+            }
         }
         return next;
     }
