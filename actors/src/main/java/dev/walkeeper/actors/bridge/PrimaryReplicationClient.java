@@ -2,7 +2,7 @@ package dev.walkeeper.actors.bridge;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
-import dev.walkeeper.actors.replication.ClientAuthenticator;
+import dev.walkeeper.actors.client.ClientAuthenticator;
 import dev.walkeeper.actors.socket.OutgoingTcpSocketFactory;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;

@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.replication;
 
+import dev.walkeeper.actors.client.ClientAuthenticator;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;
