@@ -24,7 +24,7 @@ import java.util.List;
  *
  * <p>Not thread-safe; one instance per connection attempt.
  */
-public final class ClientAuthenticator {
+final class ClientAuthenticator {
 
     /** What to do after one server message. */
     public sealed interface Step {}
