@@ -272,7 +272,7 @@ public final class OutboundConnection extends ClientConnection<OutboundConnectio
                 return terminate();
             }
             return unexpected(message, "ending");
-        }, command -> Behaviors.same());
+        }, command -> Behaviors.same()); // our CopyDone is out: nothing more is sent
     }
 
     // ---- what the parent is told ------------------------------------------------------------------
