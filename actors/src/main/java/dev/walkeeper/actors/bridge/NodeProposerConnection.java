@@ -1,27 +1,18 @@
 package dev.walkeeper.actors.bridge;
 
-import dev.walkeeper.actors.replication.ClientAuthenticator;
+import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.actors.socket.OutgoingTcpSocketFactory;
 import dev.walkeeper.actors.socket.SocketFactory;
-import dev.walkeeper.actors.socket.SocketReader;
-import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
-import dev.walkeeper.protocol.pg.BackendMessage.BackendKeyData;
 import dev.walkeeper.protocol.pg.BackendMessage.CopyBothResponse;
-import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
-import dev.walkeeper.protocol.pg.BackendMessage.NoticeResponse;
-import dev.walkeeper.protocol.pg.BackendMessage.ParameterStatus;
-import dev.walkeeper.protocol.pg.BackendMessage.ReadyForQuery;
 import dev.walkeeper.protocol.pg.CopyData;
 import dev.walkeeper.protocol.pg.CopyDone;
 import dev.walkeeper.protocol.pg.Frame;
 import dev.walkeeper.protocol.pg.FrameDecoder;
-import dev.walkeeper.protocol.pg.FrontendCodec;
 import dev.walkeeper.protocol.pg.FrontendMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.Query;
 import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
-import dev.walkeeper.protocol.pg.FrontendMessage.Terminate;
 import dev.walkeeper.protocol.safekeeper.AcceptorCodec;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.ProposerCodec;
@@ -43,13 +34,13 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 /**
  * The bridge's proposer connection to one walkeeper node: it connects as Neon's walproposer does
  * ({@code database=replication}, tenant and timeline in {@code options}, no {@code replication}
- * parameter), authenticates with a {@link ClientAuthenticator}, sends
- * {@code START_WAL_PUSH (proto_version '3', allow_timeline_creation 'true')} and, once in CopyBoth,
- * carries proposer messages to the node and acceptor messages back. The consensus logic stays in
- * the parent (a {@code Proposer} per timeline); this actor only moves messages.
+ * parameter), authenticates, sends {@code START_WAL_PUSH (proto_version '3',
+ * allow_timeline_creation 'true')} and, once in CopyBoth, carries proposer messages to the node and
+ * acceptor messages back. The consensus logic stays in the parent (a {@code Proposer} per
+ * timeline); this actor only moves messages.
  *
- * <p>States: {@link #start()} → {@link #authenticating} → {@link #awaitingReady()} →
- * {@link #startingPush()} → {@link #pushing()} → {@link #close()}. The parent gets {@link Ready}
+ * <p>States: startup, authentication and ReadyForQuery as every {@link ClientConnection} →
+ * {@link #startingPush()} → {@link #pushing()} → closing. The parent gets {@link Ready}
  * once in CopyBoth, every acceptor message as {@link FromNode}, and {@link Written} for each
  * {@link Send} with a token once the socket took it (so it can bound what is queued and ack WAL to
  * the primary only after the node's socket has it). A {@link Send} before {@link Ready} is kept
@@ -59,7 +50,7 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * {@link Settings#handshakeTimeout} — is {@link Failed} and the actor stops; the parent reconnects
  * with a new one. {@link Stop} sends Terminate, closes the socket and ends with {@link Closed}.
  */
-public final class NodeProposerConnection {
+public final class NodeProposerConnection extends ClientConnection<NodeProposerConnection.Command> {
 
     public sealed interface Command {}
 
@@ -80,15 +71,7 @@ public final class NodeProposerConnection {
     /** Leave: Terminate, close the socket, {@link Closed}. */
     public enum Stop implements Command { INSTANCE }
 
-    private record FromReader(SocketReader.Event event) implements Command {}
-
-    private record FromWriter(SocketWriter.Written written) implements Command {}
-
-    private enum HandshakeTimedOut implements Command { INSTANCE }
-
-    private enum CloseTimedOut implements Command { INSTANCE }
-
-    private enum WriterStopped implements Command { INSTANCE }
+    private record ClientSignal(ClientConnection.Signal signal) implements Command, ClientConnection.Envelope {}
 
     /** What the connection tells its parent; each event names the connection it comes from. */
     public sealed interface Event {
@@ -161,49 +144,27 @@ public final class NodeProposerConnection {
     }
 
     public static Behavior<Command> create(Settings settings, ActorRef<Event> parent, SocketFactory sockets) {
-        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-            ActorRef<SocketReader.Event> events = ctx.messageAdapter(SocketReader.Event.class, FromReader::new);
-            SocketFactory.Halves halves = sockets.attach(ctx, events);
-            timers.startSingleTimer(HandshakeTimedOut.INSTANCE, settings.handshakeTimeout());
-            return new NodeProposerConnection(ctx, timers, settings, parent, halves).start();
-        }));
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+                new NodeProposerConnection(ctx, timers, settings, parent, sockets)
+                        .start(startupMessage(settings), settings.user(), settings.password())));
     }
 
-    private final ActorContext<Command> context;
-    private final TimerScheduler<Command> timers;
-    private final Settings settings;
     private final ActorRef<Event> parent;
-    private final ActorRef<SocketReader.Command> reader;
-    private final ActorRef<SocketWriter.Command> writer;
-    private final ActorRef<SocketWriter.Written> written;
     /** Sends that arrived before CopyBoth; null once pushing. */
     private List<Send> early = new ArrayList<>();
 
     private NodeProposerConnection(ActorContext<Command> context, TimerScheduler<Command> timers, Settings settings,
-                                   ActorRef<Event> parent, SocketFactory.Halves halves) {
-        this.context = context;
-        this.timers = timers;
-        this.settings = settings;
+                                   ActorRef<Event> parent, SocketFactory sockets) {
+        super(context, timers, ClientSignal::new, sockets, new Profile(settings.timeline().toString(), "node",
+                "START_WAL_PUSH", settings.handshakeTimeout(), settings.closeTimeout()));
         this.parent = parent;
-        this.reader = halves.reader();
-        this.writer = halves.writer();
-        this.written = context.messageAdapter(SocketWriter.Written.class, FromWriter::new);
-    }
-
-    private interface MessageHandler {
-        Behavior<Command> handle(Object message);
     }
 
     /** A state: the node's messages go to {@code handler}; the parent's commands are handled alike in all. */
-    private Behavior<Command> state(MessageHandler handler) {
+    @Override
+    protected Behavior<Command> state(MessageHandler<Command> handler) {
         return Behaviors.receive(Command.class)
-                .onMessage(FromReader.class, f -> onReaderEvent(f.event(), handler))
-                .onMessage(FromWriter.class, f -> {
-                    parent.tell(new Written(context.getSelf(), f.written().token()));
-                    return Behaviors.same();
-                })
-                .onMessageEquals(HandshakeTimedOut.INSTANCE, () -> fail(
-                        "no START_WAL_PUSH handshake within " + settings.handshakeTimeout(), null))
+                .onMessage(ClientSignal.class, s -> onSignal(s.signal(), handler))
                 .onMessage(Send.class, s -> {
                     if (early != null) {
                         early.add(s);
@@ -212,83 +173,24 @@ public final class NodeProposerConnection {
                     }
                     return Behaviors.same();
                 })
-                .onMessageEquals(Stop.INSTANCE, () -> {
-                    send(new Terminate());
-                    return close();
-                })
+                .onMessageEquals(Stop.INSTANCE, this::terminate)
                 .build();
     }
 
-    private Behavior<Command> onReaderEvent(SocketReader.Event event, MessageHandler handler) {
-        if (event instanceof SocketReader.Received received) {
-            Object message = received.message();
-            Behavior<Command> next;
-            if (message instanceof ErrorResponse error) {
-                next = fail("node error: " + error.message(), error.code());
-            } else if (message instanceof NoticeResponse notice) {
-                context.getLog().info("{}: node notice: {}", settings.timeline(), notice.message());
-                next = Behaviors.same();
-            } else if (message instanceof ParameterStatus) {
-                next = Behaviors.same(); // a server may report a changed setting at any time
-            } else {
-                next = handler.handle(message);
-            }
-            reader.tell(SocketReader.Consumed.INSTANCE);
-            return next;
-        }
-        if (event instanceof SocketReader.ReadFailed failed) {
-            return fail("invalid message from the node: " + failed.cause().getMessage(), null);
-        }
-        return fail(((SocketReader.PeerClosed) event).reason(), null);
-    }
+    // ---- START_WAL_PUSH ---------------------------------------------------------------------------
 
-    // ---- startup, authentication, START_WAL_PUSH --------------------------------------------------
-
-    private Behavior<Command> start() {
-        send(startupMessage(settings));
-        return authenticating(new ClientAuthenticator(settings.user(), settings.password(), "node"));
-    }
-
-    private Behavior<Command> authenticating(ClientAuthenticator auth) {
-        return state(message -> {
-            ClientAuthenticator.Step step = auth.onMessage(message);
-            if (step instanceof ClientAuthenticator.Reply reply) {
-                send(reply.message());
-                return Behaviors.same();
-            }
-            if (step == ClientAuthenticator.Wait.INSTANCE) {
-                return Behaviors.same();
-            }
-            if (step == ClientAuthenticator.Authenticated.INSTANCE) {
-                return awaitingReady();
-            }
-            if (step instanceof ClientAuthenticator.Failed failed) {
-                return fail(failed.reason(), null);
-            }
-            return unexpected(message, "authentication");
-        });
-    }
-
-    private Behavior<Command> awaitingReady() {
-        return state(message -> {
-            if (message instanceof BackendKeyData) {
-                return Behaviors.same();
-            }
-            if (message instanceof ReadyForQuery) {
-                send(new Query(START_WAL_PUSH));
-                return startingPush();
-            }
-            return unexpected(message, "ready");
-        });
+    @Override
+    protected Behavior<Command> ready() {
+        send(new Query(START_WAL_PUSH));
+        return startingPush();
     }
 
     /** The query is out; the reader's window is still 1, so the decoder switch applies from the next frame. */
     private Behavior<Command> startingPush() {
         return state(message -> {
             if (message instanceof CopyBothResponse) {
-                timers.cancel(HandshakeTimedOut.INSTANCE);
-                reader.tell(new SocketReader.SwitchDecoder(NodeProposerConnection::decodeCopyBothFrame,
-                        PUSH_WINDOW));
+                handshakeDone();
+                switchDecoder(NodeProposerConnection::decodeCopyBothFrame, PUSH_WINDOW);
                 parent.tell(new Ready(context.getSelf()));
                 List<Send> queued = early;
                 early = null;
@@ -317,54 +219,24 @@ public final class NodeProposerConnection {
     private void sendToNode(Send s) {
         send(new CopyData(ProposerCodec.encode(s.message())));
         if (s.token() != NO_TOKEN) {
-            writer.tell(new SocketWriter.NotifyWhenWritten(s.token(), written));
+            notifyWhenWritten(s.token());
         }
     }
 
-    // ---- closing ----------------------------------------------------------------------------------
+    // ---- what the parent is told ------------------------------------------------------------------
 
-    /** Flush what is queued, close the socket, stop once the writer has (or the close timeout passed). */
-    private Behavior<Command> close() {
-        timers.cancelAll();
-        timers.startSingleTimer(CloseTimedOut.INSTANCE, settings.closeTimeout());
-        context.watchWith(writer, WriterStopped.INSTANCE);
-        writer.tell(new SocketWriter.Close());
-        return Behaviors.receive(Command.class)
-                .onMessage(FromReader.class, f -> {
-                    if (f.event() instanceof SocketReader.Received) {
-                        reader.tell(SocketReader.Consumed.INSTANCE);
-                        return Behaviors.same();
-                    }
-                    return closed();
-                })
-                .onMessageEquals(WriterStopped.INSTANCE, this::closed)
-                .onMessageEquals(CloseTimedOut.INSTANCE, this::closed)
-                .onMessage(Command.class, c -> Behaviors.same())
-                .build();
+    @Override
+    protected void reportWritten(long token) {
+        parent.tell(new Written(context.getSelf(), token));
     }
 
-    private Behavior<Command> closed() {
-        parent.tell(new Closed(context.getSelf()));
-        return Behaviors.stopped();
-    }
-
-    // ---- helpers ----------------------------------------------------------------------------------
-
-    private void send(FrontendMessage message) {
-        writer.tell(new SocketWriter.WriteRaw(FrontendCodec.encode(message)));
-    }
-
-    private Behavior<Command> unexpected(Object message, String stateName) {
-        String name = message instanceof BackendMessage || message instanceof AcceptorMessage
-                ? message.getClass().getSimpleName() : String.valueOf(message);
-        return fail("unexpected message " + name + " from the node in the " + stateName + " state", null);
-    }
-
-    /** Reports the failure and stops; the reader stops with us, which closes the socket. */
-    private Behavior<Command> fail(String reason, String sqlState) {
-        context.getLog().info("{}: node connection ends: {}{}", settings.timeline(), reason,
-                sqlState == null ? "" : " (" + sqlState + ")");
+    @Override
+    protected void reportFailed(String reason, String sqlState) {
         parent.tell(new Failed(context.getSelf(), reason, sqlState));
-        return Behaviors.stopped();
+    }
+
+    @Override
+    protected void reportClosed() {
+        parent.tell(new Closed(context.getSelf()));
     }
 }

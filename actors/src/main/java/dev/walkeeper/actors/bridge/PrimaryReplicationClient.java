@@ -2,36 +2,28 @@ package dev.walkeeper.actors.bridge;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
-import dev.walkeeper.actors.replication.ClientAuthenticator;
+import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.actors.socket.OutgoingTcpSocketFactory;
 import dev.walkeeper.actors.socket.SocketFactory;
-import dev.walkeeper.actors.socket.SocketReader;
-import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
-import dev.walkeeper.protocol.pg.BackendMessage.BackendKeyData;
 import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
 import dev.walkeeper.protocol.pg.BackendMessage.CopyBothResponse;
 import dev.walkeeper.protocol.pg.BackendMessage.DataRow;
 import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
-import dev.walkeeper.protocol.pg.BackendMessage.NoticeResponse;
-import dev.walkeeper.protocol.pg.BackendMessage.ParameterStatus;
 import dev.walkeeper.protocol.pg.BackendMessage.ReadyForQuery;
 import dev.walkeeper.protocol.pg.BackendMessage.RowDescription;
 import dev.walkeeper.protocol.pg.CopyData;
 import dev.walkeeper.protocol.pg.CopyDone;
 import dev.walkeeper.protocol.pg.Frame;
 import dev.walkeeper.protocol.pg.FrameDecoder;
-import dev.walkeeper.protocol.pg.FrontendCodec;
 import dev.walkeeper.protocol.pg.FrontendMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.Query;
 import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
-import dev.walkeeper.protocol.pg.FrontendMessage.Terminate;
 import dev.walkeeper.protocol.replication.PgTime;
 import dev.walkeeper.protocol.replication.ReceiverMessage.StandbyStatusUpdate;
 import dev.walkeeper.protocol.replication.ReplicationCodec;
-import dev.walkeeper.protocol.replication.SenderMessage;
 import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
 import dev.walkeeper.protocol.replication.SenderMessage.XLogData;
 import java.net.InetSocketAddress;
@@ -52,9 +44,9 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
  * A physical replication client of a vanilla PostgreSQL (15+) primary: the bridge's source of WAL.
- * It plays the frontend of the replication protocol over one outgoing connection, with the same
- * {@link SocketReader}/{@link SocketWriter} children as every connection actor, and authenticates
- * with a {@link ClientAuthenticator} (trust, cleartext, md5, SCRAM-SHA-256).
+ * It plays the frontend of the replication protocol over one outgoing connection: socket halves,
+ * startup, authentication (trust, cleartext, md5, SCRAM-SHA-256) and the orderly close are those of
+ * every {@link ClientConnection}.
  *
  * <p>Handshake: StartupMessage ({@code user}, {@code replication=true},
  * {@code application_name=<bridge name>}, the name the primary's {@code synchronous_standby_names}
@@ -80,7 +72,7 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * {@link Failed} and the actor stops; the parent reconnects with a new one. {@link Stop} ends the
  * connection on purpose ({@link Closed}).
  */
-public final class PrimaryReplicationClient {
+public final class PrimaryReplicationClient extends ClientConnection<PrimaryReplicationClient.Command> {
 
     public sealed interface Command {}
 
@@ -114,15 +106,9 @@ public final class PrimaryReplicationClient {
     /** Close the connection; {@link Closed} follows. */
     public enum Stop implements Command { INSTANCE }
 
-    private record FromReader(SocketReader.Event event) implements Command {}
-
-    private enum HandshakeTimedOut implements Command { INSTANCE }
+    private record ClientSignal(ClientConnection.Signal signal) implements Command, ClientConnection.Envelope {}
 
     private enum StatusTick implements Command { INSTANCE }
-
-    private enum CloseTimedOut implements Command { INSTANCE }
-
-    private enum WriterStopped implements Command { INSTANCE }
 
     /** What the client tells its parent; each event names the client it comes from. */
     public sealed interface Event {
@@ -246,50 +232,36 @@ public final class PrimaryReplicationClient {
     }
 
     public static Behavior<Command> create(Settings settings, ActorRef<Event> parent, SocketFactory sockets) {
-        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-            ActorRef<SocketReader.Event> events = ctx.messageAdapter(SocketReader.Event.class, FromReader::new);
-            SocketFactory.Halves halves = sockets.attach(ctx, events);
-            timers.startSingleTimer(HandshakeTimedOut.INSTANCE, settings.handshakeTimeout());
-            return new PrimaryReplicationClient(ctx, timers, settings, parent, halves).start();
-        }));
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+                new PrimaryReplicationClient(ctx, timers, settings, parent, sockets)
+                        .start(startupMessage(settings), settings.user(), settings.password())));
     }
 
-    private final ActorContext<Command> context;
-    private final TimerScheduler<Command> timers;
     private final Settings settings;
     private final ActorRef<Event> parent;
-    private final ActorRef<SocketReader.Command> reader;
-    private final ActorRef<SocketWriter.Command> writer;
 
     /** What the parent asked for before the handshake was done, or null. */
     private StartStreaming pendingStart;
     private Identified identified;
+    private boolean streaming;
     /** The last flush the parent reported; what every status update carries. */
     private Lsn reportedFlush = Lsn.INVALID;
+    /** {@link Wal} events not acknowledged yet; each holds its reader message unconsumed. */
     private int unacknowledged;
-    /** Set by a handler that keeps the reader's message unconsumed (an XLogData until its {@link Ack}). */
-    private boolean holdMessage;
 
     private PrimaryReplicationClient(ActorContext<Command> context, TimerScheduler<Command> timers,
-                                     Settings settings, ActorRef<Event> parent, SocketFactory.Halves halves) {
-        this.context = context;
-        this.timers = timers;
+                                     Settings settings, ActorRef<Event> parent, SocketFactory sockets) {
+        super(context, timers, ClientSignal::new, sockets, new Profile(settings.applicationName(), "primary",
+                "START_REPLICATION", settings.handshakeTimeout(), settings.closeTimeout()));
         this.settings = settings;
         this.parent = parent;
-        this.reader = halves.reader();
-        this.writer = halves.writer();
-    }
-
-    private interface MessageHandler {
-        Behavior<Command> handle(Object message);
     }
 
     /** A state: the primary's messages go to {@code handler}; the parent's commands are handled alike in all. */
-    private Behavior<Command> state(MessageHandler handler) {
+    @Override
+    protected Behavior<Command> state(MessageHandler<Command> handler) {
         return Behaviors.receive(Command.class)
-                .onMessage(FromReader.class, f -> onReaderEvent(f.event(), handler))
-                .onMessageEquals(HandshakeTimedOut.INSTANCE, () -> fail(
-                        "no START_REPLICATION handshake within " + settings.handshakeTimeout(), null))
+                .onMessage(ClientSignal.class, s -> onSignal(s.signal(), handler))
                 .onMessage(StartStreaming.class, this::onStartStreaming)
                 .onMessage(ReportFlushed.class, r -> {
                     if (r.lsn().compareTo(reportedFlush) > 0) {
@@ -303,7 +275,7 @@ public final class PrimaryReplicationClient {
                 .onMessageEquals(Ack.INSTANCE, () -> {
                     if (unacknowledged > 0) {
                         unacknowledged--;
-                        reader.tell(SocketReader.Consumed.INSTANCE);
+                        consumed();
                     }
                     return Behaviors.same();
                 })
@@ -311,82 +283,13 @@ public final class PrimaryReplicationClient {
                     sendStatus();
                     return Behaviors.same();
                 })
-                .onMessageEquals(Stop.INSTANCE, () -> {
-                    send(new Terminate());
-                    return close();
-                })
+                .onMessageEquals(Stop.INSTANCE, this::terminate)
                 .build();
     }
 
-    private boolean streaming;
-
-    private Behavior<Command> onReaderEvent(SocketReader.Event event, MessageHandler handler) {
-        if (event instanceof SocketReader.Received received) {
-            Object message = received.message();
-            Behavior<Command> next;
-            holdMessage = false;
-            if (message instanceof NoticeResponse notice) {
-                context.getLog().info("{}: primary notice: {}", settings.applicationName(), notice.message());
-                next = Behaviors.same();
-            } else if (message instanceof ParameterStatus) {
-                next = Behaviors.same(); // a server may report a changed setting at any time
-            } else {
-                next = handler.handle(message);
-            }
-            if (!holdMessage) {
-                reader.tell(SocketReader.Consumed.INSTANCE);
-            }
-            return next;
-        }
-        if (event instanceof SocketReader.ReadFailed failed) {
-            return fail("invalid message from the primary: " + failed.cause().getMessage(), null);
-        }
-        return fail(((SocketReader.PeerClosed) event).reason(), null);
-    }
-
-    // ---- startup and authentication ---------------------------------------------------------------
-
-    private Behavior<Command> start() {
-        send(startupMessage(settings));
-        return authenticating(new ClientAuthenticator(settings.user(), settings.password(), "primary"));
-    }
-
-    private Behavior<Command> authenticating(ClientAuthenticator auth) {
-        return state(message -> {
-            if (message instanceof ErrorResponse error) {
-                return fail("primary error: " + error.message(), error.code());
-            }
-            ClientAuthenticator.Step step = auth.onMessage(message);
-            if (step instanceof ClientAuthenticator.Reply reply) {
-                send(reply.message());
-                return Behaviors.same();
-            }
-            if (step == ClientAuthenticator.Wait.INSTANCE) {
-                return Behaviors.same();
-            }
-            if (step == ClientAuthenticator.Authenticated.INSTANCE) {
-                return awaitingReady();
-            }
-            if (step instanceof ClientAuthenticator.Failed failed) {
-                return fail(failed.reason(), null);
-            }
-            return unexpected(message, "authentication");
-        });
-    }
-
-    private Behavior<Command> awaitingReady() {
-        return state(message -> {
-            if (message instanceof BackendKeyData) {
-                return Behaviors.same();
-            }
-            if (message instanceof ErrorResponse error) {
-                return fail("primary error: " + error.message(), error.code());
-            }
-            if (message instanceof ReadyForQuery) {
-                return identifySystem();
-            }
-            return unexpected(message, "ready");
-        });
+    @Override
+    protected Behavior<Command> ready() {
+        return identifySystem();
     }
 
     // ---- the handshake's commands -----------------------------------------------------------------
@@ -535,9 +438,8 @@ public final class PrimaryReplicationClient {
         send(new Query(startReplicationQuery(settings.slotName(), from, identified.timeline())));
         return state(message -> {
             if (message instanceof CopyBothResponse) {
-                timers.cancel(HandshakeTimedOut.INSTANCE);
-                reader.tell(new SocketReader.SwitchDecoder(PrimaryReplicationClient::decodeCopyBothFrame,
-                        settings.maxUnacknowledged()));
+                handshakeDone();
+                switchDecoder(PrimaryReplicationClient::decodeCopyBothFrame, settings.maxUnacknowledged());
                 streaming = true;
                 timers.startTimerAtFixedRate(StatusTick.INSTANCE, settings.statusInterval());
                 parent.tell(new Streaming(context.getSelf(), from, identified.timeline()));
@@ -555,7 +457,7 @@ public final class PrimaryReplicationClient {
     private Behavior<Command> streaming() {
         return state(message -> {
             if (message instanceof XLogData data) {
-                holdMessage = true;
+                keepUnconsumed();
                 unacknowledged++;
                 parent.tell(new Wal(context.getSelf(), data.walStart(), data.wal()));
                 return Behaviors.same();
@@ -565,9 +467,6 @@ public final class PrimaryReplicationClient {
                     sendStatus();
                 }
                 return Behaviors.same();
-            }
-            if (message instanceof ErrorResponse error) {
-                return fail("primary error: " + error.message(), error.code());
             }
             if (message instanceof CopyDone) {
                 return fail("the primary ended the stream (end of its timeline)", null);
@@ -582,49 +481,15 @@ public final class PrimaryReplicationClient {
         send(new CopyData(ReplicationCodec.encode(update)));
     }
 
-    // ---- closing ----------------------------------------------------------------------------------
+    // ---- what the parent is told ------------------------------------------------------------------
 
-    private Behavior<Command> close() {
-        timers.cancelAll();
-        timers.startSingleTimer(CloseTimedOut.INSTANCE, settings.closeTimeout());
-        context.watchWith(writer, WriterStopped.INSTANCE);
-        writer.tell(new SocketWriter.Close());
-        return Behaviors.receive(Command.class)
-                .onMessage(FromReader.class, f -> {
-                    if (f.event() instanceof SocketReader.Received) {
-                        reader.tell(SocketReader.Consumed.INSTANCE);
-                        return Behaviors.same();
-                    }
-                    return closed();
-                })
-                .onMessageEquals(WriterStopped.INSTANCE, this::closed)
-                .onMessageEquals(CloseTimedOut.INSTANCE, this::closed)
-                .onMessage(Command.class, c -> Behaviors.same())
-                .build();
-    }
-
-    private Behavior<Command> closed() {
-        parent.tell(new Closed(context.getSelf()));
-        return Behaviors.stopped();
-    }
-
-    // ---- helpers ----------------------------------------------------------------------------------
-
-    private void send(FrontendMessage message) {
-        writer.tell(new SocketWriter.WriteRaw(FrontendCodec.encode(message)));
-    }
-
-    private Behavior<Command> unexpected(Object message, String stateName) {
-        String name = message instanceof BackendMessage || message instanceof SenderMessage
-                ? message.getClass().getSimpleName() : String.valueOf(message);
-        return fail("unexpected message " + name + " from the primary in the " + stateName + " state", null);
-    }
-
-    /** Reports the failure and stops; the reader stops with us, which closes the socket. */
-    private Behavior<Command> fail(String reason, String sqlState) {
-        context.getLog().info("{}: primary connection ends: {}{}", settings.applicationName(), reason,
-                sqlState == null ? "" : " (" + sqlState + ")");
+    @Override
+    protected void reportFailed(String reason, String sqlState) {
         parent.tell(new Failed(context.getSelf(), reason, sqlState));
-        return Behaviors.stopped();
+    }
+
+    @Override
+    protected void reportClosed() {
+        parent.tell(new Closed(context.getSelf()));
     }
 }

@@ -1,26 +1,19 @@
 package dev.walkeeper.actors.replication;
 
+import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.actors.socket.SocketFactory;
-import dev.walkeeper.actors.socket.SocketReader;
-import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
-import dev.walkeeper.protocol.pg.BackendMessage.BackendKeyData;
 import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
 import dev.walkeeper.protocol.pg.BackendMessage.CopyBothResponse;
-import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
-import dev.walkeeper.protocol.pg.BackendMessage.NoticeResponse;
-import dev.walkeeper.protocol.pg.BackendMessage.ParameterStatus;
 import dev.walkeeper.protocol.pg.BackendMessage.ReadyForQuery;
 import dev.walkeeper.protocol.pg.CopyData;
 import dev.walkeeper.protocol.pg.CopyDone;
 import dev.walkeeper.protocol.pg.Frame;
-import dev.walkeeper.protocol.pg.FrontendCodec;
 import dev.walkeeper.protocol.pg.FrontendMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.Query;
 import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
-import dev.walkeeper.protocol.pg.FrontendMessage.Terminate;
 import dev.walkeeper.protocol.replication.ReceiverMessage;
 import dev.walkeeper.protocol.replication.ReceiverMessage.StartPosition;
 import dev.walkeeper.protocol.replication.ReplicationCodec;
@@ -39,11 +32,9 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 /**
  * The client role of the PostgreSQL protocol over one outgoing connection, for pushing WAL to a
  * downstream ({@code START_PUSH_REPLICATION}, replication-protocol.md "Push"). One method per state:
- * {@link #start()} (StartupMessage sent) → {@link #authenticating} (the server's requests answered
- * by a {@link ClientAuthenticator}: trust, cleartext, md5 or SCRAM-SHA-256) →
- * {@link #awaitingReady()} → {@link #startingPush()} (the query sent, CopyBothResponse expected) →
- * {@link #awaitingStartPosition()} ({@code 'i'}) → {@link #pushing()} → {@link #ending} →
- * {@link #closing()}.
+ * startup, authentication (trust, cleartext, md5 or SCRAM-SHA-256) and ReadyForQuery as every
+ * {@link ClientConnection} → {@link #startingPush()} (the query sent, CopyBothResponse expected) →
+ * {@link #awaitingStartPosition()} ({@code 'i'}) → {@link #pushing()} → {@link #ending} → closing.
  *
  * <p>Its socket halves are children, as for a server-side connection: the reader (window 1 until
  * the roles switch, so a decoder switch applies exactly from the next message) decodes backend
@@ -58,7 +49,7 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * end of the stream (either side's CopyDone). Each event names the connection it came from, so a
  * parent that reconnects can ignore a late one from a previous connection.
  */
-public final class OutboundConnection {
+public final class OutboundConnection extends ClientConnection<OutboundConnection.Command> {
 
     public sealed interface Command {}
 
@@ -72,15 +63,9 @@ public final class OutboundConnection {
     /** End the push cleanly: CopyDone, wait for the downstream's CopyDone and ReadyForQuery, Terminate. */
     public enum Finish implements Command { INSTANCE }
 
-    private record FromReader(SocketReader.Event event) implements Command {}
-
-    private record FromWriter(SocketWriter.Written written) implements Command {}
-
-    private enum HandshakeTimedOut implements Command { INSTANCE }
+    private record ClientSignal(ClientConnection.Signal signal) implements Command, ClientConnection.Envelope {}
 
     private enum DrainTimedOut implements Command { INSTANCE }
-
-    private enum WriterStopped implements Command { INSTANCE }
 
     /** What the connection tells its parent. */
     public sealed interface Event {
@@ -162,38 +147,22 @@ public final class OutboundConnection {
      */
     public static Behavior<Command> create(Settings settings, Lsn commitLsn, ActorRef<Event> parent,
                                            SocketFactory sockets) {
-        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-            ActorRef<SocketReader.Event> events = ctx.messageAdapter(SocketReader.Event.class, FromReader::new);
-            SocketFactory.Halves halves = sockets.attach(ctx, events);
-            timers.startSingleTimer(HandshakeTimedOut.INSTANCE, settings.handshakeTimeout());
-            return new OutboundConnection(ctx, timers, settings, commitLsn, parent, halves).start();
-        }));
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+                new OutboundConnection(ctx, timers, settings, commitLsn, parent, sockets)
+                        .start(startupMessage(settings), settings.user(), settings.password())));
     }
 
-    private final ActorContext<Command> context;
-    private final TimerScheduler<Command> timers;
     private final Settings settings;
     private final Lsn commitLsn;
     private final ActorRef<Event> parent;
-    private final ActorRef<SocketReader.Command> reader;
-    private final ActorRef<SocketWriter.Command> writer;
-    private final ActorRef<SocketWriter.Written> written;
 
     private OutboundConnection(ActorContext<Command> context, TimerScheduler<Command> timers, Settings settings,
-                               Lsn commitLsn, ActorRef<Event> parent, SocketFactory.Halves halves) {
-        this.context = context;
-        this.timers = timers;
+                               Lsn commitLsn, ActorRef<Event> parent, SocketFactory sockets) {
+        super(context, timers, ClientSignal::new, sockets, new Profile(settings.timeline().toString(), "downstream",
+                "START_PUSH_REPLICATION", settings.handshakeTimeout(), settings.drainTimeout()));
         this.settings = settings;
         this.commitLsn = commitLsn;
         this.parent = parent;
-        this.reader = halves.reader();
-        this.writer = halves.writer();
-        this.written = context.messageAdapter(SocketWriter.Written.class, FromWriter::new);
-    }
-
-    /** Handles one state's messages from the downstream. */
-    private interface MessageHandler {
-        Behavior<Command> handle(Object message);
     }
 
     /** Handles one state's commands from the parent. */
@@ -201,109 +170,43 @@ public final class OutboundConnection {
         Behavior<Command> handle(Command command);
     }
 
-    private Behavior<Command> state(MessageHandler handler) {
+    /** A state before the push: a Send is too early, Finish just terminates. */
+    @Override
+    protected Behavior<Command> state(MessageHandler<Command> handler) {
         return state(handler, command -> {
             if (command == Finish.INSTANCE) {
                 // Nothing is being pushed yet: leave without the CopyBoth goodbye.
-                send(new Terminate());
-                return close();
+                return terminate();
             }
             context.getLog().debug("{}: ignoring {} before the push started", settings.timeline(), command);
             return Behaviors.same();
         });
     }
 
-    private Behavior<Command> state(MessageHandler handler, CommandHandler commands) {
+    private Behavior<Command> state(MessageHandler<Command> handler, CommandHandler commands) {
         return Behaviors.receive(Command.class)
-                .onMessage(FromReader.class, f -> onReaderEvent(f.event(), handler))
-                .onMessage(FromWriter.class, f -> {
-                    parent.tell(new Written(context.getSelf(), f.written().token()));
-                    return Behaviors.same();
-                })
-                .onMessageEquals(HandshakeTimedOut.INSTANCE, () -> fail(
-                        "no START_PUSH_REPLICATION handshake within " + settings.handshakeTimeout(), null))
+                .onMessage(ClientSignal.class, s -> onSignal(s.signal(), handler))
+                .onMessageEquals(DrainTimedOut.INSTANCE, () -> fail(
+                        "the downstream did not end the stream within " + settings.drainTimeout(), null))
                 .onMessage(Send.class, commands::handle)
                 .onMessageEquals(Finish.INSTANCE, () -> commands.handle(Finish.INSTANCE))
                 .build();
     }
 
-    private Behavior<Command> onReaderEvent(SocketReader.Event event, MessageHandler handler) {
-        if (event instanceof SocketReader.Received received) {
-            Object message = received.message();
-            Behavior<Command> next;
-            if (message instanceof ErrorResponse error) {
-                next = fail("downstream error: " + error.message(), error.code());
-            } else if (message instanceof NoticeResponse notice) {
-                context.getLog().info("{}: downstream notice: {}", settings.timeline(), notice.message());
-                next = Behaviors.same();
-            } else {
-                next = handler.handle(message);
-            }
-            reader.tell(SocketReader.Consumed.INSTANCE);
-            return next;
-        }
-        if (event instanceof SocketReader.ReadFailed failed) {
-            return fail("invalid message from the downstream: " + failed.cause().getMessage(), null);
-        }
-        return fail(((SocketReader.PeerClosed) event).reason(), null);
-    }
+    // ---- the command ------------------------------------------------------------------------------
 
-    // ---- startup and authentication --------------------------------------------------------------
-
-    private Behavior<Command> start() {
-        send(startupMessage(settings));
-        return authenticating(new ClientAuthenticator(settings.user(), settings.password(), "downstream"),
-                "startup");
-    }
-
-    /**
-     * The StartupMessage is out (or queued until the socket connects); the server's authentication
-     * requests are answered by {@code auth} until it accepts us.
-     */
-    private Behavior<Command> authenticating(ClientAuthenticator auth, String stateName) {
-        return state(message -> {
-            ClientAuthenticator.Step step = auth.onMessage(message);
-            if (step instanceof ClientAuthenticator.Reply reply) {
-                send(reply.message());
-                return authenticating(auth, "authentication");
-            }
-            if (step == ClientAuthenticator.Wait.INSTANCE) {
-                return Behaviors.same();
-            }
-            if (step == ClientAuthenticator.Authenticated.INSTANCE) {
-                return awaitingReady();
-            }
-            if (step instanceof ClientAuthenticator.Failed failed) {
-                return fail(failed.reason(), null);
-            }
-            return unexpected(message, stateName);
-        });
-    }
-
-    // ---- ready: the server's parameters, then the command -----------------------------------------
-
-    private Behavior<Command> awaitingReady() {
-        return state(message -> {
-            if (message instanceof ParameterStatus || message instanceof BackendKeyData) {
-                return Behaviors.same();
-            }
-            if (message instanceof ReadyForQuery) {
-                send(new Query(startPushQuery(settings, commitLsn)));
-                return startingPush();
-            }
-            return unexpected(message, "ready");
-        });
+    @Override
+    protected Behavior<Command> ready() {
+        send(new Query(startPushQuery(settings, commitLsn)));
+        return startingPush();
     }
 
     private Behavior<Command> startingPush() {
         return state(message -> {
             if (message instanceof CopyBothResponse) {
                 // Window 1: the next message is decoded by the CopyBoth decoder.
-                reader.tell(new SocketReader.SwitchDecoder(OutboundConnection::decodeCopyBothFrame, 1));
+                switchDecoder(OutboundConnection::decodeCopyBothFrame, 1);
                 return awaitingStartPosition();
-            }
-            if (message instanceof ParameterStatus) {
-                return Behaviors.same();
             }
             return unexpected(message, "START_PUSH_REPLICATION");
         });
@@ -312,8 +215,8 @@ public final class OutboundConnection {
     private Behavior<Command> awaitingStartPosition() {
         return state(message -> {
             if (message instanceof StartPosition start) {
-                timers.cancel(HandshakeTimedOut.INSTANCE);
-                reader.tell(new SocketReader.SwitchDecoder(OutboundConnection::decodeCopyBothFrame, PUSH_WINDOW));
+                handshakeDone();
+                switchDecoder(OutboundConnection::decodeCopyBothFrame, PUSH_WINDOW);
                 parent.tell(new Pushing(context.getSelf(), start.startLsn()));
                 return pushing();
             }
@@ -332,9 +235,6 @@ public final class OutboundConnection {
                 parent.tell(new Received(context.getSelf(), receiverMessage));
                 return Behaviors.same();
             }
-            if (message instanceof ParameterStatus) {
-                return Behaviors.same(); // a server may report a changed setting at any time
-            }
             if (message instanceof CopyDone) {
                 // The downstream ends the stream: answer CopyDone, then its CommandComplete and ReadyForQuery follow.
                 send(new CopyDone());
@@ -344,7 +244,7 @@ public final class OutboundConnection {
         }, command -> {
             if (command instanceof Send s) {
                 send(new CopyData(ReplicationCodec.encode(s.message())));
-                writer.tell(new SocketWriter.NotifyWhenWritten(s.token(), written));
+                notifyWhenWritten(s.token());
                 return Behaviors.same();
             }
             send(new CopyDone());
@@ -352,92 +252,43 @@ public final class OutboundConnection {
         });
     }
 
-    // ---- ending and closing -----------------------------------------------------------------------
+    // ---- ending -----------------------------------------------------------------------------------
 
     /** Our CopyDone is out; the downstream's CopyDone, CommandComplete and ReadyForQuery are awaited. */
     private Behavior<Command> ending() {
         timers.startSingleTimer(DrainTimedOut.INSTANCE, settings.drainTimeout());
-        return Behaviors.receive(Command.class)
-                .onMessage(FromReader.class, f -> onReaderEvent(f.event(), message -> {
-                    if (message instanceof StartPosition) {
-                        return unexpected(message, "ending");
-                    }
-                    if (message instanceof ReceiverMessage receiverMessage) {
-                        parent.tell(new Received(context.getSelf(), receiverMessage));
-                        return Behaviors.same();
-                    }
-                    if (message instanceof CopyDone || message instanceof CommandComplete
-                            || message instanceof ParameterStatus) {
-                        return Behaviors.same();
-                    }
-                    if (message instanceof ReadyForQuery) {
-                        send(new Terminate());
-                        return close();
-                    }
-                    return unexpected(message, "ending");
-                }))
-                .onMessage(FromWriter.class, f -> {
-                    parent.tell(new Written(context.getSelf(), f.written().token()));
-                    return Behaviors.same();
-                })
-                .onMessageEquals(DrainTimedOut.INSTANCE, () -> fail(
-                        "the downstream did not end the stream within " + settings.drainTimeout(), null))
-                .onMessageEquals(HandshakeTimedOut.INSTANCE, Behaviors::same)
-                .onMessage(Send.class, s -> Behaviors.same())
-                .onMessageEquals(Finish.INSTANCE, Behaviors::same)
-                .build();
+        return state(message -> {
+            if (message instanceof StartPosition) {
+                return unexpected(message, "ending");
+            }
+            if (message instanceof ReceiverMessage receiverMessage) {
+                parent.tell(new Received(context.getSelf(), receiverMessage));
+                return Behaviors.same();
+            }
+            if (message instanceof CopyDone || message instanceof CommandComplete) {
+                return Behaviors.same();
+            }
+            if (message instanceof ReadyForQuery) {
+                return terminate();
+            }
+            return unexpected(message, "ending");
+        }, command -> Behaviors.same()); // our CopyDone is out: nothing more is sent
     }
 
-    /** Flush what is queued, close the socket, and stop once the writer has (or the drain timeout passed). */
-    private Behavior<Command> close() {
-        timers.cancel(HandshakeTimedOut.INSTANCE);
-        timers.startSingleTimer(DrainTimedOut.INSTANCE, settings.drainTimeout());
-        context.watchWith(writer, WriterStopped.INSTANCE);
-        writer.tell(new SocketWriter.Close());
-        return closing();
+    // ---- what the parent is told ------------------------------------------------------------------
+
+    @Override
+    protected void reportWritten(long token) {
+        parent.tell(new Written(context.getSelf(), token));
     }
 
-    private Behavior<Command> closing() {
-        return Behaviors.receive(Command.class)
-                .onMessage(FromReader.class, f -> {
-                    if (f.event() instanceof SocketReader.Received) {
-                        reader.tell(SocketReader.Consumed.INSTANCE);
-                        return Behaviors.same();
-                    }
-                    return finished();
-                })
-                .onMessageEquals(WriterStopped.INSTANCE, this::finished)
-                .onMessageEquals(DrainTimedOut.INSTANCE, this::finished)
-                .onMessage(Command.class, c -> Behaviors.same())
-                .build();
-    }
-
-    private Behavior<Command> finished() {
-        parent.tell(new Finished(context.getSelf()));
-        return Behaviors.stopped();
-    }
-
-    // ---- helpers ----------------------------------------------------------------------------------
-
-    private void send(FrontendMessage message) {
-        writer.tell(new SocketWriter.WriteRaw(FrontendCodec.encode(message)));
-    }
-
-    private Behavior<Command> unexpected(Object message, String stateName) {
-        String name = message instanceof BackendMessage || message instanceof ReceiverMessage
-                ? message.getClass().getSimpleName() : String.valueOf(message);
-        return fail("unexpected message " + name + " from the downstream in the " + stateName + " state",
-                null);
-    }
-
-    /**
-     * Reports the failure and stops; stopping the reader cancels the inbound stream, which
-     * closes the socket (the two sides are coupled).
-     */
-    private Behavior<Command> fail(String reason, String sqlState) {
-        context.getLog().info("{}: push connection ends: {}{}", settings.timeline(), reason,
-                sqlState == null ? "" : " (" + sqlState + ")");
+    @Override
+    protected void reportFailed(String reason, String sqlState) {
         parent.tell(new Failed(context.getSelf(), reason, sqlState));
-        return Behaviors.stopped();
+    }
+
+    @Override
+    protected void reportClosed() {
+        parent.tell(new Finished(context.getSelf()));
     }
 }

@@ -1,4 +1,4 @@
-package dev.walkeeper.actors.replication;
+package dev.walkeeper.actors.client;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
@@ -17,14 +17,14 @@ import dev.walkeeper.protocol.pg.FrontendMessage.PasswordMessage;
 import java.util.List;
 
 /**
- * The client side of PostgreSQL authentication as a pure state machine, shared by the connection
- * actors that play the frontend ({@link OutboundConnection}, the bridge's primary client): fed the
- * server's messages after the StartupMessage, it answers trust, cleartext, md5 and SCRAM-SHA-256
- * (checking the server's signature) and says when the server accepted us.
+ * The client side of PostgreSQL authentication as a pure state machine, the authenticating state
+ * of every {@link ClientConnection}: fed the server's messages after the StartupMessage, it answers
+ * trust, cleartext, md5 and SCRAM-SHA-256 (checking the server's signature) and says when the
+ * server accepted us.
  *
  * <p>Not thread-safe; one instance per connection attempt.
  */
-public final class ClientAuthenticator {
+final class ClientAuthenticator {
 
     /** What to do after one server message. */
     public sealed interface Step {}
