@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.bridge;
 
+import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.actors.consensus.Proposer;
 import dev.walkeeper.actors.consensus.ProposerSteppedDown;
 import dev.walkeeper.protocol.Lsn;
@@ -352,7 +353,7 @@ public final class Bridge {
 
     private ActorRef<NodeProposerConnection.Command> spawnConnection(int node) {
         return ctx.spawn(NodeProposerConnection.create(settings.node(), nodeEvents,
-                        NodeProposerConnection.sockets(settings.nodes().get(node), settings.connectTimeout())),
+                        ClientConnection.sockets(settings.nodes().get(node), settings.connectTimeout())),
                 "node-" + node + "-" + (++generation[node]));
     }
 
@@ -485,7 +486,7 @@ public final class Bridge {
 
     private void spawnPrimary() {
         primary = ctx.spawn(PrimaryReplicationClient.create(settings.primary(), primaryEvents,
-                        PrimaryReplicationClient.sockets(settings.primaryAddress(), settings.connectTimeout())),
+                        ClientConnection.sockets(settings.primaryAddress(), settings.connectTimeout())),
                 "primary-" + (++primaryGeneration));
     }
 

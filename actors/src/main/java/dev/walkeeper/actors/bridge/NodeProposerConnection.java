@@ -1,7 +1,6 @@
 package dev.walkeeper.actors.bridge;
 
 import dev.walkeeper.actors.client.ClientConnection;
-import dev.walkeeper.actors.socket.OutgoingTcpSocketFactory;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
@@ -9,7 +8,6 @@ import dev.walkeeper.protocol.pg.BackendMessage.CopyBothResponse;
 import dev.walkeeper.protocol.pg.CopyData;
 import dev.walkeeper.protocol.pg.CopyDone;
 import dev.walkeeper.protocol.pg.Frame;
-import dev.walkeeper.protocol.pg.FrameDecoder;
 import dev.walkeeper.protocol.pg.FrontendMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.Query;
 import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
@@ -18,7 +16,6 @@ import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.ProposerCodec;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -120,12 +117,6 @@ public final class NodeProposerConnection extends ClientConnection<NodeProposerC
 
     /** Acceptor messages the reader may decode ahead of us inside CopyBoth. */
     private static final int PUSH_WINDOW = 16;
-
-    /** Sockets to a node at {@code address}. */
-    public static SocketFactory sockets(InetSocketAddress address, Duration connectTimeout) {
-        return new OutgoingTcpSocketFactory(address, connectTimeout,
-                () -> FrameDecoder.forClient(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE), BackendCodec::decode);
-    }
 
     /** The StartupMessage of a walproposer: no {@code replication} parameter, the timeline in {@code options}. */
     public static StartupMessage startupMessage(Settings settings) {

@@ -3,7 +3,6 @@ package dev.walkeeper.actors.bridge;
 import static java.nio.charset.StandardCharsets.UTF_8;
 
 import dev.walkeeper.actors.client.ClientConnection;
-import dev.walkeeper.actors.socket.OutgoingTcpSocketFactory;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendCodec;
@@ -17,7 +16,6 @@ import dev.walkeeper.protocol.pg.BackendMessage.RowDescription;
 import dev.walkeeper.protocol.pg.CopyData;
 import dev.walkeeper.protocol.pg.CopyDone;
 import dev.walkeeper.protocol.pg.Frame;
-import dev.walkeeper.protocol.pg.FrameDecoder;
 import dev.walkeeper.protocol.pg.FrontendMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.Query;
 import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
@@ -26,7 +24,6 @@ import dev.walkeeper.protocol.replication.ReceiverMessage.StandbyStatusUpdate;
 import dev.walkeeper.protocol.replication.ReplicationCodec;
 import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
 import dev.walkeeper.protocol.replication.SenderMessage.XLogData;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -179,12 +176,6 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
             return new Settings(user, password, applicationName, slotName, 16, Duration.ofSeconds(1),
                     Duration.ofSeconds(10), Duration.ofSeconds(2));
         }
-    }
-
-    /** Sockets to a primary at {@code address}. */
-    public static SocketFactory sockets(InetSocketAddress address, Duration connectTimeout) {
-        return new OutgoingTcpSocketFactory(address, connectTimeout,
-                () -> FrameDecoder.forClient(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE), BackendCodec::decode);
     }
 
     /** The StartupMessage of a physical replication client. */

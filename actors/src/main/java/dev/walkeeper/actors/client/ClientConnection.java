@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.client;
 
+import dev.walkeeper.actors.socket.OutgoingTcpSocketFactory;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;
@@ -8,10 +9,13 @@ import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
 import dev.walkeeper.protocol.pg.BackendMessage.NoticeResponse;
 import dev.walkeeper.protocol.pg.BackendMessage.ParameterStatus;
 import dev.walkeeper.protocol.pg.BackendMessage.ReadyForQuery;
+import dev.walkeeper.protocol.pg.BackendCodec;
+import dev.walkeeper.protocol.pg.FrameDecoder;
 import dev.walkeeper.protocol.pg.FrontendCodec;
 import dev.walkeeper.protocol.pg.FrontendMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.Terminate;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.function.Function;
@@ -90,10 +94,15 @@ public abstract class ClientConnection<C> {
     /** Set by a handler that keeps the message it handles unconsumed. */
     private boolean keepUnconsumed;
 
+    /** Sockets to a server at {@code address}: frames as a client reads them, decoded as backend messages. */
+    public static SocketFactory sockets(InetSocketAddress address, Duration connectTimeout) {
+        return new OutgoingTcpSocketFactory(address, connectTimeout,
+                () -> FrameDecoder.forClient(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE), BackendCodec::decode);
+    }
+
     /**
      * @param wrap the constructor of the role's {@link Envelope} command
-     * @param sockets gives the socket halves: an {@code OutgoingTcpSocketFactory} with
-     *     {@code FrameDecoder.forClient} and {@code BackendCodec::decode}, or probes in tests
+     * @param sockets gives the socket halves: {@link #sockets}, or probes in tests
      */
     protected ClientConnection(ActorContext<C> context, TimerScheduler<C> timers, Function<Signal, C> wrap,
                                SocketFactory sockets, Profile profile) {

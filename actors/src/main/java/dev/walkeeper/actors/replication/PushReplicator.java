@@ -1,11 +1,9 @@
 package dev.walkeeper.actors.replication;
 
-import dev.walkeeper.actors.socket.OutgoingTcpSocketFactory;
+import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.persistence.wal.WalReader;
 import dev.walkeeper.protocol.Lsn;
-import dev.walkeeper.protocol.pg.BackendCodec;
-import dev.walkeeper.protocol.pg.FrameDecoder;
 import dev.walkeeper.protocol.replication.PgTime;
 import dev.walkeeper.protocol.replication.ReceiverMessage;
 import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
@@ -190,9 +188,8 @@ public final class PushReplicator {
     private static final long KEEPALIVE_TOKEN = 0;
 
     public static Behavior<Command> create(Downstream downstream, Source source, Lsn initialCommitLsn, Tuning tuning) {
-        return create(downstream, source, initialCommitLsn, tuning, address -> new OutgoingTcpSocketFactory(address,
-                tuning.connectTimeout(), () -> FrameDecoder.forClient(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE),
-                BackendCodec::decode));
+        return create(downstream, source, initialCommitLsn, tuning, address -> ClientConnection.sockets(address,
+                tuning.connectTimeout()));
     }
 
     /** As {@link #create(Downstream, Source, Lsn, Tuning)}, with the sockets of each connection from {@code sockets}. */

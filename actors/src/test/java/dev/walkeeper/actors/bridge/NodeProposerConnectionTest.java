@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
 import dev.walkeeper.actors.TestKits;
+import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.actors.connection.AuthPolicy;
 import dev.walkeeper.actors.connection.ConnectionSettings;
 import dev.walkeeper.actors.connection.Listener;
@@ -81,7 +82,7 @@ class NodeProposerConnectionTest {
                                                                      NodeProposerConnection.Settings settings,
                                                                      TestProbe<NodeProposerConnection.Event> parent) {
         return testKit.spawn(NodeProposerConnection.create(settings, parent.ref(),
-                NodeProposerConnection.sockets(node, Duration.ofSeconds(5))));
+                ClientConnection.sockets(node, Duration.ofSeconds(5))));
     }
 
     private static ProposerGreeting greeting(TenantTimelineId id) {

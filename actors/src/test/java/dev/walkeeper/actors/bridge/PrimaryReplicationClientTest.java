@@ -15,6 +15,7 @@ import dev.walkeeper.actors.bridge.PrimaryReplicationClient.ReportFlushed;
 import dev.walkeeper.actors.bridge.PrimaryReplicationClient.StartStreaming;
 import dev.walkeeper.actors.bridge.PrimaryReplicationClient.Streaming;
 import dev.walkeeper.actors.bridge.PrimaryReplicationClient.Wal;
+import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.wal.XLogFileName;
 import dev.walkeeper.testkit.Command;
@@ -98,7 +99,7 @@ class PrimaryReplicationClientTest {
                                                                PrimaryReplicationClient.Settings settings,
                                                                ActorRef<Event> parent) {
         return testKit.spawn(PrimaryReplicationClient.create(settings, parent,
-                PrimaryReplicationClient.sockets(new InetSocketAddress("127.0.0.1", server.port()),
+                ClientConnection.sockets(new InetSocketAddress("127.0.0.1", server.port()),
                         Duration.ofSeconds(5))));
     }
 

@@ -6,10 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.TestKits;
-import dev.walkeeper.actors.socket.OutgoingTcpSocketFactory;
+import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.protocol.Lsn;
-import dev.walkeeper.protocol.pg.BackendCodec;
-import dev.walkeeper.protocol.pg.FrameDecoder;
 import dev.walkeeper.protocol.replication.ReceiverMessage.StandbyStatusUpdate;
 import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
 import dev.walkeeper.protocol.replication.SenderMessage.XLogData;
@@ -78,8 +76,7 @@ class OutboundConnectionTest {
     private ActorRef<OutboundConnection.Command> connect(OutboundConnection.Settings settings, InetSocketAddress to,
                                                          TestProbe<OutboundConnection.Event> parent) {
         return testKit.spawn(OutboundConnection.create(settings, Lsn.parse("0/1234568"), parent.getRef(),
-                new OutgoingTcpSocketFactory(to, Duration.ofSeconds(5),
-                        () -> FrameDecoder.forClient(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE), BackendCodec::decode)));
+                ClientConnection.sockets(to, Duration.ofSeconds(5))));
     }
 
     private OutboundConnection.Pushing expectPushing(TestProbe<OutboundConnection.Event> parent) {
