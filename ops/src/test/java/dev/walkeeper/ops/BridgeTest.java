@@ -1,8 +1,10 @@
 package dev.walkeeper.ops;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
+import static dev.walkeeper.ops.BridgeChecks.NAME;
+import static dev.walkeeper.ops.BridgeChecks.assertCommitWaits;
+import static dev.walkeeper.ops.BridgeChecks.assertStoresThePrimarysWal;
+import static dev.walkeeper.ops.BridgeChecks.commit;
+import static dev.walkeeper.ops.BridgeChecks.quorumFlush;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.bridge.Bridge;
@@ -11,18 +13,10 @@ import dev.walkeeper.actors.bridge.PrimaryReplicationClient;
 import dev.walkeeper.cluster.WalkeeperNode;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
-import dev.walkeeper.protocol.wal.XLogFileName;
-import dev.walkeeper.testkit.Command;
 import dev.walkeeper.testkit.PostgresServer;
-import dev.walkeeper.testkit.ProcessTimeoutException;
-import dev.walkeeper.testkit.Processes;
-import dev.walkeeper.testkit.ProcessResult;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.junit.jupiter.api.Test;
@@ -35,10 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
  * that comes back is reconnected.
  */
 class BridgeTest {
-    private static final int SEG = 16 * 1024 * 1024;
     private static final TenantTimelineId ID = new TenantTimelineId("77777777777777777777777777777777",
             "88888888888888888888888888888888");
-    private static final String NAME = "walkeeper_bridge";
 
     @TempDir
     Path dataDir;
@@ -65,12 +57,11 @@ class BridgeTest {
             commit(pg, "insert into t select g, md5(g::text) from generate_series(1, 1000) g");
             Lsn committed = Lsn.parse(pg.psql("select pg_current_wal_flush_lsn()"));
             commit(pg, "insert into t values (100001, 'x')");
-            Lsn quorum = Lsn.parse(pg.psql("select flush_lsn from pg_stat_replication where application_name = '"
-                    + NAME + "'"));
+            Lsn quorum = quorumFlush(pg);
             assertTrue(quorum.compareTo(committed) > 0, quorum + " vs " + committed);
 
             for (int i = 0; i < 3; i++) {
-                assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), quorum);
+                assertStoresThePrimarysWal(pg, timeline(dataDir.resolve("node" + i)), quorum);
             }
 
             nodes.remove(2).close();
@@ -84,11 +75,10 @@ class BridgeTest {
             nodes.add(TestNodes.start(dataDir.resolve("node1"),
                     "walkeeper.node-id = 2\nwalkeeper.listen.port = " + secondPort));
             commit(pg, "insert into t values (100004, 'one node back')");
-            Lsn after = Lsn.parse(pg.psql("select flush_lsn from pg_stat_replication where application_name = '"
-                    + NAME + "'"));
+            Lsn after = quorumFlush(pg);
             assertTrue(after.compareTo(quorum) > 0, after + " vs " + quorum);
             for (int i = 0; i < 2; i++) {
-                assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), after);
+                assertStoresThePrimarysWal(pg, timeline(dataDir.resolve("node" + i)), after);
             }
         } finally {
             if (bridge != null) {
@@ -99,52 +89,8 @@ class BridgeTest {
         }
     }
 
-    /** The statement's commit returns within 30 s (it waits for the quorum's flush). */
-    private static void commit(PostgresServer pg, String sql) {
-        long started = System.nanoTime();
-        ProcessResult result = psql(pg, sql, Duration.ofSeconds(30));
-        assertEquals(0, result.exitCode(), result.stderr());
-        System.out.printf("committed in %d ms: %s%n", (System.nanoTime() - started) / 1_000_000, sql);
-    }
-
-    /** The statement's commit is still waiting for the synchronous standby after 3 s (psql is killed). */
-    private static void assertCommitWaits(PostgresServer pg, String sql) {
-        assertThrows(ProcessTimeoutException.class, () -> psql(pg, sql, Duration.ofSeconds(3)));
-        System.out.printf("still waiting after 3 s: %s%n", sql);
-    }
-
-    /** psql with a time limit (statement_timeout does not cover the synchronous commit wait). */
-    private static ProcessResult psql(PostgresServer pg, String sql, Duration limit) {
-        return Processes.run(Command.of(pg.binaries().bin("psql").toString(), "-X", "-q", "-A", "-t",
-                "-v", "ON_ERROR_STOP=1", "-d", pg.conninfo("postgres"), "-f", "-").stdin(sql).timeout(limit));
-    }
-
-    /**
-     * The node's WAL from its first record (after the long page header of its first segment: the
-     * term start) to the quorum's flush LSN is the primary's pg_wal over the same range.
-     */
-    private static void assertStoresThePrimarysWal(PostgresServer pg, Path nodeData, Lsn to) throws Exception {
-        Path timelineDir = nodeData.resolve(ID.tenantId()).resolve(ID.timelineId());
-        long firstSegment;
-        try (var files = Files.list(timelineDir)) {
-            firstSegment = files.map(f -> f.getFileName().toString().replace(".partial", ""))
-                    .filter(XLogFileName::isWalFileName)
-                    .mapToLong(n -> XLogFileName.segNo(n, SEG))
-                    .min().orElseThrow();
-        }
-        Lsn from = new Lsn(firstSegment * SEG + 0x28);
-        assertTrue(from.compareTo(to) < 0, from + " vs " + to);
-        byte[] expected = WalPushTest.readWal(pg.dataDir().resolve("pg_wal"), from, to);
-        byte[] actual = null;
-        for (int attempt = 0; attempt < 50; attempt++) { // a node outside the quorum may lag a little
-            actual = WalPushTest.readWal(timelineDir, from, to);
-            if (Arrays.equals(expected, actual)) {
-                break;
-            }
-            Thread.sleep(100);
-        }
-        assertArrayEquals(expected, actual, "WAL of " + nodeData + " from " + from + " to " + to);
-        System.out.printf("%s: %d bytes [%s, %s) equal the primary's%n", nodeData.getFileName(), expected.length,
-                from, to);
+    /** Where a node keeps the timeline's WAL segments. */
+    private static Path timeline(Path nodeData) {
+        return nodeData.resolve(ID.tenantId()).resolve(ID.timelineId());
     }
 }
