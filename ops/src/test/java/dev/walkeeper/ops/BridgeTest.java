@@ -1,8 +1,6 @@
 package dev.walkeeper.ops;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
+import static dev.walkeeper.ops.BridgeChecks.NAME;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.bridge.Bridge;
@@ -11,14 +9,8 @@ import dev.walkeeper.actors.bridge.PrimaryReplicationClient;
 import dev.walkeeper.cluster.WalkeeperNode;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
-import dev.walkeeper.protocol.wal.XLogFileName;
-import dev.walkeeper.testkit.Command;
 import dev.walkeeper.testkit.PostgresServer;
-import dev.walkeeper.testkit.ProcessTimeoutException;
-import dev.walkeeper.testkit.Processes;
-import dev.walkeeper.testkit.ProcessResult;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,10 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * bridge stops reading the primary.
  */
 class BridgeTest {
-    private static final int SEG = 16 * 1024 * 1024;
     private static final TenantTimelineId ID = new TenantTimelineId("77777777777777777777777777777777",
             "88888888888888888888888888888888");
-    private static final String NAME = "walkeeper_bridge";
 
     @TempDir
     Path dataDir;
@@ -108,7 +98,7 @@ class BridgeTest {
 
         // Without a quorum the bridge stops reading the primary: its WAL is not piled up in memory.
         stopNode(1);
-        psql("set synchronous_commit = local; insert into t select g, repeat('x', 2000)"
+        BridgeChecks.psql(pg, "set synchronous_commit = local; insert into t select g, repeat('x', 2000)"
                 + " from generate_series(200001, 240000) g", Duration.ofSeconds(60));
         Lsn written = Lsn.parse(pg.psql("select pg_current_wal_lsn()"));
         Lsn sent = awaitSentLsnSettled();
@@ -184,13 +174,21 @@ class BridgeTest {
 
     private void assertNodesStoreThePrimarysWal(Lsn to, int... nodeIndexes) throws Exception {
         for (int i : nodeIndexes) {
-            assertStoresThePrimarysWal(pg, dataDir.resolve("node" + i), to);
+            BridgeChecks.assertStoresThePrimarysWal(pg,
+                    dataDir.resolve("node" + i).resolve(ID.tenantId()).resolve(ID.timelineId()), to);
         }
     }
 
-    /** The flush LSN the bridge reported: the quorum's. */
+    private void commit(String sql) {
+        BridgeChecks.commit(pg, sql);
+    }
+
+    private void assertCommitWaits(String sql) {
+        BridgeChecks.assertCommitWaits(pg, sql);
+    }
+
     private Lsn quorumFlush() {
-        return Lsn.parse(pg.psql("select flush_lsn from pg_stat_replication where application_name = '" + NAME + "'"));
+        return BridgeChecks.quorumFlush(pg);
     }
 
     /** The walsender's sent LSN once it has not moved for a second (it is held back by TCP). */
@@ -210,53 +208,5 @@ class BridgeTest {
             Thread.sleep(100);
         }
         throw new AssertionError("the walsender kept sending for 30 s, up to " + last);
-    }
-
-    /** The statement's commit returns within 30 s (it waits for the quorum's flush). */
-    private void commit(String sql) {
-        long started = System.nanoTime();
-        ProcessResult result = psql(sql, Duration.ofSeconds(30));
-        assertEquals(0, result.exitCode(), result.stderr());
-        System.out.printf("committed in %d ms: %s%n", (System.nanoTime() - started) / 1_000_000, sql);
-    }
-
-    /** The statement's commit is still waiting for the synchronous standby after 3 s (psql is killed). */
-    private void assertCommitWaits(String sql) {
-        assertThrows(ProcessTimeoutException.class, () -> psql(sql, Duration.ofSeconds(3)));
-        System.out.printf("still waiting after 3 s: %s%n", sql);
-    }
-
-    /** psql with a time limit (statement_timeout does not cover the synchronous commit wait). */
-    private ProcessResult psql(String sql, Duration limit) {
-        return Processes.run(Command.of(pg.binaries().bin("psql").toString(), "-X", "-q", "-A", "-t",
-                "-v", "ON_ERROR_STOP=1", "-d", pg.conninfo("postgres"), "-f", "-").stdin(sql).timeout(limit));
-    }
-
-    /**
-     * The node's WAL from its first record (after the long page header of its first segment: the
-     * term start) to the quorum's flush LSN is the primary's pg_wal over the same range.
-     */
-    private static void assertStoresThePrimarysWal(PostgresServer pg, Path nodeData, Lsn to) throws Exception {
-        Path timelineDir = nodeData.resolve(ID.tenantId()).resolve(ID.timelineId());
-        long firstSegment;
-        try (var files = Files.list(timelineDir)) {
-            firstSegment = files.map(f -> f.getFileName().toString().replace(".partial", ""))
-                    .filter(XLogFileName::isWalFileName)
-                    .mapToLong(n -> XLogFileName.segNo(n, SEG))
-                    .min().orElseThrow();
-        }
-        Lsn from = new Lsn(firstSegment * SEG + 0x28);
-        assertTrue(from.compareTo(to) < 0, from + " vs " + to);
-        String difference = null;
-        for (int attempt = 0; attempt < 50; attempt++) { // a node outside the quorum may lag a little
-            difference = WalPushTest.firstWalDifference(pg.dataDir().resolve("pg_wal"), timelineDir, from, to);
-            if (difference == null) {
-                break;
-            }
-            Thread.sleep(100);
-        }
-        assertNull(difference, nodeData + " from " + from + " to " + to);
-        System.out.printf("%s: %d bytes [%s, %s) equal the primary's%n", nodeData.getFileName(),
-                to.value() - from.value(), from, to);
     }
 }

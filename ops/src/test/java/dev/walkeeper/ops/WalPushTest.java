@@ -25,7 +25,6 @@ import java.security.MessageDigest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -105,24 +104,6 @@ class WalPushTest {
     }
 
     /** Reads [from, to) out of the segment files, whatever their suffix. */
-    /**
-     * Where the WAL in two directories of segments first differs over {@code [from, to)}, or null
-     * when it is the same; reads one segment of each at a time, so long ranges fit in the heap.
-     */
-    static String firstWalDifference(Path expectedDir, Path actualDir, Lsn from, Lsn to) throws IOException {
-        for (long pos = from.value(); pos < to.value(); pos = (pos / SEG + 1) * SEG) {
-            Lsn sliceEnd = new Lsn(Math.min((pos / SEG + 1) * SEG, to.value()));
-            byte[] expected = readWal(expectedDir, new Lsn(pos), sliceEnd);
-            byte[] actual = readWal(actualDir, new Lsn(pos), sliceEnd);
-            int at = Arrays.mismatch(expected, actual);
-            if (at >= 0) {
-                return "WAL differs at " + new Lsn(pos + at) + " (expected " + expected.length + " bytes from " + new Lsn(pos)
-                        + ", found " + actual.length + ")";
-            }
-        }
-        return null;
-    }
-
     static byte[] readWal(Path dir, Lsn from, Lsn to) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         long pos = from.value();

@@ -43,7 +43,10 @@ final class WalkeeperProcesses {
     private static Command java(String... mainArgs) {
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> command = new ArrayList<>(List.of(Paths.get(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-Xmx256m", "-cp", classpath, "dev.walkeeper.ops.Main"));
+                .toString(), "-Xmx256m",
+                // The program's own logging (INFO), not the test classpath's logback-test.xml: tests
+                // wait for log lines such as the bridge's "elected in term".
+                "-Dlogback.configurationFile=logback.xml", "-cp", classpath, "dev.walkeeper.ops.Main"));
         command.addAll(List.of(mainArgs));
         return Command.of(command);
     }
