@@ -46,7 +46,13 @@ final class WalkeeperProcesses {
                 .toString(), "-Xmx256m",
                 // The program's own logging (INFO), not the test classpath's logback-test.xml: tests
                 // wait for log lines such as the bridge's "elected in term".
-                "-Dlogback.configurationFile=logback.xml", "-cp", classpath, "dev.walkeeper.ops.Main"));
+                "-Dlogback.configurationFile=logback.xml"));
+        // e.g. -Dwalkeeper.child-jvm-args=-XX:StartFlightRecording=filename=/tmp/jfr/ to profile a benchmark
+        String extra = System.getProperty("walkeeper.child-jvm-args", "").trim();
+        if (!extra.isEmpty()) {
+            command.addAll(List.of(extra.split("\\s+")));
+        }
+        command.addAll(List.of("-cp", classpath, "dev.walkeeper.ops.Main"));
         command.addAll(List.of(mainArgs));
         return Command.of(command);
     }

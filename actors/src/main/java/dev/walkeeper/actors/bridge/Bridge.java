@@ -54,6 +54,8 @@ public final class Bridge {
 
     private enum Heartbeat implements Command { INSTANCE }
 
+    private enum CommitUpdates implements Command { INSTANCE }
+
     private record Reconnect(int node) implements Command {}
 
     private enum ReconnectPrimary implements Command { INSTANCE }
@@ -101,6 +103,12 @@ public final class Bridge {
 
     /** Four segments: a node restarted within a few seconds of a busy primary still catches up. */
     public static final long DEFAULT_BUFFER_BYTES = 64L * 1024 * 1024;
+
+    /**
+     * How stale a node's commit LSN may get when no WAL follows a commit (it bounds how long the
+     * node's WAL consumers wait for the last commit); under load the WAL itself carries it.
+     */
+    static final Duration COMMIT_UPDATE_DELAY = Duration.ofMillis(20);
 
     /** Enough in flight per node to keep a socket busy between two Written reports; little to queue. */
     static final long SEND_WINDOW_BYTES = 4L * 1024 * 1024;
@@ -213,6 +221,7 @@ public final class Bridge {
                 .onMessage(FromNode.class, m -> onNode(m.event()))
                 .onMessage(FromPrimary.class, m -> onPrimary(m.event()))
                 .onMessageEquals(Heartbeat.INSTANCE, () -> route(proposer::heartbeat, Behaviors.same()))
+                .onMessageEquals(CommitUpdates.INSTANCE, () -> route(proposer::commitUpdates, Behaviors.same()))
                 .onMessage(Reconnect.class, this::onReconnect)
                 .onMessage(ReconnectPrimary.class, r -> onReconnectPrimary())
                 .onMessageEquals(Stop.INSTANCE, this::stop)
@@ -303,7 +312,10 @@ public final class Bridge {
                     return route(() -> proposer.onVoteResponse(node, vote), Behaviors.same());
                 }
                 if (message instanceof AppendResponse response) {
-                    return route(() -> proposer.onAppendResponse(node, response), Behaviors.same());
+                    return route(() -> {
+                        proposer.onAppendResponse(node, response);
+                        return List.of();
+                    }, Behaviors.same());
                 }
                 throw new IllegalStateException("unexpected message " + message);
             } catch (IllegalStateException e) {
@@ -394,6 +406,9 @@ public final class Bridge {
         Lsn commit = proposer.commitLsn();
         if (commit.isValid() && commit.compareTo(reportedFlush) > 0) {
             reportedFlush = commit;
+            if (!timers.isTimerActive(CommitUpdates.INSTANCE)) {
+                timers.startSingleTimer(CommitUpdates.INSTANCE, COMMIT_UPDATE_DELAY);
+            }
             if (primary != null) { // else the next client gets it when it starts streaming
                 primary.tell(new PrimaryReplicationClient.ReportFlushed(commit));
             }

@@ -45,8 +45,8 @@ import java.util.TreeMap;
  * held back so long that its position left the buffer becomes BEHIND too.
  *
  * <p>Commit LSN = the majority-th highest flush LSN among nodes whose flush reached our term's
- * start (no committing a previous term's WAL alone); it never decreases, and each advance is
- * broadcast in empty AppendRequests. Truncate LSN = min(lowest flush LSN of all nodes, commit
+ * start (no committing a previous term's WAL alone); it never decreases, and it reaches the nodes
+ * with the next AppendRequest, or sooner through {@link #commitUpdates}. Truncate LSN = min(lowest flush LSN of all nodes, commit
  * LSN), never decreasing. A higher term anywhere makes us step down ({@link ProposerSteppedDown}).
  *
  * <p>Errors: an {@link IllegalStateException} from an input means that node broke the protocol
@@ -102,6 +102,8 @@ public final class Proposer {
         Lsn streamingAt = Lsn.INVALID;
         Lsn writtenLsn = Lsn.INVALID;
         Lsn flushLsn = Lsn.INVALID;
+        /** The commit LSN our last AppendRequest to it carried. */
+        Lsn commitSent = Lsn.INVALID;
     }
 
     private final TenantTimelineId id;
@@ -337,11 +339,12 @@ public final class Proposer {
         return out;
     }
 
-    public List<Outbound> onAppendResponse(int node, AppendResponse response) {
+    /** The node's flush LSN; the commit and truncate LSNs may advance (nothing is sent: see {@link #commitUpdates}). */
+    public void onAppendResponse(int node, AppendResponse response) {
         checkActive();
         Node n = node(node);
         if (n.state == NodeState.DISCONNECTED) {
-            return List.of();
+            return;
         }
         if (Long.compareUnsigned(response.term(), term) > 0) {
             throw stepDown(node, response.term(), "answered an AppendRequest with a higher term");
@@ -350,14 +353,30 @@ public final class Proposer {
             throw new IllegalStateException("node " + node + " sent an AppendResponse in state " + n.state);
         }
         n.flushLsn = response.flushLsn();
-        Lsn before = commitLsn;
         commitLsn = Lsn.max(commitLsn, quorumFlushLsn());
         Lsn minFlush = nodes[0].flushLsn;
         for (Node other : nodes) {
             minFlush = Lsn.min(minFlush, other.flushLsn);
         }
         truncateLsn = Lsn.max(truncateLsn, Lsn.min(minFlush, commitLsn));
-        return commitLsn.equals(before) ? List.of() : heartbeat();
+    }
+
+    /**
+     * Empty AppendRequests to the elected nodes that have not yet been sent the current commit
+     * LSN. A commit advance otherwise travels with the next WAL (or {@link #heartbeat}): sending
+     * it at once after every response would double the messages under load, so the caller
+     * calls this shortly after an advance.
+     */
+    public List<Outbound> commitUpdates() {
+        checkActive();
+        List<Outbound> out = new ArrayList<>();
+        for (int i = 0; i < nodes.length; i++) {
+            Node n = nodes[i];
+            if (isElected(n) && n.commitSent.compareTo(commitLsn) < 0) {
+                out.add(new Outbound(i, appendRequest(n, new byte[0])));
+            }
+        }
+        return out;
     }
 
     /**
@@ -386,7 +405,7 @@ public final class Proposer {
         List<Outbound> out = new ArrayList<>();
         for (int i = 0; i < nodes.length; i++) {
             if (isElected(nodes[i])) {
-                out.add(new Outbound(i, appendRequest(nodes[i].streamingAt, new byte[0])));
+                out.add(new Outbound(i, appendRequest(nodes[i], new byte[0])));
             }
         }
         return out;
@@ -575,14 +594,17 @@ public final class Proposer {
             long room = sendWindow - (n.streamingAt.value() - n.writtenLsn.value());
             int length = (int) Math.min(Math.min(AppendRequest.MAX_SEND_SIZE, room),
                     endOfWal.value() - n.streamingAt.value());
-            out.add(new Outbound(node, appendRequest(n.streamingAt, read(n.streamingAt, length))));
+            out.add(new Outbound(node, appendRequest(n, read(n.streamingAt, length))));
             n.streamingAt = n.streamingAt.plus(length);
         }
         n.state = n.streamingAt.equals(endOfWal) ? NodeState.STREAMING : NodeState.ELECTED;
     }
 
-    private AppendRequest appendRequest(Lsn begin, byte[] wal) {
-        return new AppendRequest(MCONF.generation(), term, begin, begin.plus(wal.length), commitLsn, truncateLsn, wal);
+    /** WAL (or none) at the node's position, with the horizons it now learns. */
+    private AppendRequest appendRequest(Node n, byte[] wal) {
+        n.commitSent = commitLsn;
+        return new AppendRequest(MCONF.generation(), term, n.streamingAt, n.streamingAt.plus(wal.length), commitLsn,
+                truncateLsn, wal);
     }
 
     /** {@code length} buffered bytes from {@code from}; the appended array itself when it is exactly that. */

@@ -229,7 +229,8 @@ class NodeProposerConnectionTest {
             if (message instanceof VoteResponse vote) {
                 return proposer.onVoteResponse(node, vote);
             }
-            return proposer.onAppendResponse(node, (AppendResponse) message);
+            proposer.onAppendResponse(node, (AppendResponse) message);
+            return List.of();
         }
         assertInstanceOf(NodeProposerConnection.Ready.class, event);
         return List.of();

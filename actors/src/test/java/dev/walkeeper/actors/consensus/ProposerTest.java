@@ -23,7 +23,9 @@ import dev.walkeeper.protocol.safekeeper.TermHistory;
 import dev.walkeeper.protocol.safekeeper.TermSwitch;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -109,13 +111,13 @@ class ProposerTest {
             if (reply instanceof VoteResponse v) {
                 return p.onVoteResponse(node, v);
             }
-            List<Outbound> out = p.onAppendResponse(node, (AppendResponse) reply);
+            p.onAppendResponse(node, (AppendResponse) reply);
             Lsn before = lastCommit.getOrDefault(p, Lsn.INVALID);
             assertTrue(p.commitLsn().compareTo(before) >= 0, "commit LSN went back from " + before + " to " + p.commitLsn());
             assertTrue(p.truncateLsn().compareTo(Lsn.max(p.commitLsn(), p.termStartLsn())) <= 0,
                     "truncate LSN " + p.truncateLsn() + " beyond commit LSN " + p.commitLsn());
             lastCommit.put(p, p.commitLsn());
-            return out;
+            return List.of();
         }
 
         /** Group commit on the given acceptors: fsync, AppendResponses to their proposer, and what follows. */
@@ -136,15 +138,30 @@ class ProposerTest {
             return any;
         }
 
-        /** Flushes every reachable acceptor until no more responses come. */
+        /**
+         * Flushes every reachable acceptor until no more responses come, and tells the nodes the
+         * commit LSN (as the bridge does shortly after an advance).
+         */
         void settle() {
             int[] all = new int[up.length];
             for (int n = 0; n < all.length; n++) {
                 all[n] = n;
             }
-            for (int round = 0; flush(all); round++) {
+            for (int round = 0; flush(all) || sendCommitUpdates(); round++) {
                 assertTrue(round < 100, "the network does not settle");
             }
+        }
+
+        private boolean sendCommitUpdates() {
+            boolean any = false;
+            for (Proposer p : new LinkedHashSet<>(Arrays.asList(connectedTo))) {
+                if (p != null && !p.steppedDown()) {
+                    List<Outbound> updates = p.commitUpdates();
+                    any |= !updates.isEmpty();
+                    send(p, updates);
+                }
+            }
+            return any;
         }
 
         /** The node is cut off from {@code p} (no crash: its unflushed WAL stays). */
@@ -284,10 +301,16 @@ class ProposerTest {
         int before = net.delivered.get(2).size();
         net.flush(1);
         assertEquals(end, p.commitLsn(), "two of three flushed");
-        // The advance goes out at once, in empty AppendRequests, to everyone.
-        AppendRequest beat = assertInstanceOf(AppendRequest.class, net.delivered.get(2).get(before));
-        assertTrue(beat.isHeartbeat());
-        assertEquals(end, beat.commitLsn());
+        assertEquals(before, net.delivered.get(2).size(), "the advance waits for the next AppendRequest");
+        List<Outbound> updates = p.commitUpdates();
+        assertEquals(3, updates.size(), "or goes to everyone that has not seen it");
+        for (Outbound o : updates) {
+            AppendRequest beat = assertInstanceOf(AppendRequest.class, o.message());
+            assertTrue(beat.isHeartbeat());
+            assertEquals(end, beat.commitLsn());
+        }
+        net.send(p, updates);
+        assertEquals(List.of(), p.commitUpdates(), "each node is told once");
         assertEquals(BASEBACKUP, p.truncateLsn(), "node 2 has not flushed: its WAL is still needed");
 
         net.settle();
