@@ -186,6 +186,13 @@ class MainTest {
         assertContains(run.err(), "not a size");
     }
 
+    @Test
+    void benchIngestRefusesAppendsTooSmallToHoldRecords() {
+        Run run = run("bench", "ingest", "--sizes", "8192,100");
+        assertEquals(2, run.exitCode(), run.err());
+        assertContains(run.err(), "at least 256 bytes");
+    }
+
     private static Bridge.Settings proposeSettings(String... extra) {
         List<String> args = new ArrayList<>(List.of("propose", "--primary", "127.0.0.1:5432", "--nodes",
                 "127.0.0.1:5454", "--tenant-id", "77777777777777777777777777777777",

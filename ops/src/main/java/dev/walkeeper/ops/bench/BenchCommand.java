@@ -15,6 +15,7 @@ import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -28,6 +29,9 @@ public final class BenchCommand {
             description = "One node, fsync on: a proposer on loopback pushes WAL in appends of each size for the "
                     + "given time; compared with a plain write+fdatasync loop of the same size on the same filesystem.")
     static final class Ingest implements Callable<Integer> {
+        /** Four generated records (header and payload) must fit in one append. */
+        static final int MIN_APPEND_SIZE = 256;
+
         @Spec
         CommandSpec spec;
 
@@ -49,6 +53,10 @@ public final class BenchCommand {
 
         @Override
         public Integer call() throws Exception {
+            if (sizes.stream().anyMatch(size -> size < MIN_APPEND_SIZE)) {
+                throw new ParameterException(spec.commandLine(),
+                        "--sizes: an append must be at least " + MIN_APPEND_SIZE + " bytes, got " + sizes);
+            }
             PrintWriter out = spec.commandLine().getOut();
             Files.createDirectories(dir);
             out.printf("bench ingest: %d s per measurement, window %d KiB, dir %s%n", seconds, window / 1024,
@@ -73,7 +81,8 @@ public final class BenchCommand {
 
         private static void row(PrintWriter out, int size, String run, double mbPerSecond, double diskMbPerSecond,
                                 LatencyHistogram latencies, double diskP50) {
-            out.printf("%-9s %-16s %10.1f %7.2f %10.3f %10.3f %12.2f%n", size / 1024 + " KiB", run, mbPerSecond,
+            String append = size % 1024 == 0 ? size / 1024 + " KiB" : size + " B";
+            out.printf("%-9s %-16s %10.1f %7.2f %10.3f %10.3f %12.2f%n", append, run, mbPerSecond,
                     mbPerSecond / diskMbPerSecond, latencies.percentileMillis(50), latencies.percentileMillis(99),
                     latencies.percentileMillis(99) / diskP50);
         }

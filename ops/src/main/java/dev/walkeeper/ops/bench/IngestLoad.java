@@ -80,7 +80,9 @@ final class IngestLoad {
         sendProposer(new ProposerMessage.ProposerElected(0, term, START,
                 new TermHistory(List.of(new TermSwitch(term, START)))));
 
-        WalGenerator generator = new WalGenerator(format, START, 4000);
+        // Only record ends are acknowledged: with records longer than an append, the latency run
+        // (one append in flight) would wait for an acknowledgement that cannot come.
+        WalGenerator generator = new WalGenerator(format, START, Math.min(4000, appendSize / 4));
         ArrayDeque<long[]> inFlight = new ArrayDeque<>(); // {end LSN, send time}
         LatencyHistogram latencies = new LatencyHistogram();
         Lsn sentTo = START;
