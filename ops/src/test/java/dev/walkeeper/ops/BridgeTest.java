@@ -1,11 +1,13 @@
 package dev.walkeeper.ops;
 
 import static dev.walkeeper.ops.BridgeChecks.NAME;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.bridge.Bridge;
 import dev.walkeeper.actors.bridge.NodeProposerConnection;
 import dev.walkeeper.actors.bridge.PrimaryReplicationClient;
+import dev.walkeeper.actors.consensus.Proposer;
 import dev.walkeeper.cluster.WalkeeperNode;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
@@ -17,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -75,6 +78,14 @@ class BridgeTest {
         Lsn quorum = quorumFlush();
         assertTrue(quorum.compareTo(committed) > 0, quorum + " vs " + committed);
         assertNodesStoreThePrimarysWal(quorum, 0, 1, 2);
+        Bridge.Status status = status(bridges.get(0));
+        assertEquals(1, status.term());
+        assertTrue(status.elected());
+        assertEquals(quorum, status.commitLsn());
+        for (Bridge.NodeStatus node : status.nodes()) {
+            assertEquals(Proposer.NodeState.STREAMING, node.state(), status.summary());
+            assertTrue(node.flushLsn().compareTo(committed) > 0, status.summary());
+        }
 
         stopNode(2);
         commit("insert into t values (100002, 'one node down')");
@@ -135,6 +146,26 @@ class BridgeTest {
     }
 
     /**
+     * A node that comes back further behind than the bridge's buffer stays behind, says so in the
+     * bridge's status, and the quorum commits without it.
+     */
+    @Test
+    void aNodeFurtherBehindThanTheBufferStaysBehindAndTheQuorumGoesOn() throws Exception {
+        ActorSystem<Bridge.Command> bridge = startBridge(1 << 20);
+        commit("create table t (id int primary key, v text)");
+        Lsn left = quorumFlush();
+        stopNode(2);
+        commit("insert into t select g, repeat('x', 1000) from generate_series(1, 5000) g");
+        restartNode(2);
+        Bridge.NodeStatus third = awaitNodeState(bridge, 2, Proposer.NodeState.BEHIND);
+        assertTrue(third.streamingAt().compareTo(left) >= 0, third.toString());
+        commit("insert into t values (100001, 'without node 2')");
+        Lsn end = quorumFlush();
+        assertNodesStoreThePrimarysWal(end, 0, 1);
+        assertEquals(Proposer.NodeState.BEHIND, status(bridge).nodes().get(2).state());
+    }
+
+    /**
      * A second bridge on the same nodes wins a higher term: the first steps down and stops, the
      * second takes the slot over once the first's walsender is gone, and commits go on.
      */
@@ -149,12 +180,33 @@ class BridgeTest {
     }
 
     private ActorSystem<Bridge.Command> startBridge() {
+        return startBridge(Bridge.DEFAULT_BUFFER_BYTES);
+    }
+
+    private ActorSystem<Bridge.Command> startBridge(long bufferBytes) {
         ActorSystem<Bridge.Command> bridge = ActorSystem.create(Bridge.create(Bridge.Settings.defaults(
                 new InetSocketAddress("127.0.0.1", pg.port()),
                 PrimaryReplicationClient.Settings.defaults("postgres", null, NAME, NAME), addresses,
-                NodeProposerConnection.Settings.defaults("bridge", null, ID))), "bridge");
+                NodeProposerConnection.Settings.defaults("bridge", null, ID)).withBufferBytes(bufferBytes)), "bridge");
         bridges.add(bridge);
         return bridge;
+    }
+
+    private static Bridge.Status status(ActorSystem<Bridge.Command> bridge) throws Exception {
+        return AskPattern.<Bridge.Command, Bridge.Status>ask(bridge, Bridge.GetStatus::new, Duration.ofSeconds(5),
+                bridge.scheduler()).toCompletableFuture().get();
+    }
+
+    private static Bridge.NodeStatus awaitNodeState(ActorSystem<Bridge.Command> bridge, int node,
+                                                    Proposer.NodeState state) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        Bridge.Status status = status(bridge);
+        while (status.nodes().get(node).state() != state && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+            status = status(bridge);
+        }
+        assertEquals(state, status.nodes().get(node).state(), status.summary());
+        return status.nodes().get(node);
     }
 
     private static void stopBridge(ActorSystem<Bridge.Command> bridge) throws Exception {

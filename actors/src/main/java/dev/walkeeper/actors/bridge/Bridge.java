@@ -12,6 +12,7 @@ import dev.walkeeper.protocol.safekeeper.ProposerMessage.AppendRequest;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -56,12 +57,41 @@ public final class Bridge {
 
     private enum CommitUpdates implements Command { INSTANCE }
 
+    private enum LogStatus implements Command { INSTANCE }
+
     private record Reconnect(int node) implements Command {}
 
     private enum ReconnectPrimary implements Command { INSTANCE }
 
     /** Stop the bridge: the primary and node connections are closed. */
     public enum Stop implements Command { INSTANCE }
+
+    /** Asks for a {@link Status}. */
+    public record GetStatus(ActorRef<Status> replyTo) implements Command {}
+
+    /**
+     * What the bridge knows: {@code term} 0 and no nodes' states before the primary identified
+     * itself; {@code commitLsn} is what the primary was last told.
+     */
+    public record Status(long term, boolean elected, Lsn commitLsn, Lsn endOfWal, List<NodeStatus> nodes) {
+        public Status {
+            nodes = List.copyOf(nodes);
+        }
+
+        /** One line for the log: term, commit LSN and each node's state and flush LSN. */
+        public String summary() {
+            StringBuilder line = new StringBuilder("term ").append(term).append(elected ? "" : " (not elected)")
+                    .append(", commit ").append(commitLsn).append(", end of WAL ").append(endOfWal);
+            for (NodeStatus node : nodes) {
+                line.append("; ").append(node.address()).append(' ').append(node.state())
+                        .append(" flush ").append(node.flushLsn());
+            }
+            return line.toString();
+        }
+    }
+
+    /** A node as the proposer sees it ({@link Proposer.NodeState}), with its address. */
+    public record NodeStatus(InetSocketAddress address, Proposer.NodeState state, Lsn flushLsn, Lsn streamingAt) {}
 
     /**
      * @param primaryAddress the primary's replication address
@@ -109,6 +139,9 @@ public final class Bridge {
      * node's WAL consumers wait for the last commit); under load the WAL itself carries it.
      */
     static final Duration COMMIT_UPDATE_DELAY = Duration.ofMillis(20);
+
+    /** How often the status goes to the log (INFO), so a node left behind shows even when nothing changes. */
+    static final Duration STATUS_LOG_INTERVAL = Duration.ofMinutes(1);
 
     /** Enough in flight per node to keep a socket busy between two Written reports; little to queue. */
     static final long SEND_WINDOW_BYTES = 4L * 1024 * 1024;
@@ -174,6 +207,7 @@ public final class Bridge {
         return Behaviors.receive(Command.class)
                 .onMessage(FromPrimary.class, m -> onPrimary(m.event()))
                 .onMessage(ReconnectPrimary.class, r -> onReconnectPrimary())
+                .onMessage(GetStatus.class, this::onGetStatus)
                 .onMessageEquals(Stop.INSTANCE, this::stop)
                 .build();
     }
@@ -204,6 +238,7 @@ public final class Bridge {
                                 proposer.term(), proposer.termStartLsn());
                         startStreaming();
                         timers.startTimerWithFixedDelay(Heartbeat.INSTANCE, settings.heartbeat());
+                        timers.startTimerWithFixedDelay(LogStatus.INSTANCE, STATUS_LOG_INTERVAL);
                         return streaming();
                     }
                     return next;
@@ -211,6 +246,7 @@ public final class Bridge {
                 .onMessage(Reconnect.class, this::onReconnect)
                 .onMessage(FromPrimary.class, m -> onPrimary(m.event()))
                 .onMessage(ReconnectPrimary.class, r -> onReconnectPrimary())
+                .onMessage(GetStatus.class, this::onGetStatus)
                 .onMessageEquals(Stop.INSTANCE, this::stop)
                 .build();
     }
@@ -224,6 +260,11 @@ public final class Bridge {
                 .onMessageEquals(CommitUpdates.INSTANCE, () -> route(proposer::commitUpdates, Behaviors.same()))
                 .onMessage(Reconnect.class, this::onReconnect)
                 .onMessage(ReconnectPrimary.class, r -> onReconnectPrimary())
+                .onMessage(GetStatus.class, this::onGetStatus)
+                .onMessageEquals(LogStatus.INSTANCE, () -> {
+                    ctx.getLog().info("status: {}", status().summary());
+                    return Behaviors.same();
+                })
                 .onMessageEquals(Stop.INSTANCE, this::stop)
                 .build();
     }
@@ -414,6 +455,23 @@ public final class Bridge {
             }
         }
         return next;
+    }
+
+    private Behavior<Command> onGetStatus(GetStatus get) {
+        get.replyTo().tell(status());
+        return Behaviors.same();
+    }
+
+    private Status status() {
+        if (proposer == null) {
+            return new Status(0, false, Lsn.INVALID, Lsn.INVALID, List.of());
+        }
+        List<NodeStatus> nodes = new ArrayList<>();
+        for (int i = 0; i < connections.length; i++) {
+            Proposer.NodeStatus node = proposer.nodeStatus(i);
+            nodes.add(new NodeStatus(settings.nodes().get(i), node.state(), node.flushLsn(), node.streamingAt()));
+        }
+        return new Status(proposer.term(), proposer.elected(), reportedFlush, proposer.endOfWal(), nodes);
     }
 
     /** Said once per time it happens: a node left out of the stream needs an operator's eye. */
