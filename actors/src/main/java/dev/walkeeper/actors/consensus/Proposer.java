@@ -46,8 +46,8 @@ import java.util.TreeMap;
  *
  * <p>Commit LSN = the majority-th highest flush LSN among nodes whose flush reached our term's
  * start (no committing a previous term's WAL alone); it never decreases, and it reaches the nodes
- * with the next AppendRequest, or sooner through {@link #commitUpdates}. Truncate LSN = min(lowest flush LSN of all nodes, commit
- * LSN), never decreasing. A higher term anywhere makes us step down ({@link ProposerSteppedDown}).
+ * with the next AppendRequest, or sooner through {@link #commitUpdates}. Truncate LSN =
+ * min(lowest flush LSN of all nodes, commit LSN), never decreasing. A higher term anywhere makes us step down ({@link ProposerSteppedDown}).
  *
  * <p>Errors: an {@link IllegalStateException} from an input means that node broke the protocol
  * (a message out of turn, an inconsistent history); nothing changed, and the caller drops the
@@ -209,6 +209,7 @@ public final class Proposer {
         n.vote = null;
         n.streamingAt = Lsn.INVALID;
         n.writtenLsn = Lsn.INVALID;
+        n.commitSent = Lsn.INVALID; // a new connection is told the commit LSN again
     }
 
     public List<Outbound> onAcceptorGreeting(int node, AcceptorGreeting greeting) {
