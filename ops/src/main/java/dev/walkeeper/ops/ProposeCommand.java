@@ -8,6 +8,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.pekko.actor.typed.ActorSystem;
 import picocli.CommandLine.Command;
@@ -49,7 +50,7 @@ class ProposeCommand implements Callable<Integer> {
     List<String> nodes;
 
     @Option(names = "--node-user", defaultValue = "walkeeper_bridge", paramLabel = "USER",
-            description = "User for the nodes (default ${DEFAULT-VALUE}).")
+            description = "User for the nodes (default ${DEFAULT-VALUE}); password from WALKEEPER_PASSWORD.")
     String nodeUser;
 
     @Option(names = "--tenant-id", required = true, paramLabel = "HEX32", description = "Tenant id (32 hex digits).")
@@ -74,7 +75,15 @@ class ProposeCommand implements Callable<Integer> {
         return 1;
     }
 
+    /** The password for the nodes' user, when they ask for one. */
+    static final String NODE_PASSWORD_ENV = "WALKEEPER_PASSWORD";
+
     Bridge.Settings settings() {
+        return settings(System.getenv());
+    }
+
+    /** Passwords come from the environment, never the command line (where {@code ps} shows them). */
+    Bridge.Settings settings(Map<String, String> env) {
         TenantTimelineId id;
         try {
             id = new TenantTimelineId(tenantId, timelineId);
@@ -86,13 +95,14 @@ class ProposeCommand implements Callable<Integer> {
             nodeAddresses.add(address("--nodes", node));
         }
         PrimaryReplicationClient.Settings primarySettings = PrimaryReplicationClient.Settings.defaults(primaryUser,
-                System.getenv("PGPASSWORD"), applicationName, slot);
+                env.get("PGPASSWORD"), applicationName, slot);
         // The primary client waits for StartStreaming (the election) within its handshake timeout.
         primarySettings = new PrimaryReplicationClient.Settings(primarySettings.user(), primarySettings.password(),
                 primarySettings.applicationName(), primarySettings.slotName(), primarySettings.maxUnacknowledged(),
                 primarySettings.statusInterval(), Duration.ofSeconds(60), primarySettings.closeTimeout());
         return Bridge.Settings.defaults(address("--primary", primary), primarySettings, nodeAddresses,
-                NodeProposerConnection.Settings.defaults(nodeUser, null, id)).withBufferBytes(bufferBytes);
+                NodeProposerConnection.Settings.defaults(nodeUser, env.get(NODE_PASSWORD_ENV), id))
+                .withBufferBytes(bufferBytes);
     }
 
     private InetSocketAddress address(String option, String hostPort) {

@@ -1,6 +1,7 @@
 package dev.walkeeper.ops;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -171,6 +173,20 @@ class MainTest {
         assertEquals(List.of(5454, 5455, 5456), settings.nodes().stream().map(a -> a.getPort()).toList());
         assertEquals("88888888888888888888888888888888", settings.node().timeline().timelineId());
         assertEquals(Bridge.DEFAULT_BUFFER_BYTES, settings.bufferBytes());
+    }
+
+    @Test
+    void proposePasswordsComeFromTheEnvironment() {
+        CommandLine.ParseResult parsed = new CommandLine(new Main()).parseArgs("propose", "--primary", "127.0.0.1:5432",
+                "--nodes", "127.0.0.1:5454", "--tenant-id", "77777777777777777777777777777777",
+                "--timeline-id", "88888888888888888888888888888888");
+        ProposeCommand propose = (ProposeCommand) parsed.subcommand().commandSpec().userObject();
+        var settings = propose.settings(Map.of("PGPASSWORD", "primary secret", "WALKEEPER_PASSWORD", "node secret"));
+        assertEquals("primary secret", settings.primary().password());
+        assertEquals("node secret", settings.node().password());
+        var trusted = propose.settings(Map.of());
+        assertNull(trusted.primary().password());
+        assertNull(trusted.node().password());
     }
 
     @Test
