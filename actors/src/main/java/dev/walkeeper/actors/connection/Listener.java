@@ -9,6 +9,8 @@ import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -44,6 +46,11 @@ public final class Listener {
     @FunctionalInterface
     public interface ConnectionFactory {
         Behavior<Connection.Command> create(Tcp.IncomingConnection connection);
+
+        /** Where the connections run: the default dispatcher unless they block. */
+        default Props props() {
+            return Props.empty();
+        }
     }
 
     public static ConnectionFactory tcpConnections(ConnectionSettings settings,
@@ -51,13 +58,28 @@ public final class Listener {
         return tcpConnections(settings, timelines, null);
     }
 
-    /** With {@code pushReceivers} (nullable) the node also accepts START_PUSH_REPLICATION. */
+    /**
+     * With {@code pushReceivers} (nullable) the node also accepts START_PUSH_REPLICATION; its
+     * connections then write and fsync pushed WAL themselves, so they run on the timelines'
+     * dispatcher, where blocking holds up no other actor.
+     */
     public static ConnectionFactory tcpConnections(ConnectionSettings settings,
                                                    ActorRef<TimelineRegistry.Command> timelines,
                                                    PushReceivers pushReceivers) {
-        return incoming -> Connection.create(settings, timelines, pushReceivers, incoming.remoteAddress(),
-                new TcpSocketFactory(incoming, () -> FrameDecoder.forServer(settings.maxMessageSize()),
-                        FrontendCodec::decode));
+        return new ConnectionFactory() {
+            @Override
+            public Behavior<Connection.Command> create(Tcp.IncomingConnection incoming) {
+                return Connection.create(settings, timelines, pushReceivers, incoming.remoteAddress(),
+                        new TcpSocketFactory(incoming, () -> FrameDecoder.forServer(settings.maxMessageSize()),
+                                FrontendCodec::decode));
+            }
+
+            @Override
+            public Props props() {
+                return pushReceivers == null ? Props.empty()
+                        : DispatcherSelector.fromConfig(TimelineRegistry.DISPATCHER);
+            }
+        };
     }
 
     public static Behavior<Command> create(String host, int port, ConnectionFactory connections,
@@ -111,6 +133,6 @@ public final class Listener {
         InetSocketAddress remote = incoming.remoteAddress();
         String name = "conn-" + counter.incrementAndGet() + "-" + remote.getPort();
         ctx.spawn(Behaviors.supervise(connections.create(incoming))
-                .onFailure(Exception.class, SupervisorStrategy.stop()), name);
+                .onFailure(Exception.class, SupervisorStrategy.stop()), name, connections.props());
     }
 }

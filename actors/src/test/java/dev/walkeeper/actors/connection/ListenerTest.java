@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.TestKits;
+import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.TcpSocketFactory;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
@@ -18,13 +19,17 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.LoggingTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -41,6 +46,15 @@ class ListenerTest {
     private static final ConnectionSettings SETTINGS = new ConnectionSettings(Duration.ofSeconds(10),
             Duration.ofSeconds(5), FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE, "15.0", 42, 16 << 20,
             AuthPolicy.loopbackTrustOnly());
+
+    @Test
+    void connectionsThatWritePushedWalRunWhereBlockingIsAllowed() {
+        ActorRef<TimelineRegistry.Command> timelines = testKit.createTestProbe(TimelineRegistry.Command.class).ref();
+        assertEquals(Props.empty(), Listener.tcpConnections(SETTINGS, timelines).props());
+        PushReceivers receivers = new PushReceivers(id -> Path.of("unused"), Duration.ofSeconds(30));
+        assertEquals(DispatcherSelector.fromConfig(TimelineRegistry.DISPATCHER),
+                Listener.tcpConnections(SETTINGS, timelines, receivers).props());
+    }
 
     @Test
     void aFailingConnectionIsStoppedAndLoggedWhileOthersAreServed() throws Exception {
