@@ -329,8 +329,7 @@ public final class Bridge {
 
     /** Acks every {@code Wal} whose end the sockets of a quorum of nodes took. */
     private void releaseAcknowledged() {
-        Lsn[] taken = proposer.status().stream().map(Proposer.NodeStatus::writtenLsn).sorted().toArray(Lsn[]::new);
-        Lsn quorumTaken = taken[taken.length - (taken.length / 2 + 1)];
+        Lsn quorumTaken = proposer.quorumWrittenLsn();
         while (!unacknowledged.isEmpty() && quorumTaken.isValid()
                 && unacknowledged.peek().compareTo(quorumTaken) <= 0) {
             unacknowledged.poll();

@@ -451,6 +451,18 @@ public final class Proposer {
         return walAppended;
     }
 
+    /**
+     * How far the connections of a majority of nodes took the WAL sent to them ({@link #onWritten});
+     * INVALID while fewer than a majority are elected.
+     */
+    public Lsn quorumWrittenLsn() {
+        Lsn[] written = new Lsn[nodes.length];
+        for (int i = 0; i < nodes.length; i++) {
+            written[i] = nodes[i].writtenLsn;
+        }
+        return majorityth(written);
+    }
+
     /** The oldest LSN still in the buffer: nodes below it are {@link NodeState#BEHIND}. */
     public Lsn bufferStart() {
         return bufferStart;
@@ -633,7 +645,12 @@ public final class Proposer {
             Lsn flush = nodes[i].flushLsn;
             acks[i] = flush.compareTo(termStartLsn) >= 0 ? flush : Lsn.INVALID;
         }
-        Arrays.sort(acks);
-        return acks[nodes.length - quorum];
+        return majorityth(acks);
+    }
+
+    /** The highest LSN that a majority of the given positions (one per node) reached. */
+    private Lsn majorityth(Lsn[] positions) {
+        Arrays.sort(positions);
+        return positions[nodes.length - quorum];
     }
 }

@@ -457,6 +457,7 @@ class ProposerTest {
         Lsn end = appendKeepingUp(p, 8, 2, 0, 1);
         net.settle();
         assertEquals(end, p.commitLsn());
+        assertEquals(end, p.quorumWrittenLsn(), "nodes 0 and 1 took everything");
 
         int before = net.delivered.get(2).size();
         net.reconnect(p, 2);
@@ -477,6 +478,9 @@ class ProposerTest {
         assertEquals(start.plus(24 * KIB), p.nodeStatus(2).streamingAt());
         net.send(p, p.onWritten(2, start.plus(24 * KIB)));
         assertEquals(NodeState.BEHIND, p.nodeStatus(2).state(), "its position left the buffer");
+
+        append(p, 1, 8 * KIB, 40);
+        assertEquals(later, p.quorumWrittenLsn(), "sent, but no socket of the majority reported it written");
     }
 
     /** Appends 8 KiB pieces; after each, the given nodes' sockets take everything sent to them. */
