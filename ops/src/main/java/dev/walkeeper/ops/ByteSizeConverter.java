@@ -1,30 +1,22 @@
 package dev.walkeeper.ops;
 
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import dev.walkeeper.protocol.pg.PgSize;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
-/** A size as PostgreSQL writes one in its settings: a number of bytes, or with kB, MB, GB (units of 1024). */
+/** A positive size as PostgreSQL writes one in its settings ({@link PgSize}): 64MB, 512kB, 1GB. */
 final class ByteSizeConverter implements ITypeConverter<Long> {
-    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(B|kB|MB|GB)?");
-
     @Override
     public Long convert(String value) {
-        Matcher m = SIZE.matcher(value.trim());
-        if (!m.matches()) {
-            throw new TypeConversionException("'" + value + "' is not a size like 64MB");
+        long bytes;
+        try {
+            bytes = PgSize.parse(value);
+        } catch (IllegalArgumentException e) {
+            throw new TypeConversionException(e.getMessage());
         }
-        int shift = switch (m.group(2) == null ? "B" : m.group(2)) {
-            case "kB" -> 10;
-            case "MB" -> 20;
-            case "GB" -> 30;
-            default -> 0;
-        };
-        long number = Long.parseLong(m.group(1));
-        if (number > (Long.MAX_VALUE >> shift) || number == 0) {
+        if (bytes == 0) {
             throw new TypeConversionException("'" + value + "' is out of range");
         }
-        return number << shift;
+        return bytes;
     }
 }

@@ -19,6 +19,7 @@ import dev.walkeeper.protocol.pg.Frame;
 import dev.walkeeper.protocol.pg.FrontendMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.Query;
 import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
+import dev.walkeeper.protocol.pg.PgSize;
 import dev.walkeeper.protocol.replication.PgTime;
 import dev.walkeeper.protocol.replication.ReceiverMessage.StandbyStatusUpdate;
 import dev.walkeeper.protocol.replication.ReplicationCodec;
@@ -31,7 +32,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -193,23 +193,9 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
         return "START_REPLICATION SLOT " + slotName + " PHYSICAL " + start + " TIMELINE " + timeline;
     }
 
-    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(B|kB|MB|GB|TB)?");
-
     /** {@code SHOW wal_segment_size}'s answer ("16MB", "1GB", "65536kB") in bytes. */
     public static int parseSegmentSize(String shown) {
-        Matcher m = SIZE.matcher(shown.trim());
-        if (!m.matches()) {
-            throw new IllegalArgumentException("cannot parse wal_segment_size " + shown);
-        }
-        long value = Long.parseLong(m.group(1));
-        String unit = m.group(2) == null ? "B" : m.group(2);
-        long bytes = switch (unit) {
-            case "kB" -> value << 10;
-            case "MB" -> value << 20;
-            case "GB" -> value << 30;
-            case "TB" -> value << 40;
-            default -> value;
-        };
+        long bytes = PgSize.parse(shown);
         if (bytes <= 0 || bytes > (1L << 30) || Long.bitCount(bytes) != 1) {
             throw new IllegalArgumentException("wal_segment_size " + shown + " is not a power of two up to 1GB");
         }

@@ -9,6 +9,7 @@ import dev.walkeeper.protocol.pg.BackendMessage.DataRow;
 import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
 import dev.walkeeper.protocol.pg.BackendMessage.RowDescription;
 import dev.walkeeper.protocol.pg.BackendMessage.RowDescription.Field;
+import dev.walkeeper.protocol.pg.PgSize;
 import dev.walkeeper.protocol.pg.SqlState;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -79,7 +80,7 @@ final class SimpleQueries {
     /** The parameters SHOW knows, in PostgreSQL's text forms. */
     private Map<String, String> parameters() {
         Map<String, String> p = new LinkedHashMap<>();
-        p.put("wal_segment_size", formatSize(settings.walSegmentSize()));
+        p.put("wal_segment_size", PgSize.format(settings.walSegmentSize()));
         p.put("wal_block_size", "8192");
         p.put("server_version", settings.serverVersion());
         p.put("server_encoding", "UTF8");
@@ -87,16 +88,5 @@ final class SimpleQueries {
         p.put("integer_datetimes", "on");
         p.put("timezone", "UTC");
         return p;
-    }
-
-    /** Sizes as SHOW prints them: the largest unit that divides exactly (16MB, 1GB). */
-    static String formatSize(long bytes) {
-        String[] units = {"B", "kB", "MB", "GB", "TB"};
-        int unit = 0;
-        while (unit < units.length - 1 && bytes >= 1024 && bytes % 1024 == 0) {
-            bytes /= 1024;
-            unit++;
-        }
-        return bytes + units[unit];
     }
 }
