@@ -304,6 +304,10 @@ public final class Bridge {
      */
     private Behavior<Command> onWal(PrimaryReplicationClient.Wal wal) {
         Lsn end = proposer.endOfWal();
+        if (wal.start().compareTo(end) > 0) {
+            ctx.getLog().error("WAL from the primary at {} leaves a gap after {}: stopping", wal.start(), end);
+            return stop();
+        }
         if (!proposer.walAppended()) {
             // The first WAL of the term: everything from the segment start feeds lower voters.
             return append(wal.start(), wal.bytes());
@@ -311,10 +315,6 @@ public final class Bridge {
         if (wal.end().compareTo(end) <= 0) {
             primary.tell(PrimaryReplicationClient.Ack.INSTANCE);
             return Behaviors.same();
-        }
-        if (wal.start().compareTo(end) > 0) {
-            ctx.getLog().error("WAL from the primary at {} leaves a gap after {}: stopping", wal.start(), end);
-            return stop();
         }
         int skip = (int) (end.value() - wal.start().value());
         return append(end, skip == 0 ? wal.bytes() : Arrays.copyOfRange(wal.bytes(), skip, wal.bytes().length));
