@@ -15,6 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import dev.walkeeper.protocol.wal.XLogFileName;
+import dev.walkeeper.testkit.Await;
 import dev.walkeeper.testkit.Command;
 import dev.walkeeper.testkit.FreePort;
 import dev.walkeeper.testkit.PostgresServer;
@@ -37,8 +38,6 @@ import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
-import java.util.function.Supplier;
 import java.util.regex.MatchResult;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -213,7 +212,7 @@ class BridgeCrashTest {
         awaitQuorumFlush(end);
         // A node serves a standby only committed WAL: its commit LSN must be there before the
         // primary (and with it the bridge, which tells the nodes) goes away.
-        await(() -> nodeCommitLsn(0).compareTo(end) >= 0, () -> "node 0's commit LSN " + nodeCommitLsn(0)
+        Await.until(CATCH_UP, () -> nodeCommitLsn(0).compareTo(end) >= 0, () -> "node 0's commit LSN " + nodeCommitLsn(0)
                 + " below " + end);
         Set<Integer> onPrimary = ids(pg);
         pg.stop();
@@ -224,10 +223,10 @@ class BridgeCrashTest {
                         + TIMELINE_OPTIONS + "'''")
                 .config("wal_retrieve_retry_interval = '1s'")
                 .build().start()) {
-            await(() -> "1".equals(standby.psqlResult("select count(*) from load_done").stdout().trim()),
+            Await.until(CATCH_UP, () -> "1".equals(standby.psqlResult("select count(*) from load_done").stdout().trim()),
                     () -> "the standby did not replay the last commit: receive/replay LSN "
                             + standby.psqlResult("select pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()")
-                            .stdout().trim() + "\n" + tail(standby.serverLog()));
+                            .stdout().trim() + "\n" + Await.tail(standby.serverLog()));
             Set<Integer> onStandby = ids(standby);
             Set<Integer> lost = new TreeSet<>(load.acknowledged);
             lost.removeAll(onStandby);
@@ -273,7 +272,7 @@ class BridgeCrashTest {
         }
 
         void awaitAcknowledged(int count) throws InterruptedException {
-            await(() -> acknowledged.size() >= count || !thread.isAlive(),
+            Await.until(CATCH_UP, () -> acknowledged.size() >= count || !thread.isAlive(),
                     () -> acknowledged.size() + " commits acknowledged, waiting for " + count);
             assertTrue(thread.isAlive(), () -> "the load client stopped: " + failure);
         }
@@ -314,7 +313,7 @@ class BridgeCrashTest {
             }
             if (!process.isAlive() || System.nanoTime() > deadline) {
                 throw new AssertionError("no " + count + " lines '" + pattern + "' (alive: " + process.isAlive()
-                        + ") in " + process.logFile() + ":\n" + tail(process.output()));
+                        + ") in " + process.logFile() + ":\n" + Await.tail(process.output()));
             }
             Thread.sleep(20);
         }
@@ -337,7 +336,7 @@ class BridgeCrashTest {
     }
 
     private void awaitQuorumFlush(Lsn target) throws InterruptedException {
-        await(() -> quorumFlush(pg).compareTo(target) >= 0, () -> "the quorum flush " + quorumFlush(pg)
+        Await.until(CATCH_UP, () -> quorumFlush(pg).compareTo(target) >= 0, () -> "the quorum flush " + quorumFlush(pg)
                 + " did not reach the primary's " + target);
     }
 
@@ -378,20 +377,5 @@ class BridgeCrashTest {
         String rows = server.psql("select id from acked");
         return rows.isEmpty() ? Set.of() : Arrays.stream(rows.split("\n")).map(Integer::valueOf)
                 .collect(Collectors.toCollection(TreeSet::new));
-    }
-
-    /** Polls {@code condition} every 50 ms for up to {@link #CATCH_UP}. */
-    private static void await(BooleanSupplier condition, Supplier<String> failure) throws InterruptedException {
-        long deadline = System.nanoTime() + CATCH_UP.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("within " + CATCH_UP + ": " + failure.get());
-            }
-            Thread.sleep(50);
-        }
-    }
-
-    private static String tail(String log) {
-        return log.length() <= 8000 ? log : "…" + log.substring(log.length() - 8000);
     }
 }

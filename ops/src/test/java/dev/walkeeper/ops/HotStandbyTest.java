@@ -11,6 +11,7 @@ import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import dev.walkeeper.protocol.safekeeper.TermHistory;
 import dev.walkeeper.protocol.safekeeper.TermSwitch;
 import dev.walkeeper.protocol.wal.XLogFileName;
+import dev.walkeeper.testkit.Await;
 import dev.walkeeper.testkit.Command;
 import dev.walkeeper.testkit.PostgresServer;
 import dev.walkeeper.testkit.ProcessResult;
@@ -23,7 +24,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
-import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -153,7 +153,7 @@ class HotStandbyTest {
     private static String awaitSame(PostgresServer primary, PostgresServer standby, String sql)
             throws InterruptedException {
         String expected = primary.psql(sql);
-        await(() -> expected.equals(standby.psqlResult(sql).stdout().trim()),
+        Await.until(CATCH_UP, () -> expected.equals(standby.psqlResult(sql).stdout().trim()),
                 () -> "the standby answers " + standby.psqlResult(sql).stdout().trim() + " to " + sql
                         + ", the primary " + expected + standbyState(standby));
         return expected;
@@ -163,7 +163,7 @@ class HotStandbyTest {
     private static void assertStreamingFrom(PostgresServer standby, int nodePort) throws InterruptedException {
         String sql = "select status, sender_host, sender_port from pg_stat_wal_receiver";
         String expected = "streaming|127.0.0.1|" + nodePort;
-        await(() -> expected.equals(standby.psqlResult(sql).stdout().trim()),
+        Await.until(CATCH_UP, () -> expected.equals(standby.psqlResult(sql).stdout().trim()),
                 () -> "pg_stat_wal_receiver is not " + expected + standbyState(standby));
         assertEquals(expected, standby.psql(sql));
     }
@@ -172,22 +172,7 @@ class HotStandbyTest {
         return "\n--- standby: receive/replay LSN, wal receiver ---\n"
                 + standby.psqlResult("select pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()").stdout().trim() + "\n"
                 + standby.psqlResult("select * from pg_stat_wal_receiver").stdout().trim()
-                + "\n--- standby log (tail) ---\n" + tail(standby.serverLog());
-    }
-
-    /** Polls {@code condition} every 100 ms for up to {@link #CATCH_UP}. */
-    private static void await(Supplier<Boolean> condition, Supplier<String> failure) throws InterruptedException {
-        long deadline = System.nanoTime() + CATCH_UP.toNanos();
-        while (!condition.get()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("within " + CATCH_UP + ": " + failure.get());
-            }
-            Thread.sleep(100);
-        }
-    }
-
-    private static String tail(String log) {
-        return log.length() <= 8000 ? log : "…" + log.substring(log.length() - 8000);
+                + "\n--- standby log (tail) ---\n" + Await.tail(standby.serverLog());
     }
 
     private static boolean isEmpty(Path directory) throws IOException {

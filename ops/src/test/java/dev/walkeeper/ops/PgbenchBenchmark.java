@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import dev.walkeeper.testkit.Await;
 import dev.walkeeper.testkit.Command;
 import dev.walkeeper.testkit.FreePort;
 import dev.walkeeper.testkit.PostgresServer;
@@ -211,7 +212,7 @@ class PgbenchBenchmark {
         return new Standby() {
             @Override
             public String logTail() {
-                return "\n--- standby's server log ---\n" + tail(standby.serverLog());
+                return "\n--- standby's server log ---\n" + Await.tail(standby.serverLog());
             }
 
             @Override
@@ -247,7 +248,7 @@ class PgbenchBenchmark {
                 StringBuilder text = new StringBuilder();
                 for (RunningProcess p : processes) {
                     text.append("\n--- ").append(p.logFile()).append(p.isAlive() ? "" : " (exited)").append(" ---\n")
-                            .append(tail(p.output()));
+                            .append(Await.tail(p.output()));
                 }
                 return text.toString();
             }
@@ -314,10 +315,5 @@ class PgbenchBenchmark {
         Matcher m = Pattern.compile("^" + line + "$", Pattern.MULTILINE).matcher(pgbenchOutput);
         assertTrue(m.find(), "no line '" + line + "' in pgbench's output:\n" + pgbenchOutput);
         return Double.parseDouble(m.group(1));
-    }
-
-    private static String tail(String log) {
-        List<String> lines = log.lines().toList();
-        return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
     }
 }
