@@ -94,12 +94,9 @@ class ProposeCommand implements Callable<Integer> {
         for (String node : nodes) {
             nodeAddresses.add(address("--nodes", node));
         }
-        PrimaryReplicationClient.Settings primarySettings = PrimaryReplicationClient.Settings.defaults(primaryUser,
-                env.get("PGPASSWORD"), applicationName, slot);
         // The primary client waits for StartStreaming (the election) within its handshake timeout.
-        primarySettings = new PrimaryReplicationClient.Settings(primarySettings.user(), primarySettings.password(),
-                primarySettings.applicationName(), primarySettings.slotName(), primarySettings.maxUnacknowledged(),
-                primarySettings.statusInterval(), Duration.ofSeconds(60), primarySettings.closeTimeout());
+        PrimaryReplicationClient.Settings primarySettings = PrimaryReplicationClient.Settings.defaults(primaryUser,
+                env.get("PGPASSWORD"), applicationName, slot).withHandshakeTimeout(Duration.ofSeconds(60));
         return Bridge.Settings.defaults(address("--primary", primary), primarySettings, nodeAddresses,
                 NodeProposerConnection.Settings.defaults(nodeUser, env.get(NODE_PASSWORD_ENV), id))
                 .withBufferBytes(bufferBytes);

@@ -12,6 +12,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -173,6 +174,7 @@ class MainTest {
         assertEquals(List.of(5454, 5455, 5456), settings.nodes().stream().map(a -> a.getPort()).toList());
         assertEquals("88888888888888888888888888888888", settings.node().timeline().timelineId());
         assertEquals(Bridge.DEFAULT_BUFFER_BYTES, settings.bufferBytes());
+        assertEquals(Duration.ofSeconds(60), settings.primary().handshakeTimeout(), "room for the election");
     }
 
     @Test

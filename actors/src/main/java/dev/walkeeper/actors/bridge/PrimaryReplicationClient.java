@@ -176,6 +176,11 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
             return new Settings(user, password, applicationName, slotName, 16, Duration.ofSeconds(1),
                     Duration.ofSeconds(10), Duration.ofSeconds(2));
         }
+
+        public Settings withHandshakeTimeout(Duration timeout) {
+            return new Settings(user, password, applicationName, slotName, maxUnacknowledged, statusInterval, timeout,
+                    closeTimeout);
+        }
     }
 
     /** The StartupMessage of a physical replication client. */
