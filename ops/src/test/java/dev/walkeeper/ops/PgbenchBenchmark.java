@@ -19,12 +19,16 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -33,16 +37,22 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code bench pgbench}, run on demand (scripts/bench-pgbench.sh; excluded from the test run):
  * {@code pgbench -N} with 1 and 8 clients against a PostgreSQL 15 primary (a) without a standby,
- * (b) with a native streaming standby as its synchronous standby, (c) with the proposer bridge and
- * three walkeeper nodes, each in its own JVM, as its synchronous standby. Every configuration gets
- * a fresh primary with the same settings but {@code synchronous_standby_names}, initialized by the
- * same {@code pgbench -i}; all data directories lie under the same temporary directory.
+ * (b) with a native streaming standby as its synchronous standby, (d) with PostgreSQL's own quorum
+ * commit, {@code ANY 2 (r1, r2, r3)} over three {@code pg_receivewal --synchronous}, each on its
+ * own slot (the native equivalent of a three-node quorum), (c) with the proposer bridge and three
+ * walkeeper nodes, each in its own JVM, as its synchronous standby; run and printed in that order,
+ * then the TPS ratios (c)/(d) (the target metric), (c)/(b), (d)/(b), (b)/(a). Every configuration
+ * gets a fresh primary with the same settings but {@code synchronous_standby_names}, initialized
+ * by the same {@code pgbench -i}; all data directories lie under the same temporary directory.
+ * System properties: {@code pgbench.seconds} (30), {@code pgbench.clients} (1,8),
+ * {@code pgbench.configs} (a,b,c,d: which configurations run; ratios need both of theirs).
  */
 @Tag("bench")
 class PgbenchBenchmark {
     private static final int SECONDS = Integer.getInteger("pgbench.seconds", 30);
     private static final List<Integer> CLIENTS = Arrays.stream(System.getProperty("pgbench.clients", "1,8")
             .split(",")).map(String::trim).map(Integer::valueOf).toList();
+    private static final Set<Config> CONFIGS = configs(System.getProperty("pgbench.configs", "a,b,c,d"));
     private static final int SCALE = Integer.getInteger("pgbench.scale", 10);
     private static final int CORES = Runtime.getRuntime().availableProcessors();
     private static final TenantTimelineId ID = new TenantTimelineId("99999999999999999999999999999999",
@@ -55,18 +65,40 @@ class PgbenchBenchmark {
     /** Standby logs outlive the test directory, to look into a failed or suspicious run. */
     private Path logs;
 
+    /** In the order they run and are printed. */
     private enum Config {
-        NONE("(a) no standby", null),
-        POSTGRES("(b) PostgreSQL standby", "pg_standby"),
-        BRIDGE("(c) bridge + 3 nodes", "walkeeper_bridge");
+        NONE("a", "no standby", "", null),
+        POSTGRES("b", "PostgreSQL standby", "pg_standby", "sync", "pg_standby"),
+        QUORUM("d", "PostgreSQL quorum ANY 2 of 3", "ANY 2 (r1, r2, r3)", "quorum", "r1", "r2", "r3"),
+        BRIDGE("c", "bridge + 3 nodes", "walkeeper_bridge", "sync", "walkeeper_bridge");
 
+        /** Its letter in -Dpgbench.configs and the ratios. */
+        final String letter;
         final String label;
-        /** The application name in synchronous_standby_names, or null for none. */
-        final String standbyName;
+        final String synchronousStandbyNames;
+        /** The sync_state that pg_stat_replication shows for each of its standbys. */
+        final String syncState;
+        /** Its standbys' application names, sorted. */
+        final List<String> standbys;
 
-        Config(String label, String standbyName) {
-            this.label = label;
-            this.standbyName = standbyName;
+        Config(String letter, String description, String synchronousStandbyNames, String syncState,
+               String... standbys) {
+            this.letter = letter;
+            this.label = "(" + letter + ") " + description;
+            this.synchronousStandbyNames = synchronousStandbyNames;
+            this.syncState = syncState;
+            this.standbys = List.of(standbys);
+        }
+    }
+
+    /** (c)/(d) first: the bridge against the native quorum it stands in for. */
+    private static final List<Ratio> RATIOS = List.of(new Ratio(Config.BRIDGE, Config.QUORUM),
+            new Ratio(Config.BRIDGE, Config.POSTGRES), new Ratio(Config.QUORUM, Config.POSTGRES),
+            new Ratio(Config.POSTGRES, Config.NONE));
+
+    private record Ratio(Config numerator, Config denominator) {
+        String label() {
+            return "(" + numerator.letter + ")/(" + denominator.letter + ")";
         }
     }
 
@@ -90,24 +122,29 @@ class PgbenchBenchmark {
                 .toAbsolutePath();
         Map<Config, Map<Integer, Result>> results = new EnumMap<>(Config.class);
         Map<Config, List<String>> problems = new EnumMap<>(Config.class);
-        for (Config config : Config.values()) {
+        for (Config config : CONFIGS) {
             results.put(config, measure(config, problems));
         }
 
         System.out.printf(Locale.ROOT, "%nbench pgbench: pgbench -N, scale %d, %d s per run, synchronous_commit = on,"
                 + " %d cores%n", SCALE, SECONDS, CORES);
-        System.out.printf(Locale.ROOT, "%-24s %7s %9s %11s %10s %8s%n", "config", "clients", "tps", "lat avg ms",
+        System.out.printf(Locale.ROOT, "%-34s %7s %9s %11s %10s %8s%n", "config", "clients", "tps", "lat avg ms",
                 "stddev ms", "p99 ms");
         results.forEach((config, byClients) -> byClients.forEach((clients, r) -> System.out.printf(Locale.ROOT,
-                "%-24s %7d %9.1f %11.3f %10.3f %8.3f%n", config.label, clients, r.tps(), r.latencyMs(),
+                "%-34s %7d %9.1f %11.3f %10.3f %8.3f%n", config.label, clients, r.tps(), r.latencyMs(),
                 r.stddevMs(), r.p99Ms())));
-        System.out.printf(Locale.ROOT, "%-24s %7s %9s %9s %9s%n", "tps ratios", "clients", "(c)/(b)", "(b)/(a)",
-                "(c)/(a)");
-        for (int clients : CLIENTS) {
-            double a = results.get(Config.NONE).get(clients).tps();
-            double b = results.get(Config.POSTGRES).get(clients).tps();
-            double c = results.get(Config.BRIDGE).get(clients).tps();
-            System.out.printf(Locale.ROOT, "%-24s %7d %9.2f %9.2f %9.2f%n", "", clients, c / b, b / a, c / a);
+        List<Ratio> ratios = RATIOS.stream()
+                .filter(r -> results.containsKey(r.numerator()) && results.containsKey(r.denominator())).toList();
+        if (!ratios.isEmpty()) {
+            System.out.printf(Locale.ROOT, "%-34s %7s", "tps ratios", "clients");
+            ratios.forEach(r -> System.out.printf(Locale.ROOT, " %9s", r.label()));
+            System.out.println();
+            for (int clients : CLIENTS) {
+                System.out.printf(Locale.ROOT, "%-34s %7d", "", clients);
+                ratios.forEach(r -> System.out.printf(Locale.ROOT, " %9.2f", results.get(r.numerator()).get(clients)
+                        .tps() / results.get(r.denominator()).get(clients).tps()));
+                System.out.println();
+            }
         }
         problems.forEach((config, lines) -> {
             if (!lines.isEmpty()) {
@@ -121,8 +158,8 @@ class PgbenchBenchmark {
     /** One configuration: a fresh primary, its standby, pgbench -i, then one run per client count. */
     private Map<Integer, Result> measure(Config config, Map<Config, List<String>> problems) throws Exception {
         PostgresServer.Builder primaryOptions = PostgresServer.builder().config("synchronous_commit = on");
-        if (config.standbyName != null) {
-            primaryOptions.synchronousStandbyNames(config.standbyName);
+        if (!config.synchronousStandbyNames.isEmpty()) {
+            primaryOptions.synchronousStandbyNames(config.synchronousStandbyNames);
         }
         try (PostgresServer primary = primaryOptions.build().start();
              Standby standby = attach(config, primary)) {
@@ -138,7 +175,8 @@ class PgbenchBenchmark {
                 awaitSynchronous(primary, config, standby); // still: had it dropped out, commits would have hung
             }
             List<String> newProblems = new ArrayList<>(standby.problems());
-            newProblems.removeAll(startupProblems); // log lines carry their time, so they are distinct
+            // Logs only grow; each startup line goes once (pg_receivewal's lines carry no time to tell repeats apart).
+            startupProblems.forEach(newProblems::remove);
             problems.put(config, newProblems);
             return results;
         }
@@ -188,6 +226,7 @@ class PgbenchBenchmark {
                 public void close() {}
             };
             case POSTGRES -> postgresStandby(primary);
+            case QUORUM -> quorum(primary);
             case BRIDGE -> bridge(primary);
         };
     }
@@ -198,7 +237,7 @@ class PgbenchBenchmark {
      * override it without the application_name that synchronous_standby_names names.
      */
     private Standby postgresStandby(PostgresServer primary) throws IOException {
-        String name = Config.POSTGRES.standbyName;
+        String name = Config.POSTGRES.standbys.get(0);
         Path backup = dir.resolve("standby-backup");
         Processes.run(Command.of(primary.binaries().bin("pg_basebackup").toString(), "-d",
                 primary.conninfo("postgres"), "-D", backup.toString(), "-X", "stream", "-c", "fast",
@@ -227,6 +266,39 @@ class PgbenchBenchmark {
         };
     }
 
+    /**
+     * One {@code pg_receivewal --synchronous} per quorum member, on its own slot (reserving WAL
+     * from now, so it starts there) and in its own directory: it flushes what it receives at once
+     * and reports the flush, as a standby's walreceiver does.
+     */
+    private Standby quorum(PostgresServer primary) throws IOException {
+        List<RunningProcess> receivers = new ArrayList<>();
+        try {
+            for (String name : Config.QUORUM.standbys) {
+                primary.psql("select pg_create_physical_replication_slot('" + name + "', true)");
+                Path target = Files.createDirectories(dir.resolve("receivewal-" + name));
+                receivers.add(Processes.start(Command.of(primary.binaries().bin("pg_receivewal").toString(),
+                        "-d", primary.conninfo("postgres") + " application_name=" + name, "-D", target.toString(),
+                        "-S", name, "--synchronous", "--no-loop", "--verbose"), logs.resolve(name + ".log")));
+            }
+        } catch (RuntimeException | AssertionError | IOException e) {
+            receivers.forEach(RunningProcess::close);
+            throw e;
+        }
+        return processes(receivers, l -> l.matches("pg_receivewal: (error|warning): .*"), () -> {
+            // PostgreSQL 15's pg_receivewal exits cleanly (exit code 0) on SIGINT only; SIGTERM kills it.
+            for (RunningProcess receiver : receivers) {
+                if (receiver.isAlive()) {
+                    Processes.run(Command.of("kill", "-INT", Long.toString(receiver.pid())))
+                            .requireSuccess("kill -INT " + receiver.logFile().getFileName());
+                }
+            }
+            for (RunningProcess receiver : receivers) {
+                assertEquals(0, receiver.waitFor(Duration.ofSeconds(10)), receiver.logFile() + ": exit code");
+            }
+        });
+    }
+
     /** Three {@code walkeeper node} JVMs, then {@code walkeeper propose} between them and the primary. */
     private Standby bridge(PostgresServer primary) {
         List<RunningProcess> processes = new ArrayList<>();
@@ -242,6 +314,19 @@ class PgbenchBenchmark {
             processes.forEach(RunningProcess::close);
             throw e;
         }
+        // The test classpath's logback configuration logs WARN and above only.
+        return processes(processes, l -> l.contains(" WARN ") || l.contains(" ERROR "), () -> {
+            for (int i = processes.size() - 1; i >= 0; i--) { // the bridge first
+                processes.get(i).stop(Duration.ofSeconds(10));
+            }
+        });
+    }
+
+    /**
+     * Standby processes: {@code problem} picks a log's error and warning lines; {@code stop} stops
+     * them cleanly, and whatever still runs after it (e.g. after a failed stop) is killed.
+     */
+    private static Standby processes(List<RunningProcess> processes, Predicate<String> problem, Runnable stop) {
         return new Standby() {
             @Override
             public String logTail() {
@@ -255,41 +340,53 @@ class PgbenchBenchmark {
 
             @Override
             public List<String> problems() {
-                // The test classpath's logback configuration logs WARN and above only.
-                return processes.stream().flatMap(p -> p.output().lines()
-                        .filter(l -> l.contains(" WARN ") || l.contains(" ERROR "))
+                return processes.stream().flatMap(p -> p.output().lines().filter(problem)
                         .map(l -> p.logFile().getFileName() + ": " + l)).toList();
             }
 
             @Override
             public void close() {
-                for (int i = processes.size() - 1; i >= 0; i--) { // the bridge first
-                    processes.get(i).stop(Duration.ofSeconds(10));
+                try {
+                    stop.run();
+                } finally {
+                    processes.forEach(RunningProcess::close);
                 }
             }
         };
     }
 
     /**
-     * Exactly the expected standby is connected, streaming and synchronous (none for (a)), with
-     * synchronous_commit on: only then does every commit wait for it.
+     * Exactly the expected standbys are connected, streaming and synchronous (sync_state sync, or
+     * quorum for (d); none for (a)), with synchronous_commit on: only then does every commit wait
+     * for them.
      */
     private static void awaitSynchronous(PostgresServer primary, Config config, Standby standby)
             throws InterruptedException {
         assertEquals("on", primary.psql("show synchronous_commit"));
-        assertEquals(config.standbyName == null ? "" : config.standbyName,
-                primary.psql("show synchronous_standby_names"));
-        String expected = config.standbyName == null ? "" : config.standbyName + "|streaming|sync";
+        assertEquals(config.synchronousStandbyNames, primary.psql("show synchronous_standby_names"));
+        String expected = config.standbys.stream().map(name -> name + "|streaming|" + config.syncState)
+                .collect(Collectors.joining("\n"));
         long deadline = System.nanoTime() + SYNC_WAIT.toNanos();
         String seen;
-        while (!(seen = primary.psql("select application_name, state, sync_state from pg_stat_replication"))
-                .equals(expected)) {
+        while (!(seen = primary.psql("select application_name, state, sync_state from pg_stat_replication"
+                + " order by application_name")).equals(expected)) {
             if (System.nanoTime() > deadline) {
                 throw new AssertionError(config.label + ": pg_stat_replication shows [" + seen + "], not ["
                         + expected + "] after " + SYNC_WAIT + standby.logTail());
             }
             Thread.sleep(200);
         }
+    }
+
+    /** The configurations named by their letters, e.g. "a,b,c,d"; in {@link Config}'s order. */
+    private static Set<Config> configs(String letters) {
+        Set<Config> configs = EnumSet.noneOf(Config.class);
+        for (String letter : letters.split(",")) {
+            configs.add(Arrays.stream(Config.values()).filter(c -> c.letter.equals(letter.trim())).findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException("pgbench.configs: no configuration '"
+                            + letter.trim() + "' in '" + letters + "' (a, b, c, d)")));
+        }
+        return configs;
     }
 
     /** The 99th percentile of the latencies in pgbench's per-transaction logs (third field, µs). */
