@@ -43,7 +43,7 @@ final class WalkeeperProcesses {
     private static Command java(String... mainArgs) {
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> command = new ArrayList<>(List.of(Paths.get(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-Xmx256m",
+                .toString(), "-Xmx256m", "-XX:+UseSerialGC", // as bin/walkeeper runs it
                 // The program's own logging (INFO), not the test classpath's logback-test.xml: tests
                 // wait for log lines such as the bridge's "elected in term".
                 "-Dlogback.configurationFile=logback.xml"));
