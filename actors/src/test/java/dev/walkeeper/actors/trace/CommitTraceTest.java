@@ -9,6 +9,7 @@ import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -66,5 +67,21 @@ class CommitTraceTest {
         assertEquals(read, log.nanos(1));
         assertEquals(200, log.lsn(1));
         assertEquals(1, log.node(2));
+    }
+
+    @Test
+    void loadedAtStartupItWritesAnEmptyTraceWhenNothingStamped() throws IOException {
+        Path file = dir.resolve("idle.trace");
+        ActorTestKit testKit = ActorTestKit.create(ConfigFactory.parseMap(Map.of(
+                "walkeeper.trace.enabled", true, "walkeeper.trace.file", file.toString(),
+                "walkeeper.trace.max-events", 10, "walkeeper.trace.source", "idle", "walkeeper.trace.node", 0,
+                // as cluster-config's reference.conf loads it
+                "pekko.actor.typed.library-extensions", List.of(CommitTrace.Id.class.getName()))));
+
+        testKit.shutdownTestKit();
+
+        TraceLog log = TraceFile.read(file);
+        assertEquals("idle", log.source());
+        assertEquals(0, log.size());
     }
 }
