@@ -33,6 +33,8 @@ import java.util.TreeMap;
  * per-node stage from the same node's earlier stage (or the closest shared one), a shared stage
  * after per-node ones from the latest node's event that came no later than it (the quorum from
  * the response that completed it). A negative duration means a stamp sits in the wrong place.
+ * End to end runs from the first stage to the last when other stages lie between them; a
+ * per-node last stage counts when every node reached it.
  *
  * <p><b>Clocks.</b> Times are {@link System#nanoTime()}, which on Linux is CLOCK_MONOTONIC and
  * comparable between the JVMs of one machine. Each log's clock reference (a nanoTime read with
@@ -92,7 +94,7 @@ public final class TraceReport {
             }
         }
         Stage last = reached.keySet().stream().reduce((a, b) -> b).orElseThrow();
-        if (last != origin) {
+        if (rows.size() > 1) { // with one stage after the first, it is that stage's row again
             rows.add(endToEnd(origin, last, reached.get(last), originTimes, included));
         }
         return new TraceReport(rows, notes);
