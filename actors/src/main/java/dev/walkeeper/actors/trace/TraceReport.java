@@ -128,11 +128,15 @@ public final class TraceReport {
 
     /** A plain-text table, one stage a line, then the notes. */
     public String table() {
-        StringBuilder out = new StringBuilder(String.format(Locale.ROOT, "%-24s %-24s %9s %8s %10s %10s%n", "stage",
-                "from", "count", "missing", "p50 ms", "p99 ms"));
+        int stageWidth = Math.max(24, rows.stream().mapToInt(r -> r.stage().length()).max().orElse(0));
+        int fromWidth = Math.max(24, rows.stream().mapToInt(r -> r.from().length()).max().orElse(0));
+        String header = "%-" + stageWidth + "s %-" + fromWidth + "s %9s %8s %10s %10s%n";
+        String line = "%-" + stageWidth + "s %-" + fromWidth + "s %9d %8d %10.3f %10.3f%n";
+        StringBuilder out = new StringBuilder(String.format(Locale.ROOT, header, "stage", "from", "count", "missing",
+                "p50 ms", "p99 ms"));
         for (Row row : rows) {
-            out.append(String.format(Locale.ROOT, "%-24s %-24s %9d %8d %10.3f %10.3f%n", row.stage(), row.from(),
-                    row.count(), row.missing(), row.p50Millis(), row.p99Millis()));
+            out.append(String.format(Locale.ROOT, line, row.stage(), row.from(), row.count(), row.missing(),
+                    row.p50Millis(), row.p99Millis()));
         }
         notes.forEach(note -> out.append("  ").append(note).append(System.lineSeparator()));
         return out.toString();

@@ -159,4 +159,21 @@ class TraceReportTest {
         assertEquals(List.of(), report.rows());
         assertEquals(List.of("idle: 0 events", "no events"), report.notes());
     }
+
+    @Test
+    void theTableHasALineAStageWithItsColumnsAligned() {
+        TraceRecorder bridge = new TraceRecorder("bridge", 100, 0);
+        bridge.stampAt(Stage.BRIDGE_XLOGDATA_READ, 100, 0, 0);
+        bridge.stampAt(Stage.BRIDGE_QUORUM, 100, 0, MS);
+        bridge.stampAt(Stage.BRIDGE_STATUS_SENT, 100, 0, 3 * MS);
+
+        List<String> lines = TraceReport.analyze(List.of(bridge.snapshot())).table().lines().toList();
+
+        assertEquals(List.of("stage", "from", "count", "missing", "p50", "ms", "p99", "ms"),
+                List.of(lines.get(0).trim().split("\\s+")));
+        assertEquals(List.of("end", "to", "end", "BRIDGE_XLOGDATA_READ", "to", "BRIDGE_STATUS_SENT", "1", "0", "3.000",
+                "3.000"), List.of(lines.get(3).trim().split("\\s+")));
+        assertEquals(lines.get(0).length(), lines.get(3).length());
+        assertEquals("  bridge: 3 events", lines.get(4));
+    }
 }
