@@ -4,7 +4,6 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import dev.walkeeper.actors.trace.TraceFile;
-import dev.walkeeper.actors.trace.TraceLog;
 import dev.walkeeper.actors.trace.TraceRecorder;
 import dev.walkeeper.actors.trace.TraceReport;
 import dev.walkeeper.cluster.WalkeeperNode;
@@ -60,7 +59,7 @@ public final class BenchCommand {
         Path dir;
 
         @Option(names = "--trace", description = "Trace every append through the node (walkeeper.trace) and print "
-                + "p50/p99 per stage after the results; the trace files stay in <dir>/traces.")
+                + "p50/p99 per stage after the results; the trace files stay in <dir>/traces (see bench trace).")
         boolean trace;
 
         /** The traced runs' reports, printed after the results. */
@@ -95,6 +94,7 @@ public final class BenchCommand {
                 out.println();
                 out.print(report);
             }
+            out.flush();
             return 0;
         }
 
@@ -108,14 +108,14 @@ public final class BenchCommand {
 
         /**
          * A fresh node in the scratch directory, one proposer pushing for the given time. Traced,
-         * the node writes its trace file when it stops; the load's events stay in memory.
+         * the node writes its trace file when it stops, and the load's goes next to it.
          */
         private IngestLoad.Result nodeRun(int size, long inFlight, long nanos) throws Exception {
             String name = "node-" + size + "-" + inFlight;
             Path nodeDir = dir.resolve(name);
             deleteRecursively(nodeDir); // left over by an interrupted run
             Path traceFile = dir.resolve("traces").resolve(name + ".trace");
-            Files.deleteIfExists(traceFile);
+            Files.deleteIfExists(traceFile); // a file from an earlier run must not pass for this one's
             TraceRecorder load = trace ? new TraceRecorder("load", LOAD_TRACE_EVENTS, 0) : null;
             IngestLoad.Result result;
             try (WalkeeperNode walkeeper = WalkeeperNode.start(nodeConfig(nodeDir, trace ? traceFile : null))) {
@@ -127,13 +127,12 @@ public final class BenchCommand {
                 deleteRecursively(nodeDir);
             }
             if (load != null) {
-                List<TraceLog> logs = new ArrayList<>(List.of(load.snapshot()));
-                if (Files.exists(traceFile)) {
-                    logs.add(TraceFile.read(traceFile));
-                }
+                Path loadFile = traceFile.resolveSibling("load-" + size + "-" + inFlight + ".trace");
+                TraceFile.write(load.snapshot(), loadFile);
                 String run = inFlight == size ? "node/latency" : "node/throughput";
-                traces.add(String.format("trace of %s, %d B appends (node trace: %s)%n%s", run, size, traceFile,
-                        TraceReport.analyze(logs).table()));
+                traces.add(String.format("trace of %s, %d B appends (bench trace %s %s)%n%s", run, size, loadFile,
+                        traceFile, TraceReport.ofFiles(List.of(loadFile, traceFile), Long.MIN_VALUE, Long.MAX_VALUE)
+                                .table()));
             }
             return result;
         }
@@ -177,7 +176,9 @@ public final class BenchCommand {
 
         @Override
         public Integer call() throws Exception {
-            spec.commandLine().getOut().print(TraceReport.ofFiles(files, Long.MIN_VALUE, Long.MAX_VALUE).table());
+            PrintWriter out = spec.commandLine().getOut();
+            out.print(TraceReport.ofFiles(files, Long.MIN_VALUE, Long.MAX_VALUE).table());
+            out.flush();
             return 0;
         }
     }
