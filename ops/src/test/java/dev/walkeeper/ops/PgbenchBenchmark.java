@@ -3,6 +3,7 @@ package dev.walkeeper.ops;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.walkeeper.actors.trace.TraceReport;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import dev.walkeeper.testkit.Await;
 import dev.walkeeper.testkit.Command;
@@ -45,7 +46,9 @@ import org.junit.jupiter.api.io.TempDir;
  * gets a fresh primary with the same settings but {@code synchronous_standby_names}, initialized
  * by the same {@code pgbench -i}; all data directories lie under the same temporary directory.
  * System properties: {@code pgbench.seconds} (30), {@code pgbench.clients} (1,8),
- * {@code pgbench.configs} (a,b,c,d: which configurations run; ratios need both of theirs).
+ * {@code pgbench.configs} (a,b,c,d: which configurations run; ratios need both of theirs),
+ * {@code pgbench.trace} (false: true runs the bridge and nodes of (c) with walkeeper.trace and
+ * prints p50/p99 per commit stage for each client count after the results).
  */
 @Tag("bench")
 class PgbenchBenchmark {
@@ -54,6 +57,7 @@ class PgbenchBenchmark {
             .split(",")).map(String::trim).map(Integer::valueOf).toList();
     private static final Set<Config> CONFIGS = configs(System.getProperty("pgbench.configs", "a,b,c,d"));
     private static final int SCALE = Integer.getInteger("pgbench.scale", 10);
+    private static final boolean TRACE = Boolean.getBoolean("pgbench.trace");
     private static final int CORES = Runtime.getRuntime().availableProcessors();
     private static final TenantTimelineId ID = new TenantTimelineId("99999999999999999999999999999999",
             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
@@ -64,6 +68,10 @@ class PgbenchBenchmark {
 
     /** Standby logs outlive the test directory, to look into a failed or suspicious run. */
     private Path logs;
+
+    /** With pgbench.trace: the trace files of (c)'s processes, and each run's time window. */
+    private final List<Path> traceFiles = new ArrayList<>();
+    private final Map<Integer, long[]> traceWindows = new LinkedHashMap<>();
 
     /** In the order they run and are printed. */
     private enum Config {
@@ -146,6 +154,13 @@ class PgbenchBenchmark {
                 System.out.println();
             }
         }
+        if (TRACE && results.containsKey(Config.BRIDGE)) {
+            for (Map.Entry<Integer, long[]> window : traceWindows.entrySet()) {
+                System.out.printf(Locale.ROOT, "%ncommit trace of %s with %d clients%n%s", Config.BRIDGE.label,
+                        window.getKey(), TraceReport.ofFiles(traceFiles, window.getValue()[0], window.getValue()[1])
+                                .table());
+            }
+        }
         problems.forEach((config, lines) -> {
             if (!lines.isEmpty()) {
                 System.out.printf("%s: %d error/warning lines in the standby's logs during pgbench, e.g.%n  %s%n",
@@ -171,7 +186,12 @@ class PgbenchBenchmark {
             Map<Integer, Result> results = new LinkedHashMap<>();
             for (int clients : CLIENTS) {
                 primary.psql("checkpoint"); // no run starts with the previous one's checkpoint due
+                // nanoTime is CLOCK_MONOTONIC on Linux: the same clock as the traced JVMs'.
+                long started = System.nanoTime();
                 results.put(clients, run(primary, standby, config, clients));
+                if (config == Config.BRIDGE) {
+                    traceWindows.put(clients, new long[] {started, System.nanoTime()});
+                }
                 awaitSynchronous(primary, config, standby); // still: had it dropped out, commits would have hung
             }
             List<String> newProblems = new ArrayList<>(standby.problems());
@@ -299,7 +319,11 @@ class PgbenchBenchmark {
         });
     }
 
-    /** Three {@code walkeeper node} JVMs, then {@code walkeeper propose} between them and the primary. */
+    /**
+     * Three {@code walkeeper node} JVMs, then {@code walkeeper propose} between them and the primary.
+     * Traced, each writes its trace file when it is stopped; a node's stamps carry its position in
+     * the bridge's --nodes.
+     */
     private Standby bridge(PostgresServer primary) {
         List<RunningProcess> processes = new ArrayList<>();
         try {
@@ -307,9 +331,10 @@ class PgbenchBenchmark {
             for (int i = 1; i <= 3; i++) {
                 ports.add(FreePort.find());
                 processes.add(WalkeeperProcesses.node(dir.resolve("node" + i), ports.get(i - 1), i,
-                        logs.resolve("node" + i + ".log")));
+                        logs.resolve("node" + i + ".log"), trace("node" + i, i - 1)));
             }
-            processes.add(WalkeeperProcesses.bridge(primary.port(), ports, ID, logs.resolve("bridge.log")));
+            processes.add(WalkeeperProcesses.bridge(trace("bridge", 0), primary.port(), ports, ID,
+                    logs.resolve("bridge.log")));
         } catch (RuntimeException | AssertionError e) {
             processes.forEach(RunningProcess::close);
             throw e;
@@ -320,6 +345,17 @@ class PgbenchBenchmark {
                 processes.get(i).stop(Duration.ofSeconds(10));
             }
         });
+    }
+
+    /** The JVM options that trace a process of (c) with pgbench.trace; none without. */
+    private List<String> trace(String source, int node) {
+        if (!TRACE) {
+            return List.of();
+        }
+        Path file = logs.resolve("trace").resolve(source + ".trace");
+        traceFiles.add(file);
+        return List.of("-Dwalkeeper.trace.enabled=true", "-Dwalkeeper.trace.file=" + file,
+                "-Dwalkeeper.trace.source=" + source, "-Dwalkeeper.trace.node=" + node);
     }
 
     /**

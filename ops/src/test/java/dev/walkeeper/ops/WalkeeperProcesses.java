@@ -20,7 +20,12 @@ final class WalkeeperProcesses {
 
     /** A node on 127.0.0.1:{@code port}; returns once it listens. */
     static RunningProcess node(Path dataDir, int port, int nodeId, Path log) {
-        RunningProcess node = Processes.start(java("node", "--listen", "127.0.0.1:" + port,
+        return node(dataDir, port, nodeId, log, List.of());
+    }
+
+    /** ... with more JVM options, e.g. {@code -Dwalkeeper.trace.enabled=true}. */
+    static RunningProcess node(Path dataDir, int port, int nodeId, Path log, List<String> jvmArgs) {
+        RunningProcess node = Processes.start(java(jvmArgs, "node", "--listen", "127.0.0.1:" + port,
                 "--data-dir", dataDir.toString(), "--node-id", Integer.toString(nodeId)), log);
         node.awaitLog("listening on", Duration.ofSeconds(60));
         return node;
@@ -33,14 +38,20 @@ final class WalkeeperProcesses {
      */
     static RunningProcess bridge(int primaryPort, List<Integer> nodePorts, TenantTimelineId id, Path log,
                                  String... extraArgs) {
+        return bridge(List.of(), primaryPort, nodePorts, id, log, extraArgs);
+    }
+
+    /** ... with more JVM options. */
+    static RunningProcess bridge(List<String> jvmArgs, int primaryPort, List<Integer> nodePorts, TenantTimelineId id,
+                                 Path log, String... extraArgs) {
         List<String> args = new ArrayList<>(List.of("propose", "--primary", "127.0.0.1:" + primaryPort,
                 "--nodes", nodePorts.stream().map(p -> "127.0.0.1:" + p).collect(Collectors.joining(",")),
                 "--tenant-id", id.tenantId(), "--timeline-id", id.timelineId()));
         args.addAll(List.of(extraArgs));
-        return Processes.start(java(args.toArray(String[]::new)), log);
+        return Processes.start(java(jvmArgs, args.toArray(String[]::new)), log);
     }
 
-    private static Command java(String... mainArgs) {
+    private static Command java(List<String> jvmArgs, String... mainArgs) {
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> command = new ArrayList<>(List.of(Paths.get(System.getProperty("java.home"), "bin", "java")
                 .toString(), "-Xmx256m", "-XX:+UseSerialGC", // as bin/walkeeper runs it
@@ -52,6 +63,7 @@ final class WalkeeperProcesses {
         if (!extra.isEmpty()) {
             command.addAll(List.of(extra.split("\\s+")));
         }
+        command.addAll(jvmArgs);
         command.addAll(List.of("-cp", classpath, "dev.walkeeper.ops.Main"));
         command.addAll(List.of(mainArgs));
         return Command.of(command);

@@ -1,5 +1,7 @@
 package dev.walkeeper.ops.bench;
 
+import dev.walkeeper.actors.trace.Stage;
+import dev.walkeeper.actors.trace.TraceRecorder;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
@@ -32,7 +34,9 @@ import java.util.Map;
 /**
  * The load of {@code bench ingest}: one proposer on loopback pushing valid WAL in appends of a
  * fixed size, keeping at most {@code window} bytes unacknowledged (as a walproposer streams while
- * commits wait), and timing each append from send to the AppendResponse that covers it.
+ * commits wait), and timing each append from send to the AppendResponse that covers it. With a
+ * trace recorder it stamps {@code LOAD_SENT} (an append's end LSN, when the socket got it) and
+ * {@code LOAD_ACKED} (each AppendResponse's flush LSN).
  */
 final class IngestLoad {
     record Result(double mbPerSecond, LatencyHistogram latencies) {}
@@ -44,19 +48,26 @@ final class IngestLoad {
     private final OutputStream out;
     private final FrameDecoder framer = FrameDecoder.forClient(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE);
     private final byte[] readBuffer = new byte[64 * 1024];
+    /** Null: not traced. */
+    private final TraceRecorder trace;
+    /** End LSNs of the appends written since the last flush: they reach the socket with it. */
+    private long[] unflushed = new long[16];
+    private int unflushedCount;
 
-    private IngestLoad(Socket socket) throws IOException {
+    private IngestLoad(Socket socket, TraceRecorder trace) throws IOException {
         this.socket = socket;
+        this.trace = trace;
         this.in = socket.getInputStream();
         this.out = new BufferedOutputStream(socket.getOutputStream(), 512 * 1024);
     }
 
+    /** {@code trace}: where to stamp the load's stages, or null. */
     static Result run(InetSocketAddress node, TenantTimelineId id, WalFormat format, int appendSize, long window,
-                      long nanos) throws IOException {
+                      long nanos, TraceRecorder trace) throws IOException {
         try (Socket socket = new Socket()) {
             socket.setTcpNoDelay(true);
             socket.connect(node, 10_000);
-            return new IngestLoad(socket).push(id, format, appendSize, window, nanos);
+            return new IngestLoad(socket, trace).push(id, format, appendSize, window, nanos);
         }
     }
 
@@ -101,6 +112,7 @@ final class IngestLoad {
                             Lsn.INVALID, tail), false);
                     sentTo = sentTo.plus(tail.length);
                     inFlight.add(new long[] {sentTo.value(), System.nanoTime()});
+                    unflushed(sentTo);
                 }
             }
             // Acks only reach record ends, so "in flight" is measured from the last one acknowledged.
@@ -117,10 +129,15 @@ final class IngestLoad {
                         Lsn.INVALID, chunk), false);
                 sentTo = sentTo.plus(appendSize);
                 inFlight.add(new long[] {sentTo.value(), System.nanoTime()});
+                unflushed(sentTo);
             }
             out.flush();
+            stampSent();
             AcceptorMessage.AppendResponse response = acceptor(AcceptorMessage.AppendResponse.class);
             long now = System.nanoTime();
+            if (trace != null) {
+                trace.stampAt(Stage.LOAD_ACKED, response.flushLsn().value(), 0, now);
+            }
             flushed = Lsn.max(flushed, response.flushLsn());
             while (!inFlight.isEmpty() && Long.compareUnsigned(inFlight.peek()[0], flushed.value()) <= 0) {
                 latencies.record(now - inFlight.poll()[1]);
@@ -129,6 +146,27 @@ final class IngestLoad {
         double seconds = (System.nanoTime() - started) / 1e9;
         send(new FrontendMessage.Terminate());
         return new Result((flushed.value() - START.value()) / seconds / 1e6, latencies);
+    }
+
+    private void unflushed(Lsn end) {
+        if (trace == null) {
+            return;
+        }
+        if (unflushedCount == unflushed.length) {
+            unflushed = Arrays.copyOf(unflushed, unflushedCount * 2);
+        }
+        unflushed[unflushedCount++] = end.value();
+    }
+
+    private void stampSent() {
+        if (trace == null) {
+            return;
+        }
+        long now = System.nanoTime();
+        for (int i = 0; i < unflushedCount; i++) {
+            trace.stampAt(Stage.LOAD_SENT, unflushed[i], 0, now);
+        }
+        unflushedCount = 0;
     }
 
     private void send(FrontendMessage message) throws IOException {
