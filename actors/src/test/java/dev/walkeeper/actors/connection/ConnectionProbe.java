@@ -8,13 +8,16 @@ import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;
+import dev.walkeeper.actors.timeline.Timeline;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.protocol.pg.BackendMessage;
 import dev.walkeeper.protocol.pg.BackendMessage.AuthenticationOk;
 import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
 import dev.walkeeper.protocol.pg.BackendMessage.ReadyForQuery;
+import dev.walkeeper.protocol.pg.FrontendMessage.Query;
 import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
 import dev.walkeeper.protocol.pg.SqlState;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -34,6 +37,10 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
  */
 class ConnectionProbe {
     static final long SYSTEM_ID = 7_234_567_890_123_456_789L;
+    static final TenantTimelineId TIMELINE =
+            new TenantTimelineId("0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210");
+    /** Startup options naming {@link #TIMELINE}. */
+    static final String TIMELINE_OPTIONS = "-c tenant_id=" + TIMELINE.tenantId() + " timeline_id=" + TIMELINE.timelineId();
 
     final ActorRef<Connection.Command> connection;
     final TestProbe<SocketReader.Command> reader;
@@ -74,6 +81,30 @@ class ConnectionProbe {
             m.put(kv[i], kv[i + 1]);
         }
         return m;
+    }
+
+    /** A trusted loopback client past startup, with these startup parameters. */
+    static ConnectionProbe loggedIn(ActorTestKit testKit, PushReceivers pushReceivers, String... startupParams)
+            throws Exception {
+        ConnectionProbe c = new ConnectionProbe(testKit, settings(AuthPolicy.loopbackTrustOnly(), Duration.ofSeconds(30)),
+                pushReceivers, "127.0.0.1");
+        c.startup(params(startupParams));
+        c.expectLoggedIn();
+        return c;
+    }
+
+    /** Sends a query without expecting its Consumed: commands that ask the timeline hold the reader. */
+    void query(String sql) {
+        events.tell(new SocketReader.Received(new Query(sql)));
+    }
+
+    /** Answers the connection's registry lookup of {@code id} with a new timeline probe. */
+    TestProbe<Timeline.Command> resolve(ActorTestKit testKit, TenantTimelineId id) {
+        TimelineRegistry.Get get = timelines.expectMessageClass(TimelineRegistry.Get.class);
+        assertEquals(id, get.id());
+        TestProbe<Timeline.Command> timeline = testKit.createTestProbe(Timeline.Command.class);
+        get.replyTo().tell(timeline.ref());
+        return timeline;
     }
 
     /** Delivers a message as the reader would, and checks the connection consumed it. */
