@@ -2,19 +2,16 @@ package dev.walkeeper.actors.connection;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.TestKits;
-import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.protocol.auth.Md5Authentication;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
-import dev.walkeeper.protocol.pg.BackendMessage.AuthenticationOk;
 import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
 import dev.walkeeper.protocol.pg.BackendMessage.DataRow;
 import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
@@ -25,23 +22,17 @@ import dev.walkeeper.protocol.pg.FrontendMessage.CancelRequest;
 import dev.walkeeper.protocol.pg.FrontendMessage.PasswordMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.Query;
 import dev.walkeeper.protocol.pg.FrontendMessage.SslRequest;
-import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.Terminate;
 import dev.walkeeper.protocol.pg.ProtocolException;
 import dev.walkeeper.protocol.pg.SqlState;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
@@ -68,79 +59,9 @@ class ConnectionTest {
     }
 
     /** A connection whose socket halves are probes; {@code events} plays the reader's part. */
-    private static final class Client {
-        final ActorRef<Connection.Command> connection;
-        final TestProbe<SocketReader.Command> reader = testKit.createTestProbe(SocketReader.Command.class);
-        final TestProbe<SocketWriter.Command> writer = testKit.createTestProbe(SocketWriter.Command.class);
-        final TestProbe<TimelineRegistry.Command> timelines = testKit.createTestProbe(TimelineRegistry.Command.class);
-        final ActorRef<SocketReader.Event> events;
-
+    private static final class Client extends ConnectionProbe {
         Client(ConnectionSettings settings, String clientIp) throws Exception {
-            CompletableFuture<ActorRef<SocketReader.Event>> eventsRef = new CompletableFuture<>();
-            SocketFactory sockets = new SocketFactory() {
-                @Override
-                public <T> Halves attach(ActorContext<T> context, ActorRef<SocketReader.Event> events) {
-                    eventsRef.complete(events);
-                    return new Halves(reader.ref(), writer.ref());
-                }
-            };
-            connection = testKit.spawn(Connection.create(settings, timelines.ref(),
-                    new InetSocketAddress(clientIp, 40000), sockets));
-            events = eventsRef.get(5, TimeUnit.SECONDS);
-        }
-
-        /** Delivers a message as the reader would, and checks the connection consumed it. */
-        void send(Object message) {
-            events.tell(new SocketReader.Received(message));
-            reader.expectMessage(SocketReader.Consumed.INSTANCE);
-        }
-
-        BackendMessage next() {
-            return writer.expectMessageClass(SocketWriter.Write.class).message();
-        }
-
-        <M extends BackendMessage> M next(Class<M> type) {
-            return assertInstanceOf(type, next());
-        }
-
-        void startup(Map<String, String> params) {
-            send(new StartupMessage(196608, params));
-        }
-
-        void expectLoggedIn() {
-            next(AuthenticationOk.class);
-            List<BackendMessage> rest = new ArrayList<>();
-            BackendMessage m;
-            while (!((m = next()) instanceof ReadyForQuery)) {
-                rest.add(m);
-            }
-            assertTrue(rest.stream().anyMatch(p -> p.equals(new BackendMessage.ParameterStatus("server_version", "15.0"))),
-                    "server_version reported: " + rest);
-            assertTrue(rest.stream().anyMatch(p -> p instanceof BackendMessage.BackendKeyData));
-        }
-
-        /** The connection sends a FATAL ErrorResponse with this SQLSTATE, closes, and stops once the socket is gone. */
-        ErrorResponse expectFatal(SqlState state) {
-            ErrorResponse error = next(ErrorResponse.class);
-            assertEquals("FATAL", error.severity());
-            assertEquals(state.code(), error.code(), error.message());
-            expectClosed();
-            return error;
-        }
-
-        void expectClosed() {
-            writer.expectMessageClass(SocketWriter.Close.class);
-            events.tell(new SocketReader.PeerClosed("socket closed"));
-            writer.expectTerminated(connection);
-        }
-
-        /** An ERROR (not FATAL) then ReadyForQuery: the command failed, the connection goes on. */
-        ErrorResponse expectQueryError(SqlState state) {
-            ErrorResponse error = next(ErrorResponse.class);
-            assertEquals("ERROR", error.severity());
-            assertEquals(state.code(), error.code(), error.message());
-            assertEquals(ReadyForQuery.IDLE, next());
-            return error;
+            super(testKit, settings, clientIp);
         }
     }
 

@@ -1,0 +1,303 @@
+package dev.walkeeper.actors.connection;
+
+import dev.walkeeper.actors.replication.PushReplicator;
+import dev.walkeeper.actors.timeline.Timeline;
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
+import dev.walkeeper.protocol.pg.BackendMessage.DataRow;
+import dev.walkeeper.protocol.pg.BackendMessage.EmptyQueryResponse;
+import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
+import dev.walkeeper.protocol.pg.BackendMessage.ReadyForQuery;
+import dev.walkeeper.protocol.pg.BackendMessage.RowDescription;
+import dev.walkeeper.protocol.pg.FrontendMessage.Query;
+import dev.walkeeper.protocol.pg.FrontendMessage.Terminate;
+import dev.walkeeper.protocol.pg.ProtocolException;
+import dev.walkeeper.protocol.pg.ReplicationCommand;
+import dev.walkeeper.protocol.pg.SqlState;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Function;
+import org.apache.pekko.actor.typed.ActorRef;
+
+/**
+ * The simple-query loop of an authenticated connection: parses each Query as a
+ * {@link ReplicationCommand} and answers it as PostgreSQL's walsender would (IDENTIFY_SYSTEM,
+ * SHOW, TIMELINE_STATUS, TIMELINE_CONSUMERS, TIMELINE_HISTORY, the empty query), or says which
+ * streaming role the command starts. A failed command answers ERROR and ReadyForQuery; the session
+ * goes on.
+ *
+ * <p>Commands that need the timeline ask it and hold the reader until answered, so replies keep
+ * the order of the queries: at most one command is in flight.
+ */
+final class QueryLoop {
+
+    /** What the connection does after a message or an answer. */
+    sealed interface Outcome {}
+
+    /** The command was answered, or its answer is awaited (the reader is held meanwhile). */
+    enum Continue implements Outcome { INSTANCE }
+
+    /** Terminate, or a FATAL error was written: the connection drains. */
+    enum Close implements Outcome { INSTANCE }
+
+    /** START_WAL_PUSH with a supported protocol version: the WAL push role takes over. */
+    record StartWalPush(boolean allowTimelineCreation) implements Outcome {}
+
+    /** START_REPLICATION was accepted (CopyBoth sent): the pull replication role takes over. */
+    record StartReplication(PullReplicationRole role) implements Outcome {}
+
+    /** START_PUSH_REPLICATION was accepted (CopyBoth sent): the push receiver role takes over. */
+    record StartPushReceiving(PushReceiverRole role) implements Outcome {}
+
+    private final ConnectionContext ctx;
+    private final SimpleQueries queries;
+    /** The rest of the command in flight, fed each answer; null when none is. */
+    private Function<Connection.Async, Outcome> pending;
+
+    QueryLoop(ConnectionContext ctx) {
+        this.ctx = ctx;
+        this.queries = new SimpleQueries(ctx.settings());
+    }
+
+    /** One message from the reader. */
+    Outcome onMessage(Object message) {
+        if (pending != null) {
+            // The reader is held while a command is answered: nothing else may arrive.
+            ctx.unexpected(message, "busy");
+            return Close.INSTANCE;
+        }
+        if (message instanceof Query query) {
+            return onQuery(query.sql());
+        }
+        if (!(message instanceof Terminate)) {
+            ctx.unexpected(message, "simple-query");
+        }
+        return Close.INSTANCE;
+    }
+
+    /** An answer to the command in flight; answers nobody waits for are late (after a timeout). */
+    Outcome onAnswer(Connection.Async answer) {
+        if (pending == null) {
+            ctx.actor().getLog().debug("{}: ignoring late {}", ctx.client(), answer);
+            return Continue.INSTANCE;
+        }
+        return pending.apply(answer);
+    }
+
+    private Outcome onQuery(String sql) {
+        ReplicationCommand command;
+        try {
+            command = ReplicationCommand.parse(sql);
+        } catch (ProtocolException e) {
+            return queryError(e.sqlState(), e.getMessage());
+        }
+        if (command instanceof ReplicationCommand.Empty) {
+            ctx.write(new EmptyQueryResponse());
+        } else if (command instanceof ReplicationCommand.IdentifySystem) {
+            return identifySystem();
+        } else if (command instanceof ReplicationCommand.StartReplication start) {
+            return startReplication(start);
+        } else if (command instanceof ReplicationCommand.Show show) {
+            queries.show(show.parameter()).forEach(ctx::write);
+        } else if (command instanceof ReplicationCommand.TimelineStatus) {
+            return timelineStatus();
+        } else if (command instanceof ReplicationCommand.TimelineHistory history) {
+            // Every timeline here is PostgreSQL's timeline 1, which has no history file: answer as
+            // PostgreSQL's walsender does when the file is missing.
+            return queryError(SqlState.UNDEFINED_FILE, "could not open file \"pg_wal/"
+                    + String.format("%08X", history.timeline()) + ".history\": No such file or directory");
+        } else if (command instanceof ReplicationCommand.TimelineConsumers) {
+            return timelineConsumers();
+        } else if (command instanceof ReplicationCommand.StartWalPush push) {
+            if (push.protoVersion() != 3) {
+                return queryError(SqlState.FEATURE_NOT_SUPPORTED, "START_WAL_PUSH protocol version "
+                        + push.protoVersion() + " is not supported: this node speaks proto_version '3'");
+            }
+            return new StartWalPush(push.allowTimelineCreation());
+        } else if (command instanceof ReplicationCommand.StartPushReplication push) {
+            return startPushReceiving(push);
+        } else {
+            return queryError(SqlState.FEATURE_NOT_SUPPORTED, firstWord(sql) + " is not supported by this walkeeper node");
+        }
+        ctx.write(ReadyForQuery.IDLE);
+        return Continue.INSTANCE;
+    }
+
+    private static String firstWord(String sql) {
+        String trimmed = sql.strip();
+        int end = 0;
+        while (end < trimmed.length() && !Character.isWhitespace(trimmed.charAt(end)) && trimmed.charAt(end) != '(') {
+            end++;
+        }
+        return trimmed.substring(0, end).toUpperCase(Locale.ROOT);
+    }
+
+    /** An ERROR that ends the command but not the connection. */
+    private Outcome queryError(SqlState state, String message) {
+        ctx.write(ErrorResponse.error(state, message));
+        ctx.write(ReadyForQuery.IDLE);
+        return Continue.INSTANCE;
+    }
+
+    /** Ends a command answered asynchronously: ReadyForQuery, and the reader may go on. */
+    private Outcome commandDone() {
+        ctx.write(ReadyForQuery.IDLE);
+        ctx.releaseReader();
+        return Continue.INSTANCE;
+    }
+
+    /** A command whose answer did not come: ERROR XX000, and the session goes on. */
+    private Outcome notAnswered(TenantTimelineId id, Connection.Async answer) {
+        pending = null;
+        ctx.write(ErrorResponse.error(SqlState.INTERNAL_ERROR, "timeline " + id + " did not answer: " + answer));
+        return commandDone();
+    }
+
+    /** What to do with a timeline once its status is known. */
+    private interface StatusHandler {
+        Outcome handle(ActorRef<Timeline.Command> timeline, Timeline.Status status);
+    }
+
+    /**
+     * Asks the registry for the timeline and the timeline for its status, holding the reader
+     * meanwhile, then hands both to {@code then}.
+     */
+    private Outcome withTimelineStatus(TenantTimelineId id, StatusHandler then) {
+        ctx.holdReader();
+        ctx.resolveTimeline(id);
+        pending = answer -> {
+            if (answer instanceof Connection.TimelineResolved resolved && resolved.failure() == null) {
+                ctx.actor().ask(Timeline.Status.class, resolved.timeline(), ConnectionContext.ASK_TIMEOUT,
+                        Timeline.GetStatus::new,
+                        (status, failure) -> new Connection.StatusReceived(resolved.timeline(), status, failure));
+                return Continue.INSTANCE;
+            }
+            if (answer instanceof Connection.StatusReceived received && received.failure() == null) {
+                pending = null;
+                return then.handle(received.timeline(), received.status());
+            }
+            return notAnswered(id, answer);
+        };
+        return Continue.INSTANCE;
+    }
+
+    /**
+     * IDENTIFY_SYSTEM: the served timeline's system id and the LSN it may be streamed up to —
+     * commit LSN for ordinary clients, flush LSN for peers and proposer recovery (as Neon).
+     * Without a timeline, the configured system id and 0/0.
+     */
+    private Outcome identifySystem() {
+        Session session = ctx.session();
+        // As PostgreSQL: a database name only on a logical (replication=database) connection.
+        String dbname = session.logicalReplication() ? session.database() : null;
+        long systemId = ctx.settings().systemId();
+        TenantTimelineId id = ctx.servedTimeline();
+        if (id == null) {
+            queries.identifySystem(systemId, Lsn.INVALID, dbname).forEach(ctx::write);
+            ctx.write(ReadyForQuery.IDLE);
+            return Continue.INSTANCE;
+        }
+        return withTimelineStatus(id, (timeline, status) -> {
+            if (status.exists()) {
+                queries.identifySystem(status.systemId(),
+                        session.recoveryClient() ? status.flushLsn() : status.commitLsn(), dbname).forEach(ctx::write);
+            } else {
+                queries.identifySystem(systemId, Lsn.INVALID, dbname).forEach(ctx::write);
+            }
+            return commandDone();
+        });
+    }
+
+    /** TIMELINE_STATUS: flush_lsn and commit_lsn of the options' timeline; no row if it does not exist. */
+    private Outcome timelineStatus() {
+        TenantTimelineId id = ctx.session().optionsTimeline();
+        if (id == null) {
+            return queryError(SqlState.INVALID_PARAMETER_VALUE,
+                    "TIMELINE_STATUS needs tenant_id and timeline_id in the startup options");
+        }
+        return withTimelineStatus(id, (timeline, status) -> {
+            ctx.write(new RowDescription(List.of(
+                    RowDescription.Field.text("flush_lsn", RowDescription.Field.TEXT_OID, -1),
+                    RowDescription.Field.text("commit_lsn", RowDescription.Field.TEXT_OID, -1))));
+            if (status.exists()) {
+                ctx.write(DataRow.ofText(status.flushLsn().toString(), status.commitLsn().toString()));
+            }
+            ctx.write(new CommandComplete("TIMELINE_STATUS"));
+            return commandDone();
+        });
+    }
+
+    /**
+     * TIMELINE_CONSUMERS: one row per consumer of the served timeline — kind (pull/push), name,
+     * address, the LSN sent to it, its reported flush and apply LSNs, and its lag in bytes behind
+     * the commit LSN.
+     */
+    private Outcome timelineConsumers() {
+        TenantTimelineId id = ctx.servedTimeline();
+        if (id == null) {
+            return queryError(SqlState.INVALID_PARAMETER_VALUE,
+                    "TIMELINE_CONSUMERS needs tenant_id and timeline_id in the startup options");
+        }
+        return withTimelineStatus(id, (timeline, status) -> {
+            ctx.actor().ask(Timeline.Consumers.class, timeline, ConnectionContext.ASK_TIMEOUT,
+                    Timeline.GetConsumers::new, Connection.ConsumersReceived::new);
+            pending = answer -> {
+                if (answer instanceof Connection.ConsumersReceived received && received.failure() == null) {
+                    return withPusherStatuses(received.consumers(), received.consumers().pushers(),
+                            new ArrayList<>());
+                }
+                return notAnswered(id, answer);
+            };
+            return Continue.INSTANCE;
+        });
+    }
+
+    /** Asks each push replicator in turn, then answers TIMELINE_CONSUMERS with pull and push rows. */
+    private Outcome withPusherStatuses(Timeline.Consumers consumers, List<ActorRef<PushReplicator.Command>> remaining,
+                                       List<PushReplicator.Status> statuses) {
+        if (remaining.isEmpty()) {
+            pending = null;
+            queries.consumers(consumers, statuses).forEach(ctx::write);
+            return commandDone();
+        }
+        ctx.actor().ask(PushReplicator.Status.class, remaining.get(0), ConnectionContext.ASK_TIMEOUT,
+                PushReplicator.GetStatus::new, Connection.PusherStatusReceived::new);
+        pending = answer -> {
+            // A replicator that does not answer is left out; the others are still shown.
+            if (answer instanceof Connection.PusherStatusReceived received && received.failure() == null) {
+                statuses.add(received.status());
+            }
+            return withPusherStatuses(consumers, remaining.subList(1, remaining.size()), statuses);
+        };
+        return Continue.INSTANCE;
+    }
+
+    /**
+     * START_REPLICATION [SLOT s] [PHYSICAL] X/Y [TIMELINE n] [(term='N')]: the served timeline's
+     * status decides whether {@link PullReplicationRole} may stream from X/Y.
+     */
+    private Outcome startReplication(ReplicationCommand.StartReplication start) {
+        TenantTimelineId id = ctx.servedTimeline();
+        if (id == null) {
+            return queryError(SqlState.INVALID_PARAMETER_VALUE, "START_REPLICATION needs tenant_id and timeline_id in"
+                    + " the startup options, or a node with walkeeper.default-timeline");
+        }
+        return withTimelineStatus(id, (timeline, status) -> PullReplicationRole.open(ctx, start, timeline, status)
+                .<Outcome>map(role -> {
+                    ctx.releaseReader();
+                    return new StartReplication(role);
+                })
+                .orElseGet(this::commandDone));
+    }
+
+    /** START_PUSH_REPLICATION: only on a node that accepts pushes ({@code walkeeper receive}). */
+    private Outcome startPushReceiving(ReplicationCommand.StartPushReplication push) {
+        if (ctx.pushReceivers() == null) {
+            return queryError(SqlState.FEATURE_NOT_SUPPORTED, "START_PUSH_REPLICATION is accepted by nodes run with"
+                    + " `walkeeper receive` (walkeeper.receive.enabled = true)");
+        }
+        return PushReceiverRole.open(ctx, push).<Outcome>map(StartPushReceiving::new).orElse(Continue.INSTANCE);
+    }
+}

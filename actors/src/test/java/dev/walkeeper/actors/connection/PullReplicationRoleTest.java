@@ -1,0 +1,162 @@
+package dev.walkeeper.actors.connection;
+
+import static dev.walkeeper.actors.connection.ConnectionProbe.TIMELINE;
+import static dev.walkeeper.actors.connection.ConnectionProbe.TIMELINE_OPTIONS;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.walkeeper.actors.TestKits;
+import dev.walkeeper.actors.socket.SocketReader;
+import dev.walkeeper.actors.socket.SocketWriter;
+import dev.walkeeper.actors.timeline.Timeline;
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
+import dev.walkeeper.protocol.pg.BackendMessage.CopyBothResponse;
+import dev.walkeeper.protocol.pg.BackendMessage.ReadyForQuery;
+import dev.walkeeper.protocol.pg.BackendMessage.RowDescription;
+import dev.walkeeper.protocol.pg.CopyData;
+import dev.walkeeper.protocol.pg.CopyDone;
+import dev.walkeeper.protocol.pg.FrontendMessage.Query;
+import dev.walkeeper.protocol.pg.SqlState;
+import dev.walkeeper.protocol.replication.ReceiverMessage.StandbyStatusUpdate;
+import dev.walkeeper.protocol.replication.ReplicationCodec;
+import dev.walkeeper.protocol.replication.SenderMessage.XLogData;
+import dev.walkeeper.protocol.wal.XLogFileName;
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** START_REPLICATION over a WAL segment on disk, with probes for the socket and the timeline. */
+class PullReplicationRoleTest {
+    private static final ActorTestKit testKit = TestKits.create();
+    private static final int SEG = 1 << 20;
+    private static final Lsn SEG1 = new Lsn(SEG);
+
+    @TempDir
+    Path dir;
+    private byte[] segment;
+
+    @AfterAll
+    static void shutdown() {
+        testKit.shutdownTestKit();
+    }
+
+    @BeforeEach
+    void writeSegment() throws Exception {
+        segment = new byte[SEG];
+        for (int i = 0; i < SEG; i++) {
+            segment[i] = (byte) (i * 31 + 7);
+        }
+        Files.write(dir.resolve(XLogFileName.of(1, 1, SEG)), segment);
+    }
+
+    private Timeline.Status status(Lsn flush, Lsn commit) {
+        return new Timeline.Status(true, 2, 2, flush, commit, 99, SEG, dir);
+    }
+
+    /** A connection that asked for replication, and the timeline probe that answered with its status. */
+    private record Requested(ConnectionProbe c, TestProbe<Timeline.Command> timeline) {}
+
+    /** Logs in naming the timeline, asks {@code command} and answers the lookup with {@code status}. */
+    private static Requested request(String command, Timeline.Status status) throws Exception {
+        ConnectionProbe c = ConnectionProbe.loggedIn(testKit, null, "user", "u", "application_name", "standby1",
+                "replication", "true", "options", TIMELINE_OPTIONS);
+        c.query(command);
+        TestProbe<Timeline.Command> timeline = c.resolve(testKit, TIMELINE);
+        timeline.expectMessageClass(Timeline.GetStatus.class).replyTo().tell(status);
+        return new Requested(c, timeline);
+    }
+
+    /** Collects XLogData from the writer up to {@code end}, acknowledging each chunk as the writer would. */
+    private static byte[] streamed(ConnectionProbe c, Lsn from, Lsn end) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        Lsn at = from;
+        while (at.compareTo(end) < 0) {
+            XLogData data = assertInstanceOf(XLogData.class, ReplicationCodec.decodeSenderMessage(
+                    assertInstanceOf(CopyData.class, c.next()).data()));
+            assertEquals(at, data.walStart());
+            out.writeBytes(data.wal());
+            at = at.plus(data.wal().length);
+            SocketWriter.NotifyWhenWritten notify = c.writer.expectMessageClass(SocketWriter.NotifyWhenWritten.class);
+            notify.replyTo().tell(new SocketWriter.Written(notify.token()));
+        }
+        assertEquals(end, at);
+        return out.toByteArray();
+    }
+
+    @Test
+    void streamsWhatIsCommittedFollowsThePositionsAndReturnsToQueriesOnCopyDone() throws Exception {
+        Lsn commit = SEG1.plus(3 * 8192);
+        Requested requested = request("START_REPLICATION " + SEG1, status(SEG1.plus(300_000), commit));
+        ConnectionProbe c = requested.c();
+        TestProbe<Timeline.Command> timeline = requested.timeline();
+        assertEquals(CopyBothResponse.REPLICATION, c.next());
+        assertEquals(32, c.reader.expectMessageClass(SocketReader.SwitchDecoder.class).window());
+        c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+        ActorRef<Timeline.Positions> positions =
+                timeline.expectMessageClass(Timeline.WatchPositions.class).subscriber();
+        Timeline.WalConsumer consumer = timeline.expectMessageClass(Timeline.ConsumerReport.class).consumer();
+        assertEquals("pull", consumer.kind());
+        assertTrue(consumer.address().startsWith("standby1 127.0.0.1:"), consumer.address());
+
+        positions.tell(new Timeline.Positions(2, 2, SEG1.plus(300_000), commit));
+        assertArrayEquals(Arrays.copyOf(segment, 3 * 8192), streamed(c, SEG1, commit));
+        Lsn later = SEG1.plus(300_000);
+        positions.tell(new Timeline.Positions(2, 2, later, later));
+        assertArrayEquals(Arrays.copyOfRange(segment, 3 * 8192, 300_000), streamed(c, commit, later));
+
+        c.send(new StandbyStatusUpdate(later, later, commit, 0, false));
+        Timeline.WalConsumer reported = timeline.expectMessageClass(Timeline.ConsumerReport.class).consumer();
+        assertEquals(later, reported.flushLsn());
+        assertEquals(commit, reported.applyLsn());
+        assertEquals(later, reported.sentLsn());
+
+        c.events.tell(new SocketReader.Received(new CopyDone()));
+        assertEquals(new CopyDone(), c.next());
+        assertEquals(new CommandComplete("START_STREAMING"), c.next());
+        assertEquals(ReadyForQuery.IDLE, c.next());
+        assertEquals(1, c.reader.expectMessageClass(SocketReader.SwitchDecoder.class).window());
+        c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+        timeline.expectMessage(new Timeline.ConsumerGone(c.connection.path().name()));
+        c.send(new Query("SHOW server_version"));
+        c.next(RowDescription.class);
+    }
+
+    @Test
+    void refusalsAreErrorsThatLeaveTheSessionInTheQueryLoop() throws Exception {
+        ConnectionProbe ahead = request("START_REPLICATION " + SEG1.plus(8192), status(SEG1, SEG1)).c();
+        assertTrue(ahead.expectQueryError(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE).message().contains("ahead"));
+        ahead.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+
+        ConnectionProbe removed = request("START_REPLICATION 0/0", status(SEG1, SEG1)).c();
+        assertTrue(removed.expectQueryError(SqlState.UNDEFINED_FILE).message().contains("already been removed"));
+        removed.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+
+        ConnectionProbe wrongTerm = request("START_REPLICATION " + SEG1 + " (term='5')", status(SEG1, SEG1)).c();
+        wrongTerm.expectQueryError(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE);
+        wrongTerm.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+    }
+
+    @Test
+    void aClientThatGoesAwayIsForgottenByTheTimeline() throws Exception {
+        Requested requested = request("START_REPLICATION " + SEG1, status(SEG1, SEG1));
+        ConnectionProbe c = requested.c();
+        TestProbe<Timeline.Command> timeline = requested.timeline();
+        assertEquals(CopyBothResponse.REPLICATION, c.next());
+        timeline.expectMessageClass(Timeline.WatchPositions.class);
+        timeline.expectMessageClass(Timeline.ConsumerReport.class);
+        c.events.tell(new SocketReader.PeerClosed("reset"));
+        timeline.expectMessage(new Timeline.ConsumerGone(c.connection.path().name()));
+        c.writer.expectTerminated(c.connection);
+    }
+}
