@@ -20,13 +20,10 @@ import dev.walkeeper.protocol.pg.FrontendMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.Query;
 import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
 import dev.walkeeper.protocol.pg.PgSize;
-import dev.walkeeper.protocol.replication.PgTime;
-import dev.walkeeper.protocol.replication.ReceiverMessage.StandbyStatusUpdate;
 import dev.walkeeper.protocol.replication.ReplicationCodec;
 import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
 import dev.walkeeper.protocol.replication.SenderMessage.XLogData;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -57,12 +54,14 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * <p>Streaming: each XLogData becomes a {@link Wal} event. <b>Backpressure</b>: at most
  * {@link Settings#maxUnacknowledged} of them are outstanding; each is acknowledged with
  * {@link Ack} (in order), and while the limit is reached the reader reads nothing more from the
- * socket, so the primary's walsender is held back by TCP. A keepalive with reply_requested is
- * answered at once with a standby status update; {@link ReportFlushed} (the quorum's flush LSN)
- * sends one at once as well, and one goes out every {@link Settings#statusInterval} regardless.
- * Every status update carries write = flush = apply = the last flush the parent reported
- * ({@link Lsn#INVALID} before the first report, which the walsender ignores: the slot and
- * synchronous commits only move on a real report).
+ * socket, so the primary's walsender is held back by TCP. Standby status updates go through the
+ * connection's {@link StandbyStatusReporter}, which {@link Streaming} hands to the parent: the
+ * parent reports each quorum flush LSN on it and the update goes straight to the socket writer,
+ * not through this actor's mailbox ({@link ReportFlushed} does the same through it, e.g. before
+ * streaming). This actor answers a keepalive with reply_requested at once and sends one every
+ * {@link Settings#statusInterval} regardless. Every status update carries write = flush = apply =
+ * the highest flush reported ({@link Lsn#INVALID} before the first report, which the walsender
+ * ignores: the slot and synchronous commits only move on a real report).
  *
  * <p>Any failure — ErrorResponse, protocol violation, lost connection, the primary ending the
  * stream, the handshake not done within {@link Settings#handshakeTimeout} — is reported as
@@ -121,8 +120,13 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
     public record Identified(ActorRef<Command> client, long systemId, int timeline, Lsn xlogPos, int walSegSize,
                              int serverVersionNum, Lsn slotRestartLsn) implements Event {}
 
-    /** START_REPLICATION was accepted; WAL follows from {@code startLsn}. */
-    public record Streaming(ActorRef<Command> client, Lsn startLsn, int timeline) implements Event {}
+    /**
+     * START_REPLICATION was accepted; WAL follows from {@code startLsn}.
+     *
+     * @param status where the parent reports the quorum's flush LSN: straight to this connection's socket
+     */
+    public record Streaming(ActorRef<Command> client, Lsn startLsn, int timeline, StandbyStatusReporter status)
+            implements Event {}
 
     /** WAL bytes {@code [start, start + bytes.length)}; answer with {@link Ack}. */
     public record Wal(ActorRef<Command> client, Lsn start, byte[] bytes) implements Event {
@@ -226,8 +230,7 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
     private StartStreaming pendingStart;
     private Identified identified;
     private boolean streaming;
-    /** The last flush the parent reported; what every status update carries. */
-    private Lsn reportedFlush = Lsn.INVALID;
+    private final StandbyStatusReporter status;
     /** {@link Wal} events not acknowledged yet; each holds its reader message unconsumed. */
     private int unacknowledged;
 
@@ -237,6 +240,7 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
                 "START_REPLICATION", settings.handshakeTimeout(), settings.closeTimeout()));
         this.settings = settings;
         this.parent = parent;
+        this.status = new StandbyStatusReporter(socketWriter());
     }
 
     /** A state: the primary's messages go to {@code handler}; the parent's commands are handled alike in all. */
@@ -246,12 +250,7 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
                 .onMessage(ClientSignal.class, s -> onSignal(s.signal(), handler))
                 .onMessage(StartStreaming.class, this::onStartStreaming)
                 .onMessage(ReportFlushed.class, r -> {
-                    if (r.lsn().compareTo(reportedFlush) > 0) {
-                        reportedFlush = r.lsn();
-                        if (streaming) {
-                            sendStatus();
-                        }
-                    }
+                    status.report(r.lsn());
                     return Behaviors.same();
                 })
                 .onMessageEquals(Ack.INSTANCE, () -> {
@@ -262,7 +261,7 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
                     return Behaviors.same();
                 })
                 .onMessageEquals(StatusTick.INSTANCE, () -> {
-                    sendStatus();
+                    status.resend();
                     return Behaviors.same();
                 })
                 .onMessageEquals(Stop.INSTANCE, this::terminate)
@@ -423,8 +422,9 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
                 handshakeDone();
                 switchDecoder(PrimaryReplicationClient::decodeCopyBothFrame, settings.maxUnacknowledged());
                 streaming = true;
+                status.streamingStarted();
                 timers.startTimerAtFixedRate(StatusTick.INSTANCE, settings.statusInterval());
-                parent.tell(new Streaming(context.getSelf(), from, identified.timeline()));
+                parent.tell(new Streaming(context.getSelf(), from, identified.timeline(), status));
                 return streaming();
             }
             if (message instanceof ErrorResponse error) {
@@ -446,7 +446,7 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
             }
             if (message instanceof PrimaryKeepalive keepalive) {
                 if (keepalive.replyRequested()) {
-                    sendStatus();
+                    status.resend();
                 }
                 return Behaviors.same();
             }
@@ -455,12 +455,6 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
             }
             return unexpected(message, "streaming");
         });
-    }
-
-    private void sendStatus() {
-        long now = PgTime.fromInstant(Instant.now());
-        var update = new StandbyStatusUpdate(reportedFlush, reportedFlush, reportedFlush, now, false);
-        send(new CopyData(ReplicationCodec.encode(update)));
     }
 
     // ---- what the parent is told ------------------------------------------------------------------
