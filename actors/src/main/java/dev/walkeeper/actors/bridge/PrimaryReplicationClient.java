@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 
 import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.actors.socket.SocketFactory;
+import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
@@ -51,7 +52,8 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * {@link StartStreaming} (which it may also send earlier: it is kept until the handshake is there):
  * {@code START_REPLICATION SLOT <slot> PHYSICAL <X/Y> TIMELINE <tli>}, then {@link Streaming}.
  *
- * <p>Streaming: each XLogData becomes a {@link Wal} event. <b>Backpressure</b>: at most
+ * <p>Streaming: each XLogData becomes a {@link Wal} event, sent to the parent by the socket
+ * reader itself ({@link #walToParentDecoder}). <b>Backpressure</b>: at most
  * {@link Settings#maxUnacknowledged} of them are outstanding; each is acknowledged with
  * {@link Ack} (in order), and while the limit is reached the reader reads nothing more from the
  * socket, so the primary's walsender is held back by TCP. Standby status updates go through the
@@ -105,6 +107,9 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
     private record ClientSignal(ClientConnection.Signal signal) implements Command, ClientConnection.Envelope {}
 
     private enum StatusTick implements Command { INSTANCE }
+
+    /** What the reader delivers for XLogData it already gave the parent as a {@link Wal}. */
+    private enum WalReportedToParent { INSTANCE }
 
     /** What the client tells its parent; each event names the client it comes from. */
     public sealed interface Event {
@@ -231,7 +236,11 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
     private Identified identified;
     private boolean streaming;
     private final StandbyStatusReporter status;
-    /** {@link Wal} events not acknowledged yet; each holds its reader message unconsumed. */
+    /**
+     * {@link Wal} events not acknowledged yet; each holds its reader marker unconsumed. Below 0
+     * when Acks overtook their markers: the reader gives the parent the Wal before this actor
+     * sees the marker, so the parent's Ack may come first.
+     */
     private int unacknowledged;
 
     private PrimaryReplicationClient(ActorContext<Command> context, TimerScheduler<Command> timers,
@@ -254,10 +263,9 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
                     return Behaviors.same();
                 })
                 .onMessageEquals(Ack.INSTANCE, () -> {
-                    if (unacknowledged > 0) {
-                        unacknowledged--;
+                    if (unacknowledged-- > 0) {
                         consumed();
-                    }
+                    } // else its marker is still on the way: it is consumed as it arrives
                     return Behaviors.same();
                 })
                 .onMessageEquals(StatusTick.INSTANCE, () -> {
@@ -420,11 +428,11 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
         return state(message -> {
             if (message instanceof CopyBothResponse) {
                 handshakeDone();
-                switchDecoder(PrimaryReplicationClient::decodeCopyBothFrame, settings.maxUnacknowledged());
                 streaming = true;
                 status.streamingStarted();
                 timers.startTimerAtFixedRate(StatusTick.INSTANCE, settings.statusInterval());
                 parent.tell(new Streaming(context.getSelf(), from, identified.timeline(), status));
+                switchDecoder(walToParentDecoder(), settings.maxUnacknowledged());
                 return streaming();
             }
             if (message instanceof ErrorResponse error) {
@@ -436,12 +444,31 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
 
     // ---- streaming --------------------------------------------------------------------------------
 
+    /**
+     * Runs in the reader: XLogData goes from there to the parent as {@link Wal}, so the WAL reaches
+     * the bridge in one hop; this actor gets a marker in its place and keeps it unconsumed until
+     * the parent's {@link Ack}, so the reader's window still bounds the unacknowledged WAL.
+     * Keepalives, CopyDone and errors stay ours.
+     */
+    private SocketReader.Decoder walToParentDecoder() {
+        ActorRef<Event> to = parent;
+        ActorRef<Command> self = context.getSelf();
+        return frame -> {
+            Object message = decodeCopyBothFrame(frame);
+            if (message instanceof XLogData data) {
+                to.tell(new Wal(self, data.walStart(), data.wal()));
+                return WalReportedToParent.INSTANCE;
+            }
+            return message;
+        };
+    }
+
     private Behavior<Command> streaming() {
         return state(message -> {
-            if (message instanceof XLogData data) {
-                keepUnconsumed();
-                unacknowledged++;
-                parent.tell(new Wal(context.getSelf(), data.walStart(), data.wal()));
+            if (message == WalReportedToParent.INSTANCE) {
+                if (unacknowledged++ >= 0) {
+                    keepUnconsumed();
+                } // else acknowledged already
                 return Behaviors.same();
             }
             if (message instanceof PrimaryKeepalive keepalive) {

@@ -242,12 +242,19 @@ class BridgeProbeTest {
         testKit.stop(bridge);
     }
 
-    /** The primary streams {@code wal} at {@code start}; its end. */
+    /** The primary streams {@code wal} at {@code start}, played as its reader would; its end. */
     private static Lsn xLogData(Peer primary, Lsn start, byte[] wal) {
         Lsn end = start.plus(wal.length);
+        Object decoded = decodeXLogData(primary, new XLogData(start, end, 0, wal));
         // Kept unconsumed until the bridge acks it, so no Consumed is awaited here.
-        primary.events.tell(new SocketReader.Received(new XLogData(start, end, 0, wal)));
+        primary.events.tell(new SocketReader.Received(decoded));
         return end;
+    }
+
+    private static Object decodeXLogData(Peer primary, XLogData data) {
+        Object decoded = primary.decoder.decode(new Frame((byte) 'd', ReplicationCodec.encode(data)));
+        assertFalse(decoded instanceof XLogData, "the decoder gave it to the parent: " + decoded);
+        return decoded;
     }
 
     /** Every node got the same array, byte for byte the old per-node encoding of {@code expected}. */
@@ -309,6 +316,54 @@ class BridgeProbeTest {
         node.events.tell(new SocketReader.Received(decoded));
         var failed = assertInstanceOf(NodeProposerConnection.Failed.class, parent.receiveMessage(WAIT));
         assertEquals("XX000", failed.sqlState());
+    }
+
+    @Test
+    void thePrimarysWalGoesFromItsReaderToTheParentAndStaysUnconsumedUntilItsAck() {
+        Peer primary = new Peer();
+        TestProbe<PrimaryReplicationClient.Event> parent = testKit.createTestProbe();
+        ActorRef<PrimaryReplicationClient.Command> client = testKit.spawn(PrimaryReplicationClient.create(
+                settings().primary(), parent.getRef(), new SocketFactory() {
+                    @Override
+                    public <T> Halves attach(ActorContext<T> context, ActorRef<SocketReader.Event> events) {
+                        primary.events = events;
+                        return new Halves(primary.reader.getRef(), primary.writer.getRef());
+                    }
+                }));
+        client.tell(PrimaryReplicationClient.StartStreaming.at(SEGMENT));
+        primary.accept();
+        primary.answer("IDENTIFY_SYSTEM", "42", "1", "0/1000100");
+        primary.answer("SHOW wal_segment_size", "16MB");
+        primary.answer("SHOW server_version_num", "150018");
+        primary.answer("READ_REPLICATION_SLOT", "physical", SEGMENT.toString(), "1");
+        parent.expectMessageClass(PrimaryReplicationClient.Identified.class, WAIT);
+        primary.written(Query.class);
+        primary.server(CopyBothResponse.REPLICATION);
+        var streaming = parent.expectMessageClass(PrimaryReplicationClient.Streaming.class, WAIT);
+
+        // Decoding alone gives the parent the WAL; the marker is held until the Ack.
+        byte[] wal = ramp(100);
+        Object marker = decodeXLogData(primary, new XLogData(SEGMENT, SEGMENT.plus(100), 0, wal));
+        var event = parent.expectMessageClass(PrimaryReplicationClient.Wal.class, WAIT);
+        assertEquals(SEGMENT, event.start());
+        assertArrayEquals(wal, event.bytes());
+        primary.events.tell(new SocketReader.Received(marker));
+        primary.reader.expectNoMessage(Duration.ofMillis(100));
+        client.tell(PrimaryReplicationClient.Ack.INSTANCE);
+        assertEquals(SocketReader.Consumed.INSTANCE, primary.reader.receiveMessage(WAIT));
+
+        // An Ack that overtakes its marker: the marker is consumed as it arrives.
+        Object next = decodeXLogData(primary, new XLogData(SEGMENT.plus(100), SEGMENT.plus(200), 0, ramp(100)));
+        client.tell(PrimaryReplicationClient.Ack.INSTANCE);
+        primary.server(next);
+
+        // A quorum flush reported on the status reporter goes out at once, never backwards.
+        streaming.status().report(SEGMENT.plus(100));
+        assertEquals(SEGMENT.plus(100), statusUpdate(primary.nextWrite()).flushLsn());
+        streaming.status().report(SEGMENT.plus(50));
+        client.tell(new PrimaryReplicationClient.ReportFlushed(SEGMENT.plus(60)));
+        primary.writer.expectNoMessage(Duration.ofMillis(100));
+        testKit.stop(client);
     }
 
     @Test
