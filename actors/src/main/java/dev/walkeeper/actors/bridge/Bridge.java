@@ -1,9 +1,9 @@
 package dev.walkeeper.actors.bridge;
 
 import dev.walkeeper.actors.client.ClientConnection;
-import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.consensus.Proposer;
 import dev.walkeeper.actors.consensus.ProposerSteppedDown;
+import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
