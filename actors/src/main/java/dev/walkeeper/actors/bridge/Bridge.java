@@ -3,6 +3,7 @@ package dev.walkeeper.actors.bridge;
 import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.actors.consensus.Proposer;
 import dev.walkeeper.actors.consensus.ProposerSteppedDown;
+import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
@@ -16,6 +17,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -150,7 +152,13 @@ public final class Bridge {
     static final int LONG_PAGE_HEADER_SIZE = 0x28;
 
     public static Behavior<Command> create(Settings settings) {
-        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Bridge(ctx, timers, settings).identifying()));
+        return create(settings, address -> ClientConnection.sockets(address, settings.connectTimeout()));
+    }
+
+    /** With the sockets of the primary and node connections from {@code sockets} (probes in tests). */
+    static Behavior<Command> create(Settings settings, Function<InetSocketAddress, SocketFactory> sockets) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+                new Bridge(ctx, timers, settings, sockets).identifying()));
     }
 
     /**
@@ -169,9 +177,12 @@ public final class Bridge {
     private final ActorContext<Command> ctx;
     private final TimerScheduler<Command> timers;
     private final Settings settings;
+    private final Function<InetSocketAddress, SocketFactory> sockets;
     private final ActorRef<PrimaryReplicationClient.Event> primaryEvents;
     private final ActorRef<NodeProposerConnection.Event> nodeEvents;
     private ActorRef<PrimaryReplicationClient.Command> primary;
+    /** The streaming primary connection's status updates; null until its {@code Streaming}. */
+    private StandbyStatusReporter primaryStatus;
     private int primaryGeneration;
     private Duration primaryBackoff;
     private PrimaryReplicationClient.Identified identity;
@@ -186,10 +197,12 @@ public final class Bridge {
     private Lsn reportedFlush = Lsn.INVALID;
 
     @SuppressWarnings("unchecked")
-    private Bridge(ActorContext<Command> ctx, TimerScheduler<Command> timers, Settings settings) {
+    private Bridge(ActorContext<Command> ctx, TimerScheduler<Command> timers, Settings settings,
+                   Function<InetSocketAddress, SocketFactory> sockets) {
         this.ctx = ctx;
         this.timers = timers;
         this.settings = settings;
+        this.sockets = sockets;
         this.primaryEvents = ctx.messageAdapter(PrimaryReplicationClient.Event.class, FromPrimary::new);
         this.nodeEvents = ctx.messageAdapter(NodeProposerConnection.Event.class, FromNode::new);
         int n = settings.nodes().size();
@@ -405,7 +418,7 @@ public final class Bridge {
 
     private ActorRef<NodeProposerConnection.Command> spawnConnection(int node) {
         return ctx.spawn(NodeProposerConnection.create(settings.node(), nodeEvents,
-                        ClientConnection.sockets(settings.nodes().get(node), settings.connectTimeout())),
+                        sockets.apply(settings.nodes().get(node))),
                 "node-" + node + "-" + (++generation[node]));
     }
 
@@ -421,7 +434,9 @@ public final class Bridge {
     /**
      * Runs a proposer input, sends its messages to the node connections (WAL with its end LSN as
      * the token, so {@code Written} tells how far each socket took it), and reports a commit LSN
-     * advance to the primary. A step-down ends the bridge: another proposer owns the timeline.
+     * advance to the primary at once, on the primary connection's writer. Each distinct message
+     * is encoded once: nodes in step get the same frame. A step-down ends the bridge: another
+     * proposer owns the timeline.
      */
     private Behavior<Command> route(Supplier<List<Proposer.Outbound>> input, Behavior<Command> next) {
         List<Proposer.Outbound> out;
@@ -431,28 +446,30 @@ public final class Bridge {
             ctx.getLog().error("proposer stepped down, stopping the bridge: {}", e.getMessage());
             return stop();
         }
+        Lsn commit = proposer.commitLsn();
+        if (commit.isValid() && commit.compareTo(reportedFlush) > 0) {
+            // First: the primary's waiting commits are released before the nodes are written to.
+            reportedFlush = commit;
+            if (primaryStatus != null) {
+                primaryStatus.report(commit);
+            } else if (primary != null) { // not streaming yet: it reports once it is
+                primary.tell(new PrimaryReplicationClient.ReportFlushed(commit));
+            } // else the next client gets it when it starts streaming
+            if (!timers.isTimerActive(CommitUpdates.INSTANCE)) {
+                timers.startSingleTimer(CommitUpdates.INSTANCE, COMMIT_UPDATE_DELAY);
+            }
+        }
+        SharedFrames frames = new SharedFrames();
         for (Proposer.Outbound o : out) {
             ActorRef<NodeProposerConnection.Command> connection = connections[o.node()];
             if (connection == null) {
                 continue;
             }
-            if (o.message() instanceof AppendRequest append && append.wal().length > 0) {
-                connection.tell(new NodeProposerConnection.Send(append, append.endLsn().value()));
-            } else {
-                connection.tell(new NodeProposerConnection.Send(o.message()));
-            }
+            long token = o.message() instanceof AppendRequest append && !append.isHeartbeat()
+                    ? append.endLsn().value() : NodeProposerConnection.NO_TOKEN;
+            connection.tell(new NodeProposerConnection.SendFrame(frames.frameOf(o.message()), token));
         }
         logNodesFallingBehind();
-        Lsn commit = proposer.commitLsn();
-        if (commit.isValid() && commit.compareTo(reportedFlush) > 0) {
-            reportedFlush = commit;
-            if (!timers.isTimerActive(CommitUpdates.INSTANCE)) {
-                timers.startSingleTimer(CommitUpdates.INSTANCE, COMMIT_UPDATE_DELAY);
-            }
-            if (primary != null) { // else the next client gets it when it starts streaming
-                primary.tell(new PrimaryReplicationClient.ReportFlushed(commit));
-            }
-        }
         return next;
     }
 
@@ -503,6 +520,8 @@ public final class Bridge {
         if (event instanceof PrimaryReplicationClient.Streaming s) {
             ctx.getLog().info("primary streaming from {} on timeline {}", s.startLsn(), s.timeline());
             primaryBackoff = settings.minBackoff();
+            primaryStatus = s.status();
+            primaryStatus.report(reportedFlush); // an advance while it was starting went to the client
             return Behaviors.same();
         }
         if (event instanceof PrimaryReplicationClient.Failed failed) {
@@ -543,6 +562,7 @@ public final class Bridge {
         ctx.getLog().warn("primary connection failed, retrying in {}: {} (SQLSTATE {})", primaryBackoff,
                 failed.reason(), failed.sqlState());
         primary = null;
+        primaryStatus = null;
         unacknowledged.clear();
         timers.startSingleTimer(ReconnectPrimary.INSTANCE, ReconnectPrimary.INSTANCE, primaryBackoff);
         primaryBackoff = doubled(primaryBackoff);
@@ -558,7 +578,7 @@ public final class Bridge {
 
     private void spawnPrimary() {
         primary = ctx.spawn(PrimaryReplicationClient.create(settings.primary(), primaryEvents,
-                        ClientConnection.sockets(settings.primaryAddress(), settings.connectTimeout())),
+                        sockets.apply(settings.primaryAddress())),
                 "primary-" + (++primaryGeneration));
     }
 

@@ -2,6 +2,7 @@ package dev.walkeeper.actors.bridge;
 
 import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.actors.socket.SocketFactory;
+import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
 import dev.walkeeper.protocol.pg.BackendMessage.CopyBothResponse;
@@ -39,9 +40,17 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * <p>States: startup, authentication and ReadyForQuery as every {@link ClientConnection} →
  * {@link #startingPush()} → {@link #pushing()} → closing. The parent gets {@link Ready}
  * once in CopyBoth, every acceptor message as {@link FromNode}, and {@link Written} for each
- * {@link Send} with a token once the socket took it (so it can bound what is queued and ack WAL to
- * the primary only after the node's socket has it). A {@link Send} before {@link Ready} is kept
- * and sent once the node is in CopyBoth.
+ * {@link Send} / {@link SendFrame} with a token once the socket took it (so it can bound what is
+ * queued and ack WAL to the primary only after the node's socket has it). A send before
+ * {@link Ready} is kept and sent once the node is in CopyBoth.
+ *
+ * <p>Inside CopyBoth the socket reader reports each acceptor message to the parent itself
+ * ({@link #copyBothDecoder}): a node's answer reaches the parent in one hop, not two, while this
+ * actor keeps the connection's lifecycle (handshake, failures, close) and sees every other frame.
+ * The reader sends the FromNodes of one connection in the order the node sent them; each is
+ * followed by a marker to this actor, which consumes it at once. So the parent's mailbox, not the
+ * reader's window, bounds the answers in flight: a node answers what it was sent, which the
+ * parent's send window already bounds.
  *
  * <p>Any failure — ErrorResponse, protocol violation, lost connection, handshake not done within
  * {@link Settings#handshakeTimeout} — is {@link Failed} and the actor stops; the parent reconnects
@@ -62,6 +71,23 @@ public final class NodeProposerConnection extends ClientConnection<NodeProposerC
 
         public Send(ProposerMessage message) {
             this(message, NO_TOKEN);
+        }
+    }
+
+    /**
+     * Write {@code frame}, a proposer message's whole CopyData frame from
+     * {@link ProposerCodec#encodeCopyData}, as it is: the parent encodes a message once and hands
+     * the same array to every node it goes to. Unless {@code token} is {@link #NO_TOKEN},
+     * {@link Written} follows.
+     */
+    public record SendFrame(byte[] frame, long token) implements Command {
+        public SendFrame {
+            Objects.requireNonNull(frame, "frame");
+        }
+
+        @Override
+        public String toString() {
+            return "SendFrame[" + frame.length + " bytes, token=" + token + "]";
         }
     }
 
@@ -118,6 +144,9 @@ public final class NodeProposerConnection extends ClientConnection<NodeProposerC
     /** Acceptor messages the reader may decode ahead of us inside CopyBoth. */
     private static final int PUSH_WINDOW = 16;
 
+    /** What the reader delivers for an acceptor message it already reported to the parent. */
+    private enum ReportedToParent { INSTANCE }
+
     /** The StartupMessage of a walproposer: no {@code replication} parameter, the timeline in {@code options}. */
     public static StartupMessage startupMessage(Settings settings) {
         Map<String, String> parameters = new LinkedHashMap<>();
@@ -141,8 +170,8 @@ public final class NodeProposerConnection extends ClientConnection<NodeProposerC
     }
 
     private final ActorRef<Event> parent;
-    /** Sends that arrived before CopyBoth; null once pushing. */
-    private List<Send> early = new ArrayList<>();
+    /** Frames that arrived before CopyBoth; null once pushing. */
+    private List<SendFrame> early = new ArrayList<>();
 
     private NodeProposerConnection(ActorContext<Command> context, TimerScheduler<Command> timers, Settings settings,
                                    ActorRef<Event> parent, SocketFactory sockets) {
@@ -156,16 +185,20 @@ public final class NodeProposerConnection extends ClientConnection<NodeProposerC
     protected Behavior<Command> state(MessageHandler<Command> handler) {
         return Behaviors.receive(Command.class)
                 .onMessage(ClientSignal.class, s -> onSignal(s.signal(), handler))
-                .onMessage(Send.class, s -> {
-                    if (early != null) {
-                        early.add(s);
-                    } else {
-                        sendToNode(s);
-                    }
-                    return Behaviors.same();
-                })
+                .onMessage(Send.class, s ->
+                        onSend(new SendFrame(ProposerCodec.encodeCopyData(s.message()), s.token())))
+                .onMessage(SendFrame.class, this::onSend)
                 .onMessageEquals(Stop.INSTANCE, this::terminate)
                 .build();
+    }
+
+    private Behavior<Command> onSend(SendFrame s) {
+        if (early != null) {
+            early.add(s);
+        } else {
+            sendToNode(s);
+        }
+        return Behaviors.same();
     }
 
     // ---- START_WAL_PUSH ---------------------------------------------------------------------------
@@ -181,9 +214,9 @@ public final class NodeProposerConnection extends ClientConnection<NodeProposerC
         return state(message -> {
             if (message instanceof CopyBothResponse) {
                 handshakeDone();
-                switchDecoder(NodeProposerConnection::decodeCopyBothFrame, PUSH_WINDOW);
                 parent.tell(new Ready(context.getSelf()));
-                List<Send> queued = early;
+                switchDecoder(copyBothDecoder(), PUSH_WINDOW);
+                List<SendFrame> queued = early;
                 early = null;
                 queued.forEach(this::sendToNode);
                 return pushing();
@@ -196,8 +229,7 @@ public final class NodeProposerConnection extends ClientConnection<NodeProposerC
 
     private Behavior<Command> pushing() {
         return state(message -> {
-            if (message instanceof AcceptorMessage acceptorMessage) {
-                parent.tell(new FromNode(context.getSelf(), acceptorMessage));
+            if (message == ReportedToParent.INSTANCE) {
                 return Behaviors.same();
             }
             if (message instanceof CopyDone) {
@@ -207,8 +239,26 @@ public final class NodeProposerConnection extends ClientConnection<NodeProposerC
         });
     }
 
-    private void sendToNode(Send s) {
-        send(new CopyData(ProposerCodec.encode(s.message())));
+    /**
+     * Runs in the reader: an acceptor message goes from there to the parent as {@link FromNode}
+     * (named after this connection, so the parent still tells a replaced one apart), and this actor
+     * only gets a marker to consume; ErrorResponse, CopyDone and the like stay ours.
+     */
+    private SocketReader.Decoder copyBothDecoder() {
+        ActorRef<Event> to = parent;
+        ActorRef<Command> self = context.getSelf();
+        return frame -> {
+            Object message = decodeCopyBothFrame(frame);
+            if (message instanceof AcceptorMessage acceptorMessage) {
+                to.tell(new FromNode(self, acceptorMessage));
+                return ReportedToParent.INSTANCE;
+            }
+            return message;
+        };
+    }
+
+    private void sendToNode(SendFrame s) {
+        sendEncoded(s.frame());
         if (s.token() != NO_TOKEN) {
             notifyWhenWritten(s.token());
         }

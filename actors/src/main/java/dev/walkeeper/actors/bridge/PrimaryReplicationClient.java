@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 
 import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.actors.socket.SocketFactory;
+import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
@@ -20,13 +21,10 @@ import dev.walkeeper.protocol.pg.FrontendMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.Query;
 import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
 import dev.walkeeper.protocol.pg.PgSize;
-import dev.walkeeper.protocol.replication.PgTime;
-import dev.walkeeper.protocol.replication.ReceiverMessage.StandbyStatusUpdate;
 import dev.walkeeper.protocol.replication.ReplicationCodec;
 import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
 import dev.walkeeper.protocol.replication.SenderMessage.XLogData;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -54,15 +52,18 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * {@link StartStreaming} (which it may also send earlier: it is kept until the handshake is there):
  * {@code START_REPLICATION SLOT <slot> PHYSICAL <X/Y> TIMELINE <tli>}, then {@link Streaming}.
  *
- * <p>Streaming: each XLogData becomes a {@link Wal} event. <b>Backpressure</b>: at most
+ * <p>Streaming: each XLogData becomes a {@link Wal} event, sent to the parent by the socket
+ * reader itself ({@link #walToParentDecoder}). <b>Backpressure</b>: at most
  * {@link Settings#maxUnacknowledged} of them are outstanding; each is acknowledged with
  * {@link Ack} (in order), and while the limit is reached the reader reads nothing more from the
- * socket, so the primary's walsender is held back by TCP. A keepalive with reply_requested is
- * answered at once with a standby status update; {@link ReportFlushed} (the quorum's flush LSN)
- * sends one at once as well, and one goes out every {@link Settings#statusInterval} regardless.
- * Every status update carries write = flush = apply = the last flush the parent reported
- * ({@link Lsn#INVALID} before the first report, which the walsender ignores: the slot and
- * synchronous commits only move on a real report).
+ * socket, so the primary's walsender is held back by TCP. Standby status updates go through the
+ * connection's {@link StandbyStatusReporter}, which {@link Streaming} hands to the parent: the
+ * parent reports each quorum flush LSN on it and the update goes straight to the socket writer,
+ * not through this actor's mailbox ({@link ReportFlushed} does the same through it, e.g. before
+ * streaming). This actor answers a keepalive with reply_requested at once and sends one every
+ * {@link Settings#statusInterval} regardless. Every status update carries write = flush = apply =
+ * the highest flush reported ({@link Lsn#INVALID} before the first report, which the walsender
+ * ignores: the slot and synchronous commits only move on a real report).
  *
  * <p>Any failure — ErrorResponse, protocol violation, lost connection, the primary ending the
  * stream, the handshake not done within {@link Settings#handshakeTimeout} — is reported as
@@ -107,6 +108,9 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
 
     private enum StatusTick implements Command { INSTANCE }
 
+    /** What the reader delivers for XLogData it already gave the parent as a {@link Wal}. */
+    private enum WalReportedToParent { INSTANCE }
+
     /** What the client tells its parent; each event names the client it comes from. */
     public sealed interface Event {
         ActorRef<Command> client();
@@ -121,8 +125,13 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
     public record Identified(ActorRef<Command> client, long systemId, int timeline, Lsn xlogPos, int walSegSize,
                              int serverVersionNum, Lsn slotRestartLsn) implements Event {}
 
-    /** START_REPLICATION was accepted; WAL follows from {@code startLsn}. */
-    public record Streaming(ActorRef<Command> client, Lsn startLsn, int timeline) implements Event {}
+    /**
+     * START_REPLICATION was accepted; WAL follows from {@code startLsn}.
+     *
+     * @param status where the parent reports the quorum's flush LSN: straight to this connection's socket
+     */
+    public record Streaming(ActorRef<Command> client, Lsn startLsn, int timeline, StandbyStatusReporter status)
+            implements Event {}
 
     /** WAL bytes {@code [start, start + bytes.length)}; answer with {@link Ack}. */
     public record Wal(ActorRef<Command> client, Lsn start, byte[] bytes) implements Event {
@@ -226,9 +235,12 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
     private StartStreaming pendingStart;
     private Identified identified;
     private boolean streaming;
-    /** The last flush the parent reported; what every status update carries. */
-    private Lsn reportedFlush = Lsn.INVALID;
-    /** {@link Wal} events not acknowledged yet; each holds its reader message unconsumed. */
+    private final StandbyStatusReporter status;
+    /**
+     * {@link Wal} events not acknowledged yet; each holds its reader marker unconsumed. Below 0
+     * when Acks overtook their markers: the reader gives the parent the Wal before this actor
+     * sees the marker, so the parent's Ack may come first.
+     */
     private int unacknowledged;
 
     private PrimaryReplicationClient(ActorContext<Command> context, TimerScheduler<Command> timers,
@@ -237,6 +249,7 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
                 "START_REPLICATION", settings.handshakeTimeout(), settings.closeTimeout()));
         this.settings = settings;
         this.parent = parent;
+        this.status = new StandbyStatusReporter(socketWriter());
     }
 
     /** A state: the primary's messages go to {@code handler}; the parent's commands are handled alike in all. */
@@ -246,23 +259,17 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
                 .onMessage(ClientSignal.class, s -> onSignal(s.signal(), handler))
                 .onMessage(StartStreaming.class, this::onStartStreaming)
                 .onMessage(ReportFlushed.class, r -> {
-                    if (r.lsn().compareTo(reportedFlush) > 0) {
-                        reportedFlush = r.lsn();
-                        if (streaming) {
-                            sendStatus();
-                        }
-                    }
+                    status.report(r.lsn());
                     return Behaviors.same();
                 })
                 .onMessageEquals(Ack.INSTANCE, () -> {
-                    if (unacknowledged > 0) {
-                        unacknowledged--;
+                    if (unacknowledged-- > 0) {
                         consumed();
-                    }
+                    } // else its marker is still on the way: it is consumed as it arrives
                     return Behaviors.same();
                 })
                 .onMessageEquals(StatusTick.INSTANCE, () -> {
-                    sendStatus();
+                    status.resend();
                     return Behaviors.same();
                 })
                 .onMessageEquals(Stop.INSTANCE, this::terminate)
@@ -421,10 +428,11 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
         return state(message -> {
             if (message instanceof CopyBothResponse) {
                 handshakeDone();
-                switchDecoder(PrimaryReplicationClient::decodeCopyBothFrame, settings.maxUnacknowledged());
                 streaming = true;
+                status.streamingStarted();
                 timers.startTimerAtFixedRate(StatusTick.INSTANCE, settings.statusInterval());
-                parent.tell(new Streaming(context.getSelf(), from, identified.timeline()));
+                parent.tell(new Streaming(context.getSelf(), from, identified.timeline(), status));
+                switchDecoder(walToParentDecoder(), settings.maxUnacknowledged());
                 return streaming();
             }
             if (message instanceof ErrorResponse error) {
@@ -436,17 +444,36 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
 
     // ---- streaming --------------------------------------------------------------------------------
 
+    /**
+     * Runs in the reader: XLogData goes from there to the parent as {@link Wal}, so the WAL reaches
+     * the bridge in one hop; this actor gets a marker in its place and keeps it unconsumed until
+     * the parent's {@link Ack}, so the reader's window still bounds the unacknowledged WAL.
+     * Keepalives, CopyDone and errors stay ours.
+     */
+    private SocketReader.Decoder walToParentDecoder() {
+        ActorRef<Event> to = parent;
+        ActorRef<Command> self = context.getSelf();
+        return frame -> {
+            Object message = decodeCopyBothFrame(frame);
+            if (message instanceof XLogData data) {
+                to.tell(new Wal(self, data.walStart(), data.wal()));
+                return WalReportedToParent.INSTANCE;
+            }
+            return message;
+        };
+    }
+
     private Behavior<Command> streaming() {
         return state(message -> {
-            if (message instanceof XLogData data) {
-                keepUnconsumed();
-                unacknowledged++;
-                parent.tell(new Wal(context.getSelf(), data.walStart(), data.wal()));
+            if (message == WalReportedToParent.INSTANCE) {
+                if (unacknowledged++ >= 0) {
+                    keepUnconsumed();
+                } // else acknowledged already
                 return Behaviors.same();
             }
             if (message instanceof PrimaryKeepalive keepalive) {
                 if (keepalive.replyRequested()) {
-                    sendStatus();
+                    status.resend();
                 }
                 return Behaviors.same();
             }
@@ -455,12 +482,6 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
             }
             return unexpected(message, "streaming");
         });
-    }
-
-    private void sendStatus() {
-        long now = PgTime.fromInstant(Instant.now());
-        var update = new StandbyStatusUpdate(reportedFlush, reportedFlush, reportedFlush, now, false);
-        send(new CopyData(ReplicationCodec.encode(update)));
     }
 
     // ---- what the parent is told ------------------------------------------------------------------

@@ -281,6 +281,22 @@ public abstract class ClientConnection<C> {
         writer.tell(new SocketWriter.WriteRaw(FrontendCodec.encode(message)));
     }
 
+    /**
+     * Sends bytes that already are complete frontend messages, encoded once by the caller and
+     * possibly shared with other connections (the bridge's AppendRequest frames): never modified.
+     */
+    protected final void sendEncoded(byte[] frames) {
+        writer.tell(new SocketWriter.WriteRaw(frames));
+    }
+
+    /**
+     * The socket's writer, for a role that lets its parent write complete messages on the
+     * connection without passing through this actor (the bridge's standby status updates).
+     */
+    protected final ActorRef<SocketWriter.Command> socketWriter() {
+        return writer;
+    }
+
     /** {@link #reportWritten} with {@code token} follows once the socket took everything sent so far. */
     protected final void notifyWhenWritten(long token) {
         writer.tell(new SocketWriter.NotifyWhenWritten(token, written));

@@ -59,7 +59,8 @@ final class PayloadWriter {
         return bytes(v.getBytes(StandardCharsets.UTF_8)).int8(0);
     }
 
+    /** The payload; the buffer itself when the expected size was exact (no second copy of a large WAL payload). */
     byte[] finish() {
-        return Arrays.copyOf(buffer, size);
+        return size == buffer.length ? buffer : Arrays.copyOf(buffer, size);
     }
 }

@@ -28,6 +28,10 @@ public final class ProposerCodec {
     /** Tag, generation, term, then begin, end, commit and truncate LSNs. */
     static final int APPEND_REQUEST_HEADER_SIZE = 1 + 4 + 8 + 4 * 8;
 
+    /** The frontend CopyData frame around a payload: type byte {@code 'd'}, then the length word. */
+    private static final byte COPY_DATA = 'd';
+    private static final int COPY_DATA_HEADER_SIZE = 1 + 4;
+
     private ProposerCodec() {}
 
     /**
@@ -110,11 +114,36 @@ public final class ProposerCodec {
             WireFields.writeHistory(w, m.history());
             return w.finish();
         } else if (message instanceof AppendRequest m) {
-            return new PayloadWriter(APPEND_REQUEST_HEADER_SIZE + m.wal().length).int8(APPEND_REQUEST)
-                    .int32(m.generation()).int64(m.term()).lsn(m.beginLsn()).lsn(m.endLsn()).lsn(m.commitLsn())
-                    .lsn(m.truncateLsn()).bytes(m.wal()).finish();
+            return appendRequest(new PayloadWriter(APPEND_REQUEST_HEADER_SIZE + m.wal().length), m).finish();
         }
         // Java 17 has no exhaustive switch over a sealed type; a new permitted record lands here.
         throw new IllegalStateException("no encoding for " + message.getClass().getName());
+    }
+
+    /**
+     * The whole frontend CopyData frame carrying {@code message} — type byte, length word, payload —
+     * exactly as {@code FrontendCodec.encode(new CopyData(encode(message)))} writes it, but with an
+     * AppendRequest's WAL copied once, straight into the frame. A proposer encodes a message once
+     * and writes the same frame to every node it goes to; the array is never modified afterwards.
+     *
+     * @throws IllegalArgumentException as {@link #encode}
+     */
+    public static byte[] encodeCopyData(ProposerMessage message) {
+        if (message instanceof AppendRequest m) {
+            int payload = APPEND_REQUEST_HEADER_SIZE + m.wal().length;
+            return appendRequest(copyDataHeader(payload), m).finish();
+        }
+        byte[] payload = encode(message);
+        return copyDataHeader(payload.length).bytes(payload).finish();
+    }
+
+    private static PayloadWriter copyDataHeader(int payloadSize) {
+        // The length word counts itself and the payload, not the type byte.
+        return new PayloadWriter(COPY_DATA_HEADER_SIZE + payloadSize).int8(COPY_DATA).int32(4 + payloadSize);
+    }
+
+    private static PayloadWriter appendRequest(PayloadWriter w, AppendRequest m) {
+        return w.int8(APPEND_REQUEST).int32(m.generation()).int64(m.term()).lsn(m.beginLsn()).lsn(m.endLsn())
+                .lsn(m.commitLsn()).lsn(m.truncateLsn()).bytes(m.wal());
     }
 }
