@@ -4,6 +4,8 @@ import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.actors.consensus.Proposer;
 import dev.walkeeper.actors.consensus.ProposerSteppedDown;
 import dev.walkeeper.actors.socket.SocketFactory;
+import dev.walkeeper.actors.trace.CommitTrace;
+import dev.walkeeper.actors.trace.Stage;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
@@ -195,6 +197,7 @@ public final class Bridge {
     private final boolean[] behind;
     private Proposer proposer;
     private Lsn reportedFlush = Lsn.INVALID;
+    private final CommitTrace trace;
 
     @SuppressWarnings("unchecked")
     private Bridge(ActorContext<Command> ctx, TimerScheduler<Command> timers, Settings settings,
@@ -212,6 +215,7 @@ public final class Bridge {
         this.generation = new int[n];
         this.behind = new boolean[n];
         this.primaryBackoff = settings.minBackoff();
+        this.trace = CommitTrace.get(ctx.getSystem());
         spawnPrimary();
     }
 
@@ -365,6 +369,7 @@ public final class Bridge {
                     return route(() -> proposer.onVoteResponse(node, vote), Behaviors.same());
                 }
                 if (message instanceof AppendResponse response) {
+                    trace.stamp(Stage.BRIDGE_RESPONSE_READ, response.flushLsn().value(), node);
                     return route(() -> {
                         proposer.onAppendResponse(node, response);
                         return List.of();
@@ -450,6 +455,7 @@ public final class Bridge {
         if (commit.isValid() && commit.compareTo(reportedFlush) > 0) {
             // First: the primary's waiting commits are released before the nodes are written to.
             reportedFlush = commit;
+            trace.stamp(Stage.BRIDGE_QUORUM, commit.value());
             if (primaryStatus != null) {
                 primaryStatus.report(commit);
             } else if (primary != null) { // not streaming yet: it reports once it is
@@ -468,6 +474,9 @@ public final class Bridge {
             long token = o.message() instanceof AppendRequest append && !append.isHeartbeat()
                     ? append.endLsn().value() : NodeProposerConnection.NO_TOKEN;
             connection.tell(new NodeProposerConnection.SendFrame(frames.frameOf(o.message()), token));
+            if (token != NodeProposerConnection.NO_TOKEN) {
+                trace.stamp(Stage.BRIDGE_APPEND_SENT, token, o.node());
+            }
         }
         logNodesFallingBehind();
         return next;

@@ -5,6 +5,8 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;
+import dev.walkeeper.actors.trace.CommitTrace;
+import dev.walkeeper.actors.trace.Stage;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
@@ -236,6 +238,7 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
     private Identified identified;
     private boolean streaming;
     private final StandbyStatusReporter status;
+    private final CommitTrace trace;
     /**
      * {@link Wal} events not acknowledged yet; each holds its reader marker unconsumed. Below 0
      * when Acks overtook their markers: the reader gives the parent the Wal before this actor
@@ -249,7 +252,8 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
                 "START_REPLICATION", settings.handshakeTimeout(), settings.closeTimeout()));
         this.settings = settings;
         this.parent = parent;
-        this.status = new StandbyStatusReporter(socketWriter());
+        this.trace = CommitTrace.get(context.getSystem());
+        this.status = new StandbyStatusReporter(socketWriter(), trace);
     }
 
     /** A state: the primary's messages go to {@code handler}; the parent's commands are handled alike in all. */
@@ -453,9 +457,11 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
     private SocketReader.Decoder walToParentDecoder() {
         ActorRef<Event> to = parent;
         ActorRef<Command> self = context.getSelf();
+        CommitTrace trace = this.trace;
         return frame -> {
             Object message = decodeCopyBothFrame(frame);
             if (message instanceof XLogData data) {
+                trace.stamp(Stage.BRIDGE_XLOGDATA_READ, data.walStart().value() + data.wal().length);
                 to.tell(new Wal(self, data.walStart(), data.wal()));
                 return WalReportedToParent.INSTANCE;
             }

@@ -1,6 +1,8 @@
 package dev.walkeeper.actors.bridge;
 
 import dev.walkeeper.actors.socket.SocketWriter;
+import dev.walkeeper.actors.trace.CommitTrace;
+import dev.walkeeper.actors.trace.Stage;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.CopyData;
 import dev.walkeeper.protocol.pg.FrontendCodec;
@@ -25,12 +27,14 @@ import org.apache.pekko.actor.typed.ActorRef;
  */
 public final class StandbyStatusReporter {
     private final ActorRef<SocketWriter.Command> writer;
+    private final CommitTrace trace;
     private Lsn flushed = Lsn.INVALID;
     /** Status updates only mean something inside the replication stream. */
     private boolean streaming;
 
-    StandbyStatusReporter(ActorRef<SocketWriter.Command> writer) {
+    StandbyStatusReporter(ActorRef<SocketWriter.Command> writer, CommitTrace trace) {
         this.writer = Objects.requireNonNull(writer, "writer");
+        this.trace = trace;
     }
 
     /**
@@ -70,5 +74,6 @@ public final class StandbyStatusReporter {
         long now = PgTime.fromInstant(Instant.now());
         var update = new StandbyStatusUpdate(flushed, flushed, flushed, now, false);
         writer.tell(new SocketWriter.WriteRaw(FrontendCodec.encode(new CopyData(ReplicationCodec.encode(update)))));
+        trace.stamp(Stage.BRIDGE_STATUS_SENT, flushed.value());
     }
 }
