@@ -2,19 +2,16 @@ package dev.walkeeper.protocol.pg;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.walkeeper.protocol.Gen;
+import dev.walkeeper.protocol.Seeds;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.constraints.Size;
+import java.util.function.Supplier;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Whatever a peer sends, the framers and decoders answer with a message or a
@@ -25,114 +22,125 @@ class CodecPropertiesTest {
     /** Type bytes both codecs know, so that arbitrary bodies reach the message decoders. */
     private static final byte[] KNOWN_TYPES = "pQXfdcRSKZTDCIEWHN".getBytes(StandardCharsets.US_ASCII);
 
-    @Property
-    void serverSideSurvivesArbitraryBytes(@ForAll byte[] bytes, @ForAll @Size(min = 1, max = 8) List<@IntRange(min = 1, max = 64) Integer> chunking) {
-        feedAll(FrameDecoder.forServer(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE), bytes, chunking, FrontendCodec::decode);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void serverSideSurvivesArbitraryBytes(long seed) {
+        Seeds.check(seed, gen -> feedAll(FrameDecoder.forServer(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE), gen.bytes(),
+                chunking(gen, 64), FrontendCodec::decode));
     }
 
     /** Past the startup packet, so the typed framer and decoder see the arbitrary bytes. */
-    @Property
-    void serverSideSurvivesArbitraryBytesAfterAValidStartup(@ForAll byte[] bytes,
-            @ForAll @Size(min = 1, max = 8) List<@IntRange(min = 1, max = 64) Integer> chunking) {
-        feedAll(FrameDecoder.forServer(1024), Bytes.concat(FrontendCodec.encode(Samples.STARTUP), bytes), chunking,
-                FrontendCodec::decode);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void serverSideSurvivesArbitraryBytesAfterAValidStartup(long seed) {
+        Seeds.check(seed, gen -> feedAll(FrameDecoder.forServer(1024),
+                Bytes.concat(FrontendCodec.encode(Samples.STARTUP), gen.bytes()), chunking(gen, 64),
+                FrontendCodec::decode));
     }
 
-    @Property
-    void clientSideSurvivesArbitraryBytes(@ForAll byte[] bytes, @ForAll @Size(min = 1, max = 8) List<@IntRange(min = 1, max = 64) Integer> chunking) {
-        feedAll(FrameDecoder.forClient(1024), bytes, chunking, BackendCodec::decode);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void clientSideSurvivesArbitraryBytes(long seed) {
+        Seeds.check(seed, gen -> feedAll(FrameDecoder.forClient(1024), gen.bytes(), chunking(gen, 64),
+                BackendCodec::decode));
     }
 
     /** Well-framed garbage: a valid header around an arbitrary body, so decoding is what is exercised. */
-    @Property
-    void framedGarbageDecodesOrFailsCleanly(@ForAll("types") byte type, @ForAll @Size(max = 200) byte[] body,
-            @ForAll @Size(min = 1, max = 8) List<@IntRange(min = 1, max = 64) Integer> chunking) {
-        byte[] wire = Bytes.concat(new byte[] {type}, Bytes.int32(body.length + 4), body);
-        feedAll(FrameDecoder.forClient(1024), wire, chunking, BackendCodec::decode);
-        feedAll(FrameDecoder.forServer(1024), Bytes.concat(FrontendCodec.encode(Samples.STARTUP), wire), chunking,
-                FrontendCodec::decode);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void framedGarbageDecodesOrFailsCleanly(long seed) {
+        Seeds.check(seed, gen -> {
+            byte type = type(gen);
+            byte[] body = gen.bytes(200);
+            List<Integer> chunking = chunking(gen, 64);
+            byte[] wire = Bytes.concat(new byte[] {type}, Bytes.int32(body.length + 4), body);
+            feedAll(FrameDecoder.forClient(1024), wire, chunking, BackendCodec::decode);
+            feedAll(FrameDecoder.forServer(1024), Bytes.concat(FrontendCodec.encode(Samples.STARTUP), wire), chunking,
+                    FrontendCodec::decode);
+        });
     }
 
-    @Property
-    void arbitraryFramesDecodeOrFailWithProtocolException(@ForAll("types") byte type, @ForAll @Size(max = 200) byte[] body) {
-        Frame frame = new Frame(type, body);
-        decodeOrProtocolException(frame, FrontendCodec::decode);
-        decodeOrProtocolException(frame, BackendCodec::decode);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void arbitraryFramesDecodeOrFailWithProtocolException(long seed) {
+        Seeds.check(seed, gen -> {
+            Frame frame = new Frame(type(gen), gen.bytes(200));
+            decodeOrProtocolException(frame, FrontendCodec::decode);
+            decodeOrProtocolException(frame, BackendCodec::decode);
+        });
     }
 
-    @Property
-    void arbitraryStartupPacketsDecodeOrFailWithProtocolException(@ForAll("startupBodies") byte[] body) {
-        decodeOrProtocolException(new Frame(Frame.UNTYPED, body), FrontendCodec::decode);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void arbitraryStartupPacketsDecodeOrFailWithProtocolException(long seed) {
+        Seeds.check(seed, gen -> decodeOrProtocolException(new Frame(Frame.UNTYPED, startupBody(gen)),
+                FrontendCodec::decode));
     }
 
     /** Any sequence of messages, cut anywhere, comes back whole and in order. */
-    @Property
-    void backendStreamsRoundTripUnderAnyChunking(@ForAll("backendMessages") List<BackendMessage> messages,
-            @ForAll @Size(min = 1, max = 8) List<@IntRange(min = 1, max = 300) Integer> chunking) {
-        byte[] wire = Bytes.concat(messages.stream().map(BackendCodec::encode).toArray(byte[][]::new));
-        List<Object> decoded = feedAll(FrameDecoder.forClient(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE), wire, chunking,
-                BackendCodec::decode);
-        assertEquals(messages, decoded);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void backendStreamsRoundTripUnderAnyChunking(long seed) {
+        Seeds.check(seed, gen -> {
+            List<BackendMessage> messages = gen.list(0, 12, () -> backendMessage(gen));
+            byte[] wire = Bytes.concat(messages.stream().map(BackendCodec::encode).toArray(byte[][]::new));
+            List<Object> decoded = feedAll(FrameDecoder.forClient(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE), wire,
+                    chunking(gen, 300), BackendCodec::decode);
+            assertEquals(messages, decoded);
+        });
     }
 
-    @Property
-    void frontendStreamsRoundTripUnderAnyChunking(@ForAll("frontendMessages") List<FrontendMessage> messages,
-            @ForAll @Size(min = 1, max = 8) List<@IntRange(min = 1, max = 300) Integer> chunking) {
-        List<FrontendMessage> session = new ArrayList<>();
-        session.add(Samples.STARTUP);
-        session.addAll(messages);
-        byte[] wire = Bytes.concat(session.stream().map(FrontendCodec::encode).toArray(byte[][]::new));
-        List<Object> decoded = feedAll(FrameDecoder.forServer(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE), wire, chunking,
-                FrontendCodec::decode);
-        assertEquals(session, decoded);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void frontendStreamsRoundTripUnderAnyChunking(long seed) {
+        Seeds.check(seed, gen -> {
+            List<FrontendMessage> session = new ArrayList<>();
+            session.add(Samples.STARTUP);
+            session.addAll(gen.list(0, 12, () -> frontendMessage(gen)));
+            byte[] wire = Bytes.concat(session.stream().map(FrontendCodec::encode).toArray(byte[][]::new));
+            List<Object> decoded = feedAll(FrameDecoder.forServer(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE), wire,
+                    chunking(gen, 300), FrontendCodec::decode);
+            assertEquals(session, decoded);
+        });
     }
 
-    @Provide
-    Arbitrary<Byte> types() {
-        return Arbitraries.oneOf(Arbitraries.of(toList(KNOWN_TYPES)), Arbitraries.bytes());
+    /** One to eight chunk sizes of 1 to {@code max} bytes, repeated over the stream. */
+    private static List<Integer> chunking(Gen gen, int max) {
+        return gen.list(1, 8, () -> gen.between(1, max));
     }
 
-    @Provide
-    Arbitrary<byte[]> startupBodies() {
-        Arbitrary<byte[]> code = Arbitraries.of(FrontendCodec.SSL_REQUEST_CODE, FrontendCodec.GSSENC_REQUEST_CODE,
-                FrontendCodec.CANCEL_REQUEST_CODE, FrontendMessage.PROTOCOL_3_0, 3 << 16 | 2, 2 << 16)
-                .map(Bytes::int32);
-        return Combinators.combine(code, Arbitraries.bytes().array(byte[].class).ofMaxSize(64)).as(Bytes::concat);
+    private static byte type(Gen gen) {
+        return gen.bool() ? KNOWN_TYPES[gen.random().nextInt(KNOWN_TYPES.length)] : gen.anyByte();
     }
 
-    @Provide
-    Arbitrary<List<BackendMessage>> backendMessages() {
-        Arbitrary<String> text = text();
-        Arbitrary<byte[]> data = Arbitraries.bytes().array(byte[].class).ofMaxSize(600);
-        Arbitrary<BackendMessage> message = Arbitraries.oneOf(
-                Arbitraries.of(Samples.allBackend()),
-                data.map(CopyData::new),
-                text.map(BackendMessage.CommandComplete::new),
-                Combinators.combine(text, text).as(BackendMessage.ParameterStatus::new),
-                data.map(BackendMessage.AuthenticationSaslContinue::new),
-                Combinators.combine(Arbitraries.of(SqlState.values()), text, text.injectNull(0.5))
-                        .as((state, text1, detail) -> BackendMessage.ErrorResponse.of("ERROR", state, text1, detail)),
-                data.injectNull(0.2).list().ofMaxSize(5).map(BackendMessage.DataRow::new));
-        return message.list().ofMaxSize(12);
+    private static byte[] startupBody(Gen gen) {
+        int code = gen.of(FrontendCodec.SSL_REQUEST_CODE, FrontendCodec.GSSENC_REQUEST_CODE,
+                FrontendCodec.CANCEL_REQUEST_CODE, FrontendMessage.PROTOCOL_3_0, 3 << 16 | 2, 2 << 16);
+        return Bytes.concat(Bytes.int32(code), gen.bytes(64));
     }
 
-    @Provide
-    Arbitrary<List<FrontendMessage>> frontendMessages() {
-        Arbitrary<byte[]> data = Arbitraries.bytes().array(byte[].class).ofMaxSize(600);
-        Arbitrary<FrontendMessage> message = Arbitraries.oneOf(
-                Arbitraries.of(Samples.typedFrontend()),
-                data.map(CopyData::new),
-                data.map(FrontendMessage.PasswordMessage::new),
-                text().map(FrontendMessage.Query::new),
-                text().map(FrontendMessage.CopyFail::new));
-        return message.list().ofMaxSize(12);
+    private static BackendMessage backendMessage(Gen gen) {
+        List<BackendMessage> samples = Samples.allBackend();
+        Supplier<byte[]> data = () -> gen.bytes(600);
+        return gen.<BackendMessage>oneOf(
+                () -> samples.get(gen.random().nextInt(samples.size())),
+                () -> new CopyData(data.get()),
+                () -> new BackendMessage.CommandComplete(gen.text(40)),
+                () -> new BackendMessage.ParameterStatus(gen.text(40), gen.text(40)),
+                () -> new BackendMessage.AuthenticationSaslContinue(data.get()),
+                () -> BackendMessage.ErrorResponse.of("ERROR", gen.of(SqlState.values()), gen.text(40),
+                        gen.bool() ? null : gen.text(40)),
+                () -> new BackendMessage.DataRow(gen.list(0, 5, () -> gen.oneIn(5) ? null : data.get())));
     }
 
-    /** Any text the wire can carry in a cstring: everything but NUL, including non-ASCII. */
-    private static Arbitrary<String> text() {
-        return Arbitraries.strings().all().excludeChars('\0').ofMaxLength(40)
-                .filter(s -> s.equals(new String(s.getBytes(StandardCharsets.UTF_8),
-                        StandardCharsets.UTF_8)));
+    private static FrontendMessage frontendMessage(Gen gen) {
+        List<FrontendMessage> samples = Samples.typedFrontend();
+        return gen.<FrontendMessage>oneOf(
+                () -> samples.get(gen.random().nextInt(samples.size())),
+                () -> new CopyData(gen.bytes(600)),
+                () -> new FrontendMessage.PasswordMessage(gen.bytes(600)),
+                () -> new FrontendMessage.Query(gen.text(40)),
+                () -> new FrontendMessage.CopyFail(gen.text(40)));
     }
 
     /**
@@ -164,13 +172,5 @@ class CodecPropertiesTest {
         } catch (ProtocolException expected) {
             // The one allowed failure.
         }
-    }
-
-    private static List<Byte> toList(byte[] bytes) {
-        List<Byte> list = new ArrayList<>();
-        for (byte b : bytes) {
-            list.add(b);
-        }
-        return list;
     }
 }

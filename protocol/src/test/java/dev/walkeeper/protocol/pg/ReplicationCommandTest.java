@@ -17,14 +17,11 @@ import dev.walkeeper.protocol.pg.ReplicationCommand.TimelineStatus;
 import dev.walkeeper.protocol.pg.ReplicationCommand.Unsupported;
 import java.util.List;
 import java.util.Map;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
+import dev.walkeeper.protocol.Gen;
+import dev.walkeeper.protocol.Seeds;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class ReplicationCommandTest {
@@ -177,25 +174,27 @@ class ReplicationCommandTest {
                 () -> new StartPushReplication("ab", TIMELINE, Lsn.INVALID, Map.of()));
     }
 
-    @Property
-    void arbitraryTextParsesOrFailsWithProtocolException(@ForAll("queries") String sql) {
-        try {
-            ReplicationCommand.parse(sql);
-        } catch (ProtocolException e) {
-            assertEquals(SqlState.SYNTAX_ERROR, e.sqlState());
-        }
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void arbitraryTextParsesOrFailsWithProtocolException(long seed) {
+        Seeds.check(seed, gen -> {
+            String sql = query(gen);
+            try {
+                ReplicationCommand.parse(sql);
+            } catch (ProtocolException e) {
+                assertEquals(SqlState.SYNTAX_ERROR, e.sqlState(), sql);
+            }
+        });
     }
 
     /** Arbitrary text, and arbitrary text behind each command keyword so the argument parsers are reached. */
-    @Provide
-    Arbitrary<String> queries() {
-        Arbitrary<String> tail = Arbitraries.oneOf(Arbitraries.strings().ofMaxLength(60),
-                Arbitraries.strings().withChars(" \t();,='\"/0123456789abcdefABCDEFxSLOTPHYSICALTIMELINEterm")
-                        .ofMaxLength(60));
-        Arbitrary<String> keyword = Arbitraries.of("", "IDENTIFY_SYSTEM", "TIMELINE_STATUS", "SHOW ", "TIMELINE_HISTORY ",
+    private static String query(Gen gen) {
+        String keyword = gen.of("", "IDENTIFY_SYSTEM", "TIMELINE_STATUS", "SHOW ", "TIMELINE_HISTORY ",
                 "START_WAL_PUSH", "START_REPLICATION ", "START_REPLICATION SLOT s ", "START_REPLICATION 0/0 ",
                 "START_PUSH_REPLICATION " + TENANT + " " + TIMELINE + " ", "START_PUSH_REPLICATION " + TENANT + " ");
-        return Combinators.combine(keyword, tail).as(String::concat);
+        String tail = gen.bool() ? gen.anyString(60)
+                : gen.string(60, " \t();,='\"/0123456789abcdefABCDEFxSLOTPHYSICALTIMELINEterm");
+        return keyword + tail;
     }
 
     private static ProtocolException assertSyntaxError(String sql) {

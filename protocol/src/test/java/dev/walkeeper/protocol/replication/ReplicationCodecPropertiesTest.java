@@ -12,17 +12,13 @@ import dev.walkeeper.protocol.replication.ReceiverMessage.StartPosition;
 import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
 import dev.walkeeper.protocol.replication.SenderMessage.XLogData;
 import dev.walkeeper.protocol.safekeeper.PageserverFeedback;
+import dev.walkeeper.protocol.Gen;
+import dev.walkeeper.protocol.Seeds;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.constraints.Size;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Whatever a peer sends, both decoders answer with a message or a {@link ProtocolException} —
@@ -30,42 +26,63 @@ import net.jqwik.api.constraints.Size;
  */
 class ReplicationCodecPropertiesTest {
 
-    @Property
-    void arbitraryBytesDecodeOrFailWithProtocolException(@ForAll byte[] payload) {
-        decodeBothWays(payload);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void arbitraryBytesDecodeOrFailWithProtocolException(long seed) {
+        Seeds.check(seed, gen -> decodeBothWays(gen.bytes()));
     }
 
     /** A known tag in front, so the arbitrary bytes reach the message decoders. */
-    @Property
-    void arbitraryBodiesDecodeOrFailWithProtocolException(@ForAll("tags") byte tag, @ForAll @Size(max = 300) byte[] body) {
-        decodeBothWays(Bytes.concat(new byte[] {tag}, body));
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void arbitraryBodiesDecodeOrFailWithProtocolException(long seed) {
+        Seeds.check(seed, gen -> decodeBothWays(Bytes.concat(new byte[] {
+                gen.of((byte) 'w', (byte) 'k', (byte) 'r', (byte) 'h', (byte) 'z', (byte) 'i')}, gen.bytes(300))));
     }
 
     /** A {@code 'z'} whose length is right, so arbitrary blocks reach the feedback decoder. */
-    @Property
-    void arbitraryFeedbackBlocksDecodeOrFailWithProtocolException(@ForAll @Size(max = 300) byte[] block) {
-        decodeBothWays(Bytes.concat(new byte[] {'z'}, Bytes.int64(block.length), block));
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void arbitraryFeedbackBlocksDecodeOrFailWithProtocolException(long seed) {
+        Seeds.check(seed, gen -> {
+            byte[] block = gen.bytes(300);
+            decodeBothWays(Bytes.concat(new byte[] {'z'}, Bytes.int64(block.length), block));
+        });
     }
 
     /** Valid messages with one byte changed and possibly cut: the cases closest to valid. */
-    @Property
-    void corruptedMessagesDecodeOrFailWithProtocolException(@ForAll("senderMessages") SenderMessage sender,
-            @ForAll("receiverMessages") ReceiverMessage receiver, @ForAll @IntRange(max = 10_000) int position,
-            @ForAll byte value, @ForAll @IntRange(max = 10_000) int cut) {
-        for (byte[] wire : List.of(ReplicationCodec.encode(sender), ReplicationCodec.encode(receiver))) {
-            wire[position % wire.length] = value;
-            decodeBothWays(Arrays.copyOf(wire, wire.length - cut % wire.length));
-        }
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void corruptedMessagesDecodeOrFailWithProtocolException(long seed) {
+        Seeds.check(seed, gen -> {
+            SenderMessage sender = senderMessage(gen);
+            ReceiverMessage receiver = receiverMessage(gen);
+            int position = gen.between(0, 10_000);
+            byte value = gen.anyByte();
+            int cut = gen.between(0, 10_000);
+            for (byte[] wire : List.of(ReplicationCodec.encode(sender), ReplicationCodec.encode(receiver))) {
+                wire[position % wire.length] = value;
+                decodeBothWays(Arrays.copyOf(wire, wire.length - cut % wire.length));
+            }
+        });
     }
 
-    @Property
-    void senderMessagesRoundTrip(@ForAll("senderMessages") SenderMessage message) {
-        assertEquals(message, ReplicationCodec.decodeSenderMessage(ReplicationCodec.encode(message)));
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void senderMessagesRoundTrip(long seed) {
+        Seeds.check(seed, gen -> {
+            SenderMessage message = senderMessage(gen);
+            assertEquals(message, ReplicationCodec.decodeSenderMessage(ReplicationCodec.encode(message)));
+        });
     }
 
-    @Property
-    void receiverMessagesRoundTrip(@ForAll("receiverMessages") ReceiverMessage message) {
-        assertEquals(message, ReplicationCodec.decodeReceiverMessage(ReplicationCodec.encode(message)));
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void receiverMessagesRoundTrip(long seed) {
+        Seeds.check(seed, gen -> {
+            ReceiverMessage message = receiverMessage(gen);
+            assertEquals(message, ReplicationCodec.decodeReceiverMessage(ReplicationCodec.encode(message)));
+        });
     }
 
     private static void decodeBothWays(byte[] payload) {
@@ -81,41 +98,30 @@ class ReplicationCodecPropertiesTest {
         }
     }
 
-    @Provide
-    Arbitrary<Byte> tags() {
-        return Arbitraries.of((byte) 'w', (byte) 'k', (byte) 'r', (byte) 'h', (byte) 'z', (byte) 'i');
+    private static SenderMessage senderMessage(Gen gen) {
+        return gen.<SenderMessage>oneOf(
+                () -> {
+                    byte[] wal = gen.bytes(2000);
+                    Lsn start = lsn(gen);
+                    // The WAL may not run past the end of the LSN space.
+                    if (Long.compareUnsigned(wal.length, -1L - start.value()) > 0) {
+                        start = new Lsn(-1L - wal.length);
+                    }
+                    return new XLogData(start, lsn(gen), gen.anyLong(), wal);
+                },
+                () -> new PrimaryKeepalive(lsn(gen), gen.anyLong(), gen.bool()));
     }
 
-    @Provide
-    Arbitrary<SenderMessage> senderMessages() {
-        Arbitrary<SenderMessage> xlogData = Combinators.combine(lsns(), lsns(), Arbitraries.longs(),
-                        Arbitraries.bytes().array(byte[].class).ofMaxSize(2000))
-                .filter((start, end, time, wal) -> Long.compareUnsigned(wal.length, -1L - start.value()) <= 0)
-                .as(XLogData::new);
-        Arbitrary<SenderMessage> keepalive = Combinators.combine(lsns(), Arbitraries.longs(), booleans())
-                .as(PrimaryKeepalive::new);
-        return Arbitraries.oneOf(xlogData, keepalive);
+    private static ReceiverMessage receiverMessage(Gen gen) {
+        return gen.<ReceiverMessage>oneOf(
+                () -> new StandbyStatusUpdate(lsn(gen), lsn(gen), lsn(gen), gen.anyLong(), gen.bool()),
+                () -> new HotStandbyFeedback(gen.anyLong(), gen.anyInt(), gen.anyInt(), gen.anyInt(), gen.anyInt()),
+                () -> new NeonStatusUpdate(new PageserverFeedback(gen.anyLong(), lsn(gen), lsn(gen), lsn(gen),
+                        gen.anyLong(), gen.anyInt(), gen.bool())),
+                () -> new StartPosition(lsn(gen)));
     }
 
-    @Provide
-    Arbitrary<ReceiverMessage> receiverMessages() {
-        Arbitrary<ReceiverMessage> status = Combinators.combine(lsns(), lsns(), lsns(), Arbitraries.longs(), booleans())
-                .as(StandbyStatusUpdate::new);
-        Arbitrary<ReceiverMessage> hotStandby = Combinators.combine(Arbitraries.longs(), Arbitraries.integers(),
-                Arbitraries.integers(), Arbitraries.integers(), Arbitraries.integers()).as(HotStandbyFeedback::new);
-        Arbitrary<ReceiverMessage> neon = Combinators.combine(Arbitraries.longs(), lsns(), lsns(), lsns(),
-                        Arbitraries.longs(), Arbitraries.integers(), booleans())
-                .as((size, write, flush, apply, time, shard, corrupt) ->
-                        new NeonStatusUpdate(new PageserverFeedback(size, write, flush, apply, time, shard, corrupt)));
-        Arbitrary<ReceiverMessage> start = lsns().map(StartPosition::new);
-        return Arbitraries.oneOf(status, hotStandby, neon, start);
-    }
-
-    private static Arbitrary<Lsn> lsns() {
-        return Arbitraries.longs().map(Lsn::new);
-    }
-
-    private static Arbitrary<Boolean> booleans() {
-        return Arbitraries.of(false, true);
+    private static Lsn lsn(Gen gen) {
+        return new Lsn(gen.anyLong());
     }
 }

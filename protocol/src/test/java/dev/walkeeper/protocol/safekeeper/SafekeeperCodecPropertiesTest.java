@@ -12,37 +12,35 @@ import dev.walkeeper.protocol.safekeeper.ProposerMessage.AppendRequest;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage.ProposerElected;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage.ProposerGreeting;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage.VoteRequest;
-import java.nio.charset.StandardCharsets;
+import dev.walkeeper.protocol.Gen;
+import dev.walkeeper.protocol.Seeds;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Function;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.constraints.Size;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Whatever a peer sends, both decoders answer with a message or a {@link ProtocolException} —
  * never another exception — and every message survives encode → decode unchanged.
  */
 class SafekeeperCodecPropertiesTest {
+    private static final String HEX = "0123456789abcdefABCDEF";
 
-    @Property
-    void arbitraryBytesDecodeOrFailWithProtocolException(@ForAll byte[] payload) {
-        decodeOrProtocolException(payload, ProposerCodec::decode);
-        decodeOrProtocolException(payload, AcceptorCodec::decode);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void arbitraryBytesDecodeOrFailWithProtocolException(long seed) {
+        Seeds.check(seed, gen -> decodeBoth(gen.bytes()));
     }
 
     /** A known tag in front, so the arbitrary bytes reach the message decoders. */
-    @Property
-    void arbitraryBodiesDecodeOrFailWithProtocolException(@ForAll("tags") byte tag, @ForAll @Size(max = 300) byte[] body) {
-        byte[] payload = Bytes.concat(new byte[] {tag}, body);
-        decodeOrProtocolException(payload, ProposerCodec::decode);
-        decodeOrProtocolException(payload, AcceptorCodec::decode);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void arbitraryBodiesDecodeOrFailWithProtocolException(long seed) {
+        Seeds.check(seed, gen -> decodeBoth(Bytes.concat(new byte[] {tag(gen)}, gen.bytes(300))));
     }
 
     /**
@@ -50,113 +48,129 @@ class SafekeeperCodecPropertiesTest {
      * ids, short strings — so that garbage gets past the first fields and reaches the deep checks
      * (member sets, histories, feedback keys) that uniformly random bytes almost never reach.
      */
-    @Property
-    void plausibleFieldSequencesDecodeOrFailWithProtocolException(@ForAll("tags") byte tag,
-            @ForAll("plausibleFields") List<byte[]> fields) {
-        byte[] payload = Bytes.concat(new byte[] {tag}, Bytes.concat(fields.toArray(byte[][]::new)));
-        decodeOrProtocolException(payload, ProposerCodec::decode);
-        decodeOrProtocolException(payload, AcceptorCodec::decode);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void plausibleFieldSequencesDecodeOrFailWithProtocolException(long seed) {
+        Seeds.check(seed, gen -> {
+            List<byte[]> fields = gen.list(0, 16, () -> plausibleField(gen));
+            decodeBoth(Bytes.concat(new byte[] {tag(gen)}, Bytes.concat(fields.toArray(byte[][]::new))));
+        });
     }
 
     /** Valid messages with one byte changed and possibly cut: the cases closest to valid. */
-    @Property
-    void corruptedMessagesDecodeOrFailWithProtocolException(@ForAll("proposerMessages") ProposerMessage proposer,
-            @ForAll("acceptorMessages") AcceptorMessage acceptor, @ForAll @IntRange(max = 10_000) int position,
-            @ForAll byte value, @ForAll @IntRange(max = 10_000) int cut) {
-        for (byte[] wire : List.of(ProposerCodec.encode(proposer), AcceptorCodec.encode(acceptor))) {
-            wire[position % wire.length] = value;
-            byte[] corrupted = Arrays.copyOf(wire, wire.length - cut % wire.length);
-            decodeOrProtocolException(corrupted, ProposerCodec::decode);
-            decodeOrProtocolException(corrupted, AcceptorCodec::decode);
-        }
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void corruptedMessagesDecodeOrFailWithProtocolException(long seed) {
+        Seeds.check(seed, gen -> {
+            ProposerMessage proposer = proposerMessage(gen);
+            AcceptorMessage acceptor = acceptorMessage(gen);
+            int position = gen.between(0, 10_000);
+            byte value = gen.anyByte();
+            int cut = gen.between(0, 10_000);
+            for (byte[] wire : List.of(ProposerCodec.encode(proposer), AcceptorCodec.encode(acceptor))) {
+                wire[position % wire.length] = value;
+                decodeBoth(Arrays.copyOf(wire, wire.length - cut % wire.length));
+            }
+        });
     }
 
-    @Property
-    void proposerMessagesRoundTrip(@ForAll("proposerMessages") ProposerMessage message) {
-        assertEquals(message, ProposerCodec.decode(ProposerCodec.encode(message)));
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void proposerMessagesRoundTrip(long seed) {
+        Seeds.check(seed, gen -> {
+            ProposerMessage message = proposerMessage(gen);
+            assertEquals(message, ProposerCodec.decode(ProposerCodec.encode(message)));
+        });
     }
 
-    @Property
-    void acceptorMessagesRoundTrip(@ForAll("acceptorMessages") AcceptorMessage message) {
-        assertEquals(message, AcceptorCodec.decode(AcceptorCodec.encode(message)));
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void acceptorMessagesRoundTrip(long seed) {
+        Seeds.check(seed, gen -> {
+            AcceptorMessage message = acceptorMessage(gen);
+            assertEquals(message, AcceptorCodec.decode(AcceptorCodec.encode(message)));
+        });
     }
 
-    @Provide
-    Arbitrary<Byte> tags() {
-        return Arbitraries.oneOf(Arbitraries.of((byte) 'g', (byte) 'v', (byte) 'e', (byte) 'a'), Arbitraries.bytes());
+    private static byte tag(Gen gen) {
+        return gen.bool() ? gen.of((byte) 'g', (byte) 'v', (byte) 'e', (byte) 'a') : gen.anyByte();
     }
 
-    @Provide
-    Arbitrary<List<byte[]>> plausibleFields() {
-        Arbitrary<byte[]> field = Arbitraries.oneOf(
-                Arbitraries.integers().between(0, 3).map(Bytes::int32),
-                Arbitraries.longs().between(0, 3).map(Bytes::int64),
-                Arbitraries.of("ps_writelsn", "shard_number", "corruption_detected", "x", "",
-                        SkSamples.ID.tenantId(), "9EF87A5BF0D92544F6FAFEEB3239695C").map(Bytes::cstring),
-                Arbitraries.of(Bytes.int32(1), Bytes.int32(4), Bytes.int32(8), Bytes.int32(-1), new byte[] {0},
+    private static byte[] plausibleField(Gen gen) {
+        return gen.<byte[]>oneOf(
+                () -> Bytes.int32(gen.between(0, 3)),
+                () -> Bytes.int64(gen.between(0L, 3L)),
+                () -> Bytes.cstring(gen.of("ps_writelsn", "shard_number", "corruption_detected", "x", "",
+                        SkSamples.ID.tenantId(), "9EF87A5BF0D92544F6FAFEEB3239695C")),
+                () -> gen.of(Bytes.int32(1), Bytes.int32(4), Bytes.int32(8), Bytes.int32(-1), new byte[] {0},
                         new byte[] {1}, new byte[] {2}, Bytes.int16(5454)),
-                Arbitraries.bytes().array(byte[].class).ofMaxSize(4));
-        return field.list().ofMaxSize(16);
+                () -> gen.bytes(4));
     }
 
-    @Provide
-    Arbitrary<ProposerMessage> proposerMessages() {
-        Arbitrary<ProposerMessage> greeting = Combinators.combine(ids(), mconfs(), Arbitraries.integers(),
-                Arbitraries.longs(), Arbitraries.integers()).as(ProposerGreeting::new);
-        Arbitrary<ProposerMessage> vote = Combinators.combine(Arbitraries.integers(), Arbitraries.longs())
-                .as(VoteRequest::new);
-        Arbitrary<ProposerMessage> elected = Combinators.combine(Arbitraries.integers(), Arbitraries.longs(), lsns(),
-                histories()).as(ProposerElected::new);
-        Arbitrary<ProposerMessage> append = Combinators.combine(Arbitraries.integers(), Arbitraries.longs(),
-                Arbitraries.longs().between(0, Long.MAX_VALUE), lsns(), lsns(),
-                Arbitraries.bytes().array(byte[].class).ofMaxSize(2000))
-                .as((generation, term, begin, commit, truncate, wal) -> new AppendRequest(generation, term,
-                        new Lsn(begin), new Lsn(begin + wal.length), commit, truncate, wal));
-        return Arbitraries.oneOf(greeting, vote, elected, append);
+    private static ProposerMessage proposerMessage(Gen gen) {
+        return gen.<ProposerMessage>oneOf(
+                () -> new ProposerGreeting(id(gen), mconf(gen), gen.anyInt(), gen.anyLong(), gen.anyInt()),
+                () -> new VoteRequest(gen.anyInt(), gen.anyLong()),
+                () -> new ProposerElected(gen.anyInt(), gen.anyLong(), lsn(gen), history(gen)),
+                () -> {
+                    int generation = gen.anyInt();
+                    long term = gen.anyLong();
+                    long begin = gen.between(0, Long.MAX_VALUE);
+                    Lsn commit = lsn(gen);
+                    Lsn truncate = lsn(gen);
+                    byte[] wal = gen.bytes(2000);
+                    return new AppendRequest(generation, term, new Lsn(begin), new Lsn(begin + wal.length), commit,
+                            truncate, wal);
+                });
     }
 
-    @Provide
-    Arbitrary<AcceptorMessage> acceptorMessages() {
-        Arbitrary<AcceptorMessage> greeting = Combinators.combine(Arbitraries.longs(), mconfs(), Arbitraries.longs())
-                .as(AcceptorGreeting::new);
-        Arbitrary<AcceptorMessage> vote = Combinators.combine(Arbitraries.integers(), Arbitraries.longs(),
-                Arbitraries.of(true, false), lsns(), lsns(), histories()).as(VoteResponse::new);
-        Arbitrary<HotStandbyFeedback> hs = Combinators.combine(Arbitraries.longs(), Arbitraries.longs(),
-                Arbitraries.longs()).as(HotStandbyFeedback::new);
-        Arbitrary<PageserverFeedback> ps = Combinators.combine(Arbitraries.longs(), lsns(), lsns(), lsns(),
-                Arbitraries.longs(), Arbitraries.integers(), Arbitraries.of(true, false)).as(PageserverFeedback::new);
-        Arbitrary<AcceptorMessage> append = Combinators.combine(Arbitraries.integers(), Arbitraries.longs(), lsns(),
-                lsns(), hs, ps.injectNull(0.3)).as(AppendResponse::new);
-        return Arbitraries.oneOf(greeting, vote, append);
+    private static AcceptorMessage acceptorMessage(Gen gen) {
+        return gen.<AcceptorMessage>oneOf(
+                () -> new AcceptorGreeting(gen.anyLong(), mconf(gen), gen.anyLong()),
+                () -> new VoteResponse(gen.anyInt(), gen.anyLong(), gen.bool(), lsn(gen), lsn(gen), history(gen)),
+                () -> new AppendResponse(gen.anyInt(), gen.anyLong(), lsn(gen), lsn(gen),
+                        new HotStandbyFeedback(gen.anyLong(), gen.anyLong(), gen.anyLong()),
+                        gen.oneIn(3) ? null : new PageserverFeedback(gen.anyLong(), lsn(gen), lsn(gen), lsn(gen),
+                                gen.anyLong(), gen.anyInt(), gen.bool())));
     }
 
-    private static Arbitrary<Lsn> lsns() {
-        return Arbitraries.longs().map(Lsn::new);
+    private static Lsn lsn(Gen gen) {
+        return new Lsn(gen.anyLong());
     }
 
-    private static Arbitrary<TenantTimelineId> ids() {
-        Arbitrary<String> hex = Arbitraries.strings().withChars("0123456789abcdefABCDEF").ofLength(32);
-        return Combinators.combine(hex, hex).as(TenantTimelineId::new);
+    private static TenantTimelineId id(Gen gen) {
+        return new TenantTimelineId(gen.stringOfLength(32, HEX), gen.stringOfLength(32, HEX));
     }
 
-    private static Arbitrary<TermHistory> histories() {
-        return Combinators.combine(Arbitraries.longs(), lsns()).as(TermSwitch::new).list().ofMaxSize(6)
-                .map(TermHistory::new);
+    private static TermHistory history(Gen gen) {
+        return new TermHistory(gen.list(0, 6, () -> new TermSwitch(gen.anyLong(), lsn(gen))));
     }
 
-    private static Arbitrary<MembershipConfiguration> mconfs() {
-        Arbitrary<List<Member>> set = Combinators.combine(Arbitraries.longs().between(0, 20), hosts(),
-                Arbitraries.integers().between(0, 65535)).as(Member::new)
-                .list().ofMaxSize(5).uniqueElements(Member::nodeId);
-        return Combinators.combine(Arbitraries.integers(), set, set)
-                .filter((generation, members, newMembers) -> generation == 0 || !members.isEmpty())
-                .as(MembershipConfiguration::new);
+    private static MembershipConfiguration mconf(Gen gen) {
+        int generation = gen.anyInt();
+        List<Member> members = memberSet(gen);
+        if (generation != 0 && members.isEmpty()) {
+            generation = 0; // Only generation 0 may come without members.
+        }
+        return new MembershipConfiguration(generation, members, memberSet(gen));
     }
 
-    /** Any host the wire can carry in a cstr: everything but NUL that survives UTF-8. */
-    private static Arbitrary<String> hosts() {
-        return Arbitraries.strings().all().excludeChars('\0').ofMaxLength(20)
-                .filter(s -> s.equals(new String(s.getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8)));
+    /** Up to five members with distinct node ids, hosts anything a cstring can carry. */
+    private static List<Member> memberSet(Gen gen) {
+        List<Member> set = new ArrayList<>();
+        Set<Long> ids = new HashSet<>();
+        for (int i = gen.size(5); i > 0; i--) {
+            long nodeId = gen.between(0L, 20L);
+            if (ids.add(nodeId)) {
+                set.add(new Member(nodeId, gen.text(20), gen.between(0, 65535)));
+            }
+        }
+        return set;
+    }
+
+    private static void decodeBoth(byte[] payload) {
+        decodeOrProtocolException(payload, ProposerCodec::decode);
+        decodeOrProtocolException(payload, AcceptorCodec::decode);
     }
 
     private static void decodeOrProtocolException(byte[] payload, Function<byte[], Object> decode) {

@@ -13,16 +13,12 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.zip.CRC32C;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.From;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.Tuple;
-import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.constraints.Size;
+import dev.walkeeper.protocol.Gen;
+import dev.walkeeper.protocol.Seeds;
+import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 class WalRecordScannerTest {
     private static final int SEG = 1 << 20;
@@ -83,31 +79,44 @@ class WalRecordScannerTest {
         assertFalse(scanner[0].atEndOfWal());
     }
 
-    @Property(tries = 300)
-    void boundariesDoNotDependOnChunking(@ForAll("starts") Lsn start,
-            @ForAll @Size(min = 1, max = 40) List<@From("payloadSizes") Integer> sizes,
-            @ForAll @IntRange(min = 1, max = 20_000) int maxChunk, @ForAll long seed) {
-        Wal wal = generate(start, sizes);
-        WalRecordScanner[] scanner = new WalRecordScanner[1];
-        assertEquals(wal.recordEnds(), scan(scanner, start, wal.bytes(), maxChunk, seed));
-        assertEquals(wal.end(), scanner[0].lastRecordEnd());
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("seeds")
+    void boundariesDoNotDependOnChunking(long seed) {
+        Seeds.check(seed, gen -> {
+            Lsn start = start(gen);
+            List<Integer> sizes = gen.list(1, 40, () -> payloadSize(gen));
+            int maxChunk = gen.between(1, 20_000);
+            Wal wal = generate(start, sizes);
+            WalRecordScanner[] scanner = new WalRecordScanner[1];
+            assertEquals(wal.recordEnds(), scan(scanner, start, wal.bytes(), maxChunk, gen.anyLong()));
+            assertEquals(wal.end(), scanner[0].lastRecordEnd());
+        });
     }
 
-    @Provide
-    Arbitrary<Lsn> starts() {
+    static LongStream seeds() {
+        return Seeds.of(300);
+    }
+
+    /** Segment and page starts, places just before page ends, and ordinary offsets. */
+    private static Lsn start(Gen gen) {
         long segment = FIRST_SEGMENT.value();
-        return Arbitraries.of(segment, segment + 40, segment + 8192 - 8, segment + 8192, segment + 8192 + 24,
-                segment + 5 * 8192 + 4000, segment + SEG - 8192, segment + SEG - 16).map(Lsn::new);
+        return new Lsn(gen.of(segment, segment + 40, segment + 8192 - 8, segment + 8192, segment + 8192 + 24,
+                segment + 5 * 8192 + 4000, segment + SEG - 8192, segment + SEG - 16));
     }
 
-    @Provide
-    Arbitrary<Integer> payloadSizes() {
-        return Arbitraries.frequencyOf(
-                Tuple.of(40, Arbitraries.integers().between(0, 300)),
-                Tuple.of(30, Arbitraries.integers().between(300, 9000)),
-                Tuple.of(8, Arbitraries.integers().between(9000, 40_000)),
-                Tuple.of(1, Arbitraries.integers().between(SEG, SEG + 20_000)),
-                Tuple.of(1, Arbitraries.just(-1)));
+    /** Mostly small and page-sized records, some spanning pages, rarely a segment; -1 is a segment switch. */
+    private static int payloadSize(Gen gen) {
+        int pick = gen.random().nextInt(80);
+        if (pick < 40) {
+            return gen.between(0, 300);
+        } else if (pick < 70) {
+            return gen.between(300, 9000);
+        } else if (pick < 78) {
+            return gen.between(9000, 40_000);
+        } else if (pick < 79) {
+            return gen.between(SEG, SEG + 20_000);
+        }
+        return -1;
     }
 
     @Test

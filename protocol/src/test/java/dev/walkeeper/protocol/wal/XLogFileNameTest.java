@@ -6,12 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.protocol.Lsn;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.constraints.LongRange;
+import dev.walkeeper.protocol.Seeds;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class XLogFileNameTest {
@@ -64,14 +62,19 @@ class XLogFileNameTest {
         assertFalse(XLogFileName.isPartialWalFileName("0000000100000000000001.partial"));
     }
 
-    @Property
-    void nameThenSegNoIsIdentity(@ForAll @LongRange(min = 0, max = 0xFFFF_FFFFL) long log,
-            @ForAll @IntRange(min = 20, max = 30) int sizeBits, @ForAll @IntRange(min = 1) int timeline) {
-        int walSegSize = 1 << sizeBits;
-        long segNo = log * (0x1_0000_0000L >>> sizeBits) + (log % (0x1_0000_0000L >>> sizeBits));
-        String name = XLogFileName.of(timeline, segNo, walSegSize);
-        assertTrue(XLogFileName.isWalFileName(name));
-        assertEquals(segNo, XLogFileName.segNo(name, walSegSize));
-        assertEquals(timeline, XLogFileName.timeline(name));
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
+    void nameThenSegNoIsIdentity(long seed) {
+        Seeds.check(seed, gen -> {
+            long log = gen.between(0, 0xFFFF_FFFFL);
+            int sizeBits = gen.between(20, 30);
+            int timeline = gen.between(1, Integer.MAX_VALUE);
+            int walSegSize = 1 << sizeBits;
+            long segNo = log * (0x1_0000_0000L >>> sizeBits) + (log % (0x1_0000_0000L >>> sizeBits));
+            String name = XLogFileName.of(timeline, segNo, walSegSize);
+            assertTrue(XLogFileName.isWalFileName(name));
+            assertEquals(segNo, XLogFileName.segNo(name, walSegSize));
+            assertEquals(timeline, XLogFileName.timeline(name));
+        });
     }
 }
