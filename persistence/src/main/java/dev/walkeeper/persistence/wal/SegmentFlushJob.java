@@ -42,7 +42,6 @@ final class SegmentFlushJob implements WalStore.FlushJob {
     private final CountDownLatch finished = new CountDownLatch(1);
     /** The spare segment's {@code .partial} file, once created. */
     private volatile Path spareFile;
-    private volatile WalSyncFailedException failure;
 
     SegmentFlushJob(long epoch, long target, Path dir, int segmentSize, FileSync sync, List<Filled> filled,
                     OpenSegment current, Spare spare, Consumer<WalSyncFailedException> latch) {
@@ -92,7 +91,6 @@ final class SegmentFlushJob implements WalStore.FlushJob {
             state.set(DONE);
         } catch (IOException | RuntimeException e) {
             WalSyncFailedException failed = new WalSyncFailedException("fsync of WAL in " + dir + " failed", e);
-            failure = failed;
             latch.accept(failed);
             state.set(FAILED);
             throw failed;
@@ -133,14 +131,6 @@ final class SegmentFlushJob implements WalStore.FlushJob {
         return state.get() == DONE;
     }
 
-    boolean started() {
-        return state.get() != NEW;
-    }
-
-    WalSyncFailedException failure() {
-        return failure;
-    }
-
     /** The spare segment file, after a successful run that created one; else null. */
     Path spareFile() {
         return spareFile;
@@ -148,9 +138,5 @@ final class SegmentFlushJob implements WalStore.FlushJob {
 
     List<Filled> filled() {
         return filled;
-    }
-
-    OpenSegment current() {
-        return current;
     }
 }

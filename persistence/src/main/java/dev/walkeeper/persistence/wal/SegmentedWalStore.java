@@ -431,10 +431,8 @@ public final class SegmentedWalStore implements WalStore {
         if (job != null && !job.cancel()) {
             job.await();
         }
-        if (job != null && !job.started()) {
-            for (SegmentFlushJob.Filled f : job.filled()) {
-                filled.add(f); // closed below with the rest
-            }
+        if (job != null) {
+            filled.addAll(job.filled()); // closed below with the rest (a second close does nothing)
         }
         dropJobs();
         closeCurrent();
