@@ -277,15 +277,27 @@ public final class Acceptor {
     }
 
     /**
-     * Makes written WAL durable (the group commit: one fsync for every append since the last),
-     * advances the commit LSN within what is flushed, and answers the appends. Journals the
-     * horizons lazily: flush per segment, commit per segment or when it crosses the term start.
+     * Makes written WAL durable (the group commit: one fsync for every append since the last), then
+     * does what {@link #flushed} does. For callers that may block on the fsync.
      */
     public void flush(Consumer<AcceptorMessage> reply) {
         if (!store.state().created()) {
             return;
         }
         flushWal();
+        flushed(reply);
+    }
+
+    /**
+     * After the WAL store completed a flush (run elsewhere, e.g. by the timeline's flusher):
+     * advances the commit LSN within what is flushed and answers the appends since the last
+     * answer, with one AppendResponse. Journals the horizons lazily: flush per segment, commit per
+     * segment or when it crosses the term start.
+     */
+    public void flushed(Consumer<AcceptorMessage> reply) {
+        if (!store.state().created()) {
+            return;
+        }
         Lsn flush = flushLsn();
         Lsn newCommit = Lsn.max(commitLsn, Lsn.min(proposedCommit, flush));
         AcceptorState state = store.state();

@@ -6,6 +6,7 @@ import dev.walkeeper.actors.consensus.AcceptorException;
 import dev.walkeeper.actors.consensus.AcceptorState;
 import dev.walkeeper.actors.replication.PushReplicator;
 import dev.walkeeper.persistence.wal.WalStore;
+import dev.walkeeper.persistence.wal.WalSyncFailedException;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage;
@@ -20,6 +21,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.persistence.typed.PersistenceId;
@@ -34,9 +36,16 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 /**
  * One timeline: its acceptor state (event-sourced: every durable change is a journaled event)
  * and its WAL store, driven by the pure {@link Acceptor}. Appends are written as they arrive and
- * made durable by one fsync per batch: after a write the actor sends itself {@link FlushDue},
- * which queues behind the appends already in its mailbox, so it runs once they are all written.
- * The actor runs on a blocking dispatcher: its fsyncs never hold up another timeline's thread.
+ * made durable in groups (as PostgreSQL's walreceiver and Neon's WalAcceptor do): after a write the
+ * actor sends itself {@link FlushDue}, which queues behind the appends already in its mailbox, so
+ * it runs once they are all written; it prepares a flush job covering them and hands it to its
+ * {@link WalFlusher} child, which fsyncs on a blocking dispatcher while this actor goes on writing.
+ * At most one job is in flight; on its {@link FlushDone} the flush is completed, the proposer gets
+ * one AppendResponse, positions are published, and the next job starts if more was written.
+ *
+ * <p>A failed fsync is final ({@link WalSyncFailedException}): the timeline becomes unavailable
+ * for good (until the process restarts): its proposer gets {@link Failed}, further proposer
+ * messages are refused, {@link Status#unavailable()} says why.
  *
  * <p>At most one proposer is attached: the connection whose ProposerElected was accepted last.
  * AppendResponses go to it; when another proposer is elected, it is told it was superseded.
@@ -60,7 +69,17 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
      * our last WAL (what recovery clients compare).
      */
     public record Status(boolean exists, long term, long lastLogTerm, Lsn flushLsn, Lsn commitLsn, long systemId,
-                         int walSegSize, Path walDirectory) {}
+                         int walSegSize, Path walDirectory, String unavailable) {
+        public Status(boolean exists, long term, long lastLogTerm, Lsn flushLsn, Lsn commitLsn, long systemId,
+                      int walSegSize, Path walDirectory) {
+            this(exists, term, lastLogTerm, flushLsn, commitLsn, systemId, walSegSize, walDirectory, null);
+        }
+
+        /** True when the timeline refuses service (its WAL could not be made durable). */
+        public boolean isUnavailable() {
+            return unavailable != null;
+        }
+    }
 
     /**
      * Subscribes to the positions WAL may be served up to: the subscriber gets a {@link Positions}
@@ -92,6 +111,9 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
                             Lsn commitLsn) {}
 
     private enum FlushDue implements Command { INSTANCE }
+
+    /** The flusher ran {@code job}: it failed if {@code failure} is set. */
+    record FlushDone(WalStore.FlushJob job, IOException failure) implements Command {}
 
     private record ProposerGone(ActorRef<?> connection) implements Command {}
 
@@ -134,6 +156,13 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     private ActorRef<ProposerReply> attached;
     private ActorRef<?> attachedConnection;
     private boolean flushScheduled;
+    private final ActorRef<WalFlusher.Run> flusher;
+    /** The flush job the flusher has, or null. */
+    private WalStore.FlushJob flushing;
+    /** More was written while a job was in flight: flush again when it is done. */
+    private boolean flushWanted;
+    /** Why the timeline refuses service for good, or null. */
+    private String unavailable;
     private final java.util.Set<ActorRef<Positions>> watchers = new java.util.HashSet<>();
     private Positions lastPositions;
     private final java.util.Map<String, WalConsumer> consumers = new java.util.TreeMap<>();
@@ -149,6 +178,8 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         this.id = id;
         this.nodeId = nodeId;
         this.walStores = walStores;
+        // Anonymous: a restarted timeline spawns its own while the old one may still be stopping.
+        this.flusher = context.spawnAnonymous(WalFlusher.create(), DispatcherSelector.blocking());
     }
 
     @Override
@@ -170,6 +201,8 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
                     acceptor = new Acceptor(nodeId, journal, wal);
                     openWalOnceCreated(state);
                 })
+                // A restarted timeline reopens its WAL and finds its end again: nothing may hold it.
+                .onSignal(PreRestart.instance(), state -> closeWal())
                 .onSignal(PostStop.instance(), state -> closeWal())
                 .build();
     }
@@ -184,6 +217,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         return newCommandHandlerBuilder().forAnyState()
                 .onCommand(FromProposer.class, this::onProposerMessage)
                 .onCommand(FlushDue.class, (state, flush) -> onFlushDue(state))
+                .onCommand(FlushDone.class, this::onFlushDone)
                 .onCommand(ProposerGone.class, this::onProposerGone)
                 .onCommand(GetStatus.class, this::onGetStatus)
                 .onCommand(WatchPositions.class, this::onWatchPositions)
@@ -211,6 +245,11 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         journal.begin(state);
         ActorRef<ProposerReply> replyTo = command.replyTo();
         context.watchWith(command.connection(), new ProposerGone(command.connection()));
+        if (unavailable != null) {
+            replyTo.tell(new Failed(unavailable, false));
+            replyTo.tell(new Processed());
+            return Effect().none();
+        }
         try {
             long electedBefore = acceptor.electedTerm();
             acceptor.handle(command.message(), command.allowTimelineCreation(), m -> replyTo.tell(new Reply(m)));
@@ -225,6 +264,15 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         } catch (AcceptorException e) {
             context.getLog().info("timeline {}: refusing proposer message: {}", id, e.getMessage());
             replyTo.tell(new Failed(e.getMessage(), e.silent()));
+        } catch (UncheckedIOException e) {
+            if (!(e.getCause() instanceof WalSyncFailedException failed)) {
+                throw e;
+            }
+            boolean toAttached = replyTo.equals(attached);
+            becomeUnavailable(failed);
+            if (!toAttached) {
+                replyTo.tell(new Failed(unavailable, false));
+            }
         }
         replyTo.tell(new Processed());
         return journal.effect();
@@ -241,10 +289,90 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
 
     private Effect<AcceptorEvent, AcceptorState> onFlushDue(AcceptorState state) {
         flushScheduled = false;
+        if (unavailable != null) {
+            return Effect().none();
+        }
         journal.begin(state);
-        acceptor.flush(replyToAttached());
-        publishPositions(journal.state());
+        startFlush();
         return journal.effect();
+    }
+
+    /**
+     * Hands a job covering everything written to the flusher, unless one is in flight (then it
+     * runs once that one is done). A job with nothing to sync completes at once, here.
+     */
+    private void startFlush() {
+        if (flushing != null) {
+            flushWanted = true;
+            return;
+        }
+        try {
+            WalStore.FlushJob job = wal.prepareFlush();
+            if (job.hasWork()) {
+                flushing = job;
+                flusher.tell(new WalFlusher.Run(job, context.getSelf()));
+                return;
+            }
+            job.run();
+            completeFlush(job);
+        } catch (WalSyncFailedException e) {
+            becomeUnavailable(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("timeline " + id + ": cannot flush WAL", e);
+        }
+    }
+
+    private void completeFlush(WalStore.FlushJob job) throws IOException {
+        // Stale after a truncation (a new election): its appends' terms are over.
+        if (wal.completeFlush(job)) {
+            acceptor.flushed(replyToAttached());
+        }
+        publishPositions(journal.state());
+    }
+
+    private Effect<AcceptorEvent, AcceptorState> onFlushDone(AcceptorState state, FlushDone done) {
+        if (done.job() != flushing) {
+            return Effect().none(); // from before a restart
+        }
+        flushing = null;
+        if (unavailable != null) {
+            return Effect().none();
+        }
+        journal.begin(state);
+        try {
+            if (done.failure() != null) {
+                throw done.failure();
+            }
+            completeFlush(done.job());
+        } catch (WalSyncFailedException e) {
+            becomeUnavailable(e);
+            return journal.effect();
+        } catch (IOException e) {
+            throw new UncheckedIOException("timeline " + id + ": cannot flush WAL", e);
+        }
+        if (flushWanted) {
+            flushWanted = false;
+            startFlush();
+        }
+        return journal.effect();
+    }
+
+    /**
+     * An fsync failed: what the page cache holds may never reach the disk, and a retried fsync
+     * could pretend it did. The timeline refuses service until the process restarts.
+     */
+    private void becomeUnavailable(WalSyncFailedException e) {
+        if (unavailable != null) {
+            return;
+        }
+        unavailable = "timeline " + id + " is unavailable: " + e.getMessage()
+                + (e.getCause() != null ? " (" + e.getCause().getMessage() + ")" : "");
+        context.getLog().error("timeline {}: WAL fsync failed; refusing service until the node restarts", id, e);
+        if (attached != null) {
+            attached.tell(new Failed(unavailable, false));
+        }
+        attached = null;
+        attachedConnection = null;
     }
 
     private Consumer<AcceptorMessage> replyToAttached() {
@@ -262,7 +390,14 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
             attached = null;
             attachedConnection = null;
             // Neon flushes on disconnect: what was written becomes durable and checkpointed.
-            acceptor.checkpoint();
+            try {
+                acceptor.checkpoint();
+            } catch (UncheckedIOException e) {
+                if (!(e.getCause() instanceof WalSyncFailedException failed)) {
+                    throw e;
+                }
+                becomeUnavailable(failed);
+            }
         }
         return journal.effect();
     }
@@ -273,7 +408,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         } else {
             Positions p = positions(state);
             get.replyTo().tell(new Status(true, p.term(), p.lastLogTerm(), p.flushLsn(), p.commitLsn(),
-                    state.server().systemId(), state.server().walSegSize(), walStores.directory(id)));
+                    state.server().systemId(), state.server().walSegSize(), walStores.directory(id), unavailable));
         }
         return Effect().none();
     }
@@ -380,39 +515,5 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
             }
             return Effect().persist(toPersist).thenRun(s -> callbacks.forEach(Runnable::run));
         }
-    }
-
-    /**
-     * The acceptor's WAL store. A timeline's WAL can only be opened once the first greeting told
-     * what it is (PostgreSQL version, segment size); until then the store is empty and refuses
-     * writes — the greeting never touches WAL.
-     */
-    private static final class WalHolder implements WalStore {
-        private WalStore store;
-
-        boolean isOpen() {
-            return store != null;
-        }
-
-        void open(WalStore opened) {
-            store = opened;
-        }
-
-        private WalStore store() {
-            if (store == null) {
-                throw new AcceptorException("proposer message before greeting");
-            }
-            return store;
-        }
-
-        @Override public boolean isEmpty() { return store == null || store.isEmpty(); }
-        @Override public Lsn writeLsn() { return store == null ? Lsn.INVALID : store.writeLsn(); }
-        @Override public Lsn writeRecordLsn() { return store == null ? Lsn.INVALID : store.writeRecordLsn(); }
-        @Override public Lsn flushRecordLsn() { return store == null ? Lsn.INVALID : store.flushRecordLsn(); }
-        @Override public void initialize(Lsn start) throws IOException { store().initialize(start); }
-        @Override public void write(Lsn begin, byte[] bytes) throws IOException { store().write(begin, bytes); }
-        @Override public void flush() throws IOException { if (store != null) { store.flush(); } }
-        @Override public void truncate(Lsn end) throws IOException { store().truncate(end); }
-        @Override public void close() throws IOException { if (store != null) { store.close(); } }
     }
 }

@@ -15,8 +15,9 @@ import java.time.Duration;
 
 /**
  * Owns one {@link Timeline} per (tenant, timeline), created on first use and supervised: a
- * timeline that fails (an fsync or write error) is restarted with backoff, which re-reads its
- * journal and finds the end of its WAL again, as a node restart would.
+ * timeline that fails (a write error, a journal failure) is restarted with backoff, which re-reads
+ * its journal and finds the end of its WAL again, as a node restart would. A failed fsync does not
+ * fail the actor: the timeline stays, unavailable (see {@link Timeline}).
  */
 public final class TimelineRegistry {
 
@@ -27,8 +28,15 @@ public final class TimelineRegistry {
 
     private record Stopped(TenantTimelineId id) implements Command {}
 
-    /** Configured by {@code walkeeper.timeline-dispatcher}: fsyncs block, so timelines get their own threads. */
+    /** Configured by {@code walkeeper.timeline-dispatcher}: WAL writes may block, so timelines get their own threads. */
     public static final String DISPATCHER = "walkeeper.timeline-dispatcher";
+
+    /**
+     * Names the dispatcher timeline actors run on ({@link #DISPATCHER} when unset). Their fsyncs
+     * run in their flushers on the blocking dispatcher, but writes, segment creation without a
+     * spare and the synchronous flush before a vote still run on the timeline's own thread.
+     */
+    public static final String ACTOR_DISPATCHER_SETTING = "walkeeper.timeline-actor-dispatcher";
 
     private TimelineRegistry() {}
 
@@ -40,6 +48,12 @@ public final class TimelineRegistry {
     public static Behavior<Command> create(long nodeId, WalStores walStores,
                                            Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams) {
         return Behaviors.setup(ctx -> running(ctx, nodeId, walStores, Map.copyOf(downstreams), new HashMap<>()));
+    }
+
+    private static DispatcherSelector timelineDispatcher(ActorContext<?> ctx) {
+        com.typesafe.config.Config config = ctx.getSystem().settings().config();
+        String path = config.hasPath(ACTOR_DISPATCHER_SETTING) ? config.getString(ACTOR_DISPATCHER_SETTING) : "";
+        return DispatcherSelector.fromConfig(path.isEmpty() ? DISPATCHER : path);
     }
 
     private static Behavior<Command> running(ActorContext<Command> ctx, long nodeId, WalStores walStores,
@@ -54,7 +68,7 @@ public final class TimelineRegistry {
                                         .onFailure(SupervisorStrategy.restartWithBackoff(
                                                 Duration.ofMillis(200), Duration.ofSeconds(10), 0.2)),
                                 "timeline-" + id.tenantId() + "-" + id.timelineId(),
-                                DispatcherSelector.fromConfig(DISPATCHER));
+                                timelineDispatcher(ctx));
                         ctx.watchWith(ref, new Stopped(id));
                         return ref;
                     });

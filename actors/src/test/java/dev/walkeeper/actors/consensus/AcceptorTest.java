@@ -160,10 +160,10 @@ class AcceptorTest {
     void voteFlushesWalFirstAndReportsFlushAndHistory() {
         electedIn(1, history(1, "0/1000028"), START);
         send(append(1, START, walBytes(100, 1), Lsn.INVALID));
-        int flushesBefore = wal.flushes;
+        int flushesBefore = wal.flushes.get();
         send(new VoteRequest(0, 2));
         VoteResponse vote = assertInstanceOf(VoteResponse.class, lastReply());
-        assertTrue(wal.flushes > flushesBefore);
+        assertTrue(wal.flushes.get() > flushesBefore);
         assertEquals(START.plus(100), vote.flushLsn());
         assertEquals(history(1, "0/1000028"), vote.history());
     }
@@ -211,9 +211,9 @@ class AcceptorTest {
             at = at.plus(64);
         }
         assertTrue(replies.isEmpty(), "no AppendResponse before fsync");
-        int flushes = wal.flushes;
+        int flushes = wal.flushes.get();
         acceptor.flush(replies::add);
-        assertEquals(flushes + 1, wal.flushes, "one fsync for the batch");
+        assertEquals(flushes + 1, wal.flushes.get(), "one fsync for the batch");
         assertEquals(1, replies.size());
         AppendResponse response = assertInstanceOf(AppendResponse.class, lastReply());
         assertEquals(at, response.flushLsn());

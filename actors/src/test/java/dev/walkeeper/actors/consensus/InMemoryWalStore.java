@@ -3,18 +3,58 @@ package dev.walkeeper.actors.consensus;
 import dev.walkeeper.persistence.wal.WalStore;
 import dev.walkeeper.protocol.Lsn;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * WAL fake: bytes in memory from a start LSN; every write is taken to end on a record boundary
  * (tests append whole records). {@link #reboot()} keeps only what was flushed, as a crash would.
+ * Flush jobs run {@code sync} (a test's seam to hold or fail the "fsync"); a failed one is latched.
  */
-final class InMemoryWalStore implements WalStore {
+public final class InMemoryWalStore implements WalStore {
+    /** What a flush job's "fsync" does, on the thread running the job. */
+    @FunctionalInterface
+    public interface Sync {
+        Sync NONE = () -> { };
+
+        void run() throws IOException;
+    }
+
     private Lsn start = Lsn.INVALID;
     private byte[] bytes = new byte[0];
     private Lsn recordEnd = Lsn.INVALID;
     private Lsn flushed = Lsn.INVALID;
-    int flushes;
+    /** Jobs run with something to sync. */
+    final AtomicInteger flushes = new AtomicInteger();
+    private final Sync sync;
+    private long epoch;
+    private volatile IOException syncFailure;
+
+    InMemoryWalStore() {
+        this(Sync.NONE);
+    }
+
+    InMemoryWalStore(Sync sync) {
+        this.sync = sync;
+    }
+
+    private record Job(long epoch, Lsn target, boolean hasWork, Sync sync, InMemoryWalStore store)
+            implements FlushJob {
+        @Override
+        public void run() throws IOException {
+            if (!hasWork) {
+                return;
+            }
+            store.flushes.incrementAndGet();
+            try {
+                sync.run();
+            } catch (IOException e) {
+                store.syncFailure = e;
+                throw new dev.walkeeper.persistence.wal.WalSyncFailedException("injected fsync failure", e);
+            }
+        }
+    }
 
     @Override
     public boolean isEmpty() {
@@ -46,7 +86,8 @@ final class InMemoryWalStore implements WalStore {
     }
 
     @Override
-    public void write(Lsn begin, byte[] data) {
+    public void write(Lsn begin, byte[] data) throws IOException {
+        requireSynced();
         if (!begin.equals(writeLsn())) {
             throw new IllegalStateException("write at " + begin + " but write_lsn is " + writeLsn());
         }
@@ -58,13 +99,32 @@ final class InMemoryWalStore implements WalStore {
     }
 
     @Override
-    public void flush() {
-        flushes++;
-        flushed = recordEnd;
+    public FlushJob prepareFlush() throws IOException {
+        requireSynced();
+        return new Job(epoch, recordEnd, !recordEnd.equals(flushed), sync, this);
     }
 
     @Override
-    public void truncate(Lsn end) {
+    public boolean completeFlush(FlushJob job) throws IOException {
+        Job j = (Job) job;
+        if (j.epoch != epoch) {
+            return false;
+        }
+        requireSynced();
+        flushed = Lsn.max(flushed, j.target);
+        return true;
+    }
+
+    private void requireSynced() throws IOException {
+        if (syncFailure != null) {
+            throw new dev.walkeeper.persistence.wal.WalSyncFailedException("an earlier fsync failed", syncFailure);
+        }
+    }
+
+    @Override
+    public void truncate(Lsn end) throws IOException {
+        requireSynced();
+        epoch++;
         if (end.compareTo(recordEnd) > 0 || end.compareTo(start) < 0) {
             throw new IllegalArgumentException("truncate to " + end + " outside [" + start + ", " + recordEnd + "]");
         }
@@ -84,7 +144,7 @@ final class InMemoryWalStore implements WalStore {
     }
 
     InMemoryWalStore reboot() {
-        InMemoryWalStore after = new InMemoryWalStore();
+        InMemoryWalStore after = new InMemoryWalStore(sync);
         if (flushed.isValid()) {
             after.start = start;
             after.bytes = Arrays.copyOf(bytes, (int) (flushed.value() - start.value()));

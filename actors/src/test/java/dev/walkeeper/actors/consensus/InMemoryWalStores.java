@@ -10,10 +10,20 @@ import java.util.Map;
 /** In-memory WAL per timeline that outlives actor incarnations, for timeline actor tests. */
 public final class InMemoryWalStores implements WalStores {
     private final Map<TenantTimelineId, InMemoryWalStore> stores = new HashMap<>();
+    private final InMemoryWalStore.Sync sync;
+
+    public InMemoryWalStores() {
+        this(InMemoryWalStore.Sync.NONE);
+    }
+
+    /** Stores whose flush jobs run {@code sync} as their "fsync": to hold, observe or fail it. */
+    public InMemoryWalStores(InMemoryWalStore.Sync sync) {
+        this.sync = sync;
+    }
 
     @Override
     public synchronized WalStore open(TenantTimelineId id, ServerInfo server, Lsn scanFrom) {
-        return stores.computeIfAbsent(id, i -> new InMemoryWalStore());
+        return stores.computeIfAbsent(id, i -> new InMemoryWalStore(sync));
     }
 
     @Override
@@ -23,14 +33,14 @@ public final class InMemoryWalStores implements WalStores {
 
     /** The store of a timeline, as its tests inspect it. */
     public synchronized Stats store(TenantTimelineId id) {
-        return new Stats(stores.get(id).flushes);
+        return new Stats(stores.get(id).flushes.get());
     }
 
     public record Stats(int flushes) {}
 
     /** What the stores hold after a crash: flushed WAL only. */
     public synchronized InMemoryWalStores rebooted() {
-        InMemoryWalStores after = new InMemoryWalStores();
+        InMemoryWalStores after = new InMemoryWalStores(sync);
         stores.forEach((id, store) -> after.stores.put(id, store.reboot()));
         return after;
     }

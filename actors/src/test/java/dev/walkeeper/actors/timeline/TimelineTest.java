@@ -3,6 +3,7 @@ package dev.walkeeper.actors.timeline;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
@@ -21,7 +22,11 @@ import dev.walkeeper.protocol.safekeeper.ProposerMessage.VoteRequest;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import dev.walkeeper.protocol.safekeeper.TermHistory;
 import dev.walkeeper.protocol.safekeeper.TermSwitch;
+import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -196,5 +201,79 @@ class TimelineTest {
         TestProbe<Timeline.Status> status = testKit.createTestProbe(Timeline.Status.class);
         timeline.tell(new Timeline.GetStatus(status.ref()));
         assertFalse(status.receiveMessage().exists());
+    }
+
+    @Test
+    void appendsWrittenDuringASlowFsyncAreAcknowledgedTogetherAfterTheNextOne() throws InterruptedException {
+        CountDownLatch fsyncStarted = new CountDownLatch(1);
+        CountDownLatch fsyncReleased = new CountDownLatch(1);
+        InMemoryWalStores wal = new InMemoryWalStores(() -> {
+            fsyncStarted.countDown();
+            try {
+                fsyncReleased.await();
+            } catch (InterruptedException e) {
+                throw new IOException(e);
+            }
+        });
+        TenantTimelineId id = newId();
+        ActorRef<Timeline.Command> timeline = testKit.spawn(Timeline.create(id, 7, wal));
+        Proposer p = new Proposer();
+        elect(p, timeline, id, 1, history(1), START);
+
+        p.send(timeline, append(1, START, 100));
+        p.processed();
+        assertTrue(fsyncStarted.await(10, TimeUnit.SECONDS), "the first append's fsync started");
+        // While it runs, the timeline goes on taking (and writing) appends.
+        Lsn at = START.plus(100);
+        for (int i = 0; i < 4; i++) {
+            p.send(timeline, append(1, at, 100));
+            at = at.plus(100);
+            p.processed();
+        }
+        TestProbe<Timeline.Status> status = testKit.createTestProbe(Timeline.Status.class);
+        timeline.tell(new Timeline.GetStatus(status.ref()));
+        Lsn flushedBefore = status.receiveMessage().flushLsn();
+        fsyncReleased.countDown(); // before asserting: a held fsync would hang the actor system's shutdown
+        assertEquals(START, flushedBefore, "nothing reported flushed before the fsync");
+
+        List<Lsn> acknowledged = new ArrayList<>();
+        while (!at.equals(acknowledged.isEmpty() ? null : acknowledged.get(acknowledged.size() - 1))) {
+            Timeline.Reply r = assertInstanceOf(Timeline.Reply.class, p.replies.receiveMessage());
+            acknowledged.add(assertInstanceOf(AppendResponse.class, r.message()).flushLsn());
+        }
+        assertEquals(List.of(START.plus(100), at), acknowledged, "one response per fsync");
+        assertEquals(2, wal.store(id).flushes(), "the four appends written meanwhile shared one fsync");
+        p.replies.expectNoMessage(java.time.Duration.ofMillis(100));
+    }
+
+    @Test
+    void aFailedFsyncMakesTheTimelineUnavailable() {
+        InMemoryWalStores wal = new InMemoryWalStores(() -> {
+            throw new IOException("EIO (injected)");
+        });
+        TenantTimelineId id = newId();
+        ActorRef<Timeline.Command> timeline = testKit.spawn(Timeline.create(id, 7, wal));
+        Proposer p = new Proposer();
+        elect(p, timeline, id, 1, history(1), START);
+        TestProbe<Timeline.Status> status = testKit.createTestProbe(Timeline.Status.class);
+        timeline.tell(new Timeline.GetStatus(status.ref()));
+        assertNull(status.receiveMessage().unavailable());
+
+        p.send(timeline, append(1, START, 100));
+        p.processed();
+        Timeline.Failed failed = p.replies.expectMessageClass(Timeline.Failed.class);
+        assertFalse(failed.silent());
+        assertTrue(failed.reason().contains("unavailable"), failed.reason());
+
+        timeline.tell(new Timeline.GetStatus(status.ref()));
+        Timeline.Status s = status.receiveMessage();
+        assertTrue(s.isUnavailable(), "status says why: " + s);
+        assertEquals(START, s.flushLsn(), "the failed fsync never counts as a flush");
+
+        // Never retried: every proposer, old or new, is refused.
+        Proposer q = new Proposer();
+        q.send(timeline, greeting(id));
+        assertTrue(q.replies.expectMessageClass(Timeline.Failed.class).reason().contains("unavailable"));
+        q.processed();
     }
 }

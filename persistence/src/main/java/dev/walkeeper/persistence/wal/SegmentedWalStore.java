@@ -7,7 +7,6 @@ import dev.walkeeper.protocol.wal.WalPageHeaders;
 import dev.walkeeper.protocol.wal.WalRecordScanner;
 import dev.walkeeper.protocol.wal.XLogFileName;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -16,7 +15,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.Objects;
@@ -33,7 +34,7 @@ import java.util.TreeMap;
  *   <li>every segment file is full size; everything after {@link #writeLsn()} in its segment reads
  *       as zeros (except after a write that failed with an I/O error, until {@link #truncate});</li>
  *   <li>no segment after the one holding {@code writeLsn} exists (at a segment boundary: after
- *       the one ending there);</li>
+ *       the one ending there), except one never-written spare;</li>
  *   <li>a segment with its final name is complete and was fsynced before it got that name.</li>
  * </ul>
  *
@@ -41,15 +42,22 @@ import java.util.TreeMap;
  * <ul>
  *   <li><b>New segment</b>: created as {@code <name>.tmp}, sized with {@code setLength} (a sparse,
  *       zero-filled file: preallocated, so that fdatasync never has to change the file's length),
- *       fsynced, renamed to {@code <name>.partial}, then the directory is fsynced. Segments are
- *       created when the first byte is written to them (or by {@link #initialize}).</li>
- *   <li><b>Write</b>: positional {@code FileChannel} writes, no fsync.</li>
- *   <li><b>Completed segment</b> (its last byte written): fdatasynced, closed, renamed from
- *       {@code .partial} to its final name, and the directory fsynced (once per segment), so the
- *       final name is durable.</li>
- *   <li><b>{@link #flush()}</b>: fdatasync of the segment written since the last flush, if any —
- *       only the segment being written can be unsynced, as completed ones were synced on
- *       completion — then {@code flushRecordLsn = writeRecordLsn}.</li>
+ *       fsynced, renamed to {@code <name>.partial}, then the directory is fsynced. The next segment
+ *       is made ahead, as a <em>spare</em>, by the flush job that runs once the write position has
+ *       passed half of the current segment; the switch to it only opens it. Without a spare (a
+ *       write crossing half a segment and its end at once, {@link #initialize}) it is created
+ *       when the first byte is written to it.</li>
+ *   <li><b>Write</b>: positional {@code FileChannel} writes, no fsync. A segment whose last byte is
+ *       written (<em>filled</em>) stays open under its {@code .partial} name until the next
+ *       flush job.</li>
+ *   <li><b>Flush</b>, in two phases ({@link #prepareFlush()}, {@link FlushJob#run()} on any thread,
+ *       {@link #completeFlush}): the job fdatasyncs the filled segments and the segment being
+ *       written (what was written before it was prepared), then closes each filled segment and
+ *       renames it from {@code .partial} to its final name, fsyncing the directory (so a final
+ *       name always means synced and complete), then makes the spare if due; completing it sets
+ *       {@code flushRecordLsn} to {@code writeRecordLsn} as it was when prepared. An I/O error of
+ *       a job is latched ({@link WalSyncFailedException}): the store refuses writes and flushes
+ *       from then on.</li>
  *   <li><b>{@link #truncate} and {@link #open}</b>: delete the segments after the end's segment,
  *       cut the end's segment at the end and extend it back to full size (so the rest reads as
  *       zeros, at O(1) cost instead of writing up to a segment of zeros), fsync it, give it the
@@ -62,6 +70,9 @@ import java.util.TreeMap;
  * zero {@code xl_tot_len} or page header (never-written space), or a missing segment. Where the
  * decoding starts:
  * <ul>
+ *   <li>never after the oldest {@code .partial} segment: a filled segment keeps that name until its
+ *       fsync, so later segments may have reached the disk while it has holes; only decoding
+ *       through it, CRC by CRC, proves it;</li>
  *   <li>at {@code scanFrom}, a record boundary the caller knows (its journaled flush checkpoint or
  *       commit LSN), when it is valid and its segment exists, and at least one record is found
  *       after it;</li>
@@ -80,8 +91,8 @@ import java.util.TreeMap;
  * below it and the caller's journaling of a lower hint would leave it pointing into zeros past
  * the real end. The end found becomes {@code writeLsn = writeRecordLsn = flushRecordLsn}: what is
  * on disk after a restart is treated as durable, which holds because the segment holding the end
- * (and the one before it, at a segment boundary) is fsynced here, the segments before were
- * fsynced on completion, and the directory was fsynced after every creation, deletion and
+ * (and every {@code .partial} one before it) is fsynced here, the segments with final names were
+ * fsynced before they got them, and the directory was fsynced after every creation, deletion and
  * truncation before anything was acknowledged. Bytes after the end are garbage of a torn or
  * rejected write: they are <b>zeroed</b> (the cut described above) and later segments deleted, so
  * the next write continues on a clean tail and a later restart cannot mistake old bytes for WAL.
@@ -90,7 +101,8 @@ import java.util.TreeMap;
  * segment files are deleted): no record there was ever acknowledged, and the acceptor's journaled
  * timeline start says where WAL begins.
  *
- * <p>Used by one thread at a time (the timeline actor's). Not thread-safe.
+ * <p>Used by one thread at a time (the timeline actor's), except that a {@link FlushJob} runs on
+ * another thread. Not thread-safe otherwise.
  */
 public final class SegmentedWalStore implements WalStore {
     private static final int READ_CHUNK = 128 * 1024;
@@ -98,6 +110,7 @@ public final class SegmentedWalStore implements WalStore {
     private final Path dir;
     private final WalFormat format;
     private final int segmentSize;
+    private final FileSync sync;
 
     private boolean empty = true;
     private boolean closed;
@@ -107,7 +120,17 @@ public final class SegmentedWalStore implements WalStore {
     /** Decodes the written stream; positioned at {@link #writeLsn}. */
     private WalRecordScanner scanner;
     /** The segment holding {@link #writeLsn} (or starting there), open for writing; null if not yet created. */
-    private Segment current;
+    private OpenSegment current;
+    /** Segments filled since the last flush job was prepared: still {@code .partial}, not synced. */
+    private final List<SegmentFlushJob.Filled> filled = new ArrayList<>();
+    /** The job prepared and not yet completed. */
+    private SegmentFlushJob inFlight;
+    /** The job that makes (or made) the spare for the segment after {@link #current}. */
+    private SegmentFlushJob spareJob;
+    /** Counts truncations and the close: a job prepared before one is stale. */
+    private long epoch;
+    /** Set by a failed flush job, on its thread: final. */
+    private volatile WalSyncFailedException syncFailure;
     /** Why writes are refused until the next {@link #truncate}: an earlier write failed. */
     private Exception writeFailure;
     /** During a write: record ends above this are not counted yet (their alignment padding is missing). */
@@ -115,10 +138,11 @@ public final class SegmentedWalStore implements WalStore {
     /** During a write: the last record end not above {@link #recordEndLimit}. */
     private long recordEndFound;
 
-    private SegmentedWalStore(Path dir, WalFormat format) {
+    private SegmentedWalStore(Path dir, WalFormat format, FileSync sync) {
         this.dir = dir;
         this.format = format;
         this.segmentSize = format.walSegSize();
+        this.sync = Objects.requireNonNull(sync);
     }
 
     /**
@@ -133,6 +157,12 @@ public final class SegmentedWalStore implements WalStore {
      *     MAXALIGNed or lies inside a page header)
      */
     public static SegmentedWalStore open(Path timelineDir, WalFormat format, Lsn scanFrom) throws IOException {
+        return open(timelineDir, format, scanFrom, FileSync.FORCE);
+    }
+
+    /** As {@link #open(Path, WalFormat, Lsn)}, with the flush jobs' segment syncs done by {@code sync}. */
+    public static SegmentedWalStore open(Path timelineDir, WalFormat format, Lsn scanFrom, FileSync sync)
+            throws IOException {
         Objects.requireNonNull(format);
         Path dir = timelineDir.toAbsolutePath().normalize();
         Path existing = dir;
@@ -143,7 +173,7 @@ public final class SegmentedWalStore implements WalStore {
         for (Path created = dir; !created.equals(existing); created = created.getParent()) {
             SegmentFiles.fsyncDirectory(created.getParent()); // its entry must survive a crash too
         }
-        SegmentedWalStore store = new SegmentedWalStore(dir, format);
+        SegmentedWalStore store = new SegmentedWalStore(dir, format, sync);
         try {
             store.recover(scanFrom);
         } catch (IOException | RuntimeException e) {
@@ -184,13 +214,14 @@ public final class SegmentedWalStore implements WalStore {
     @Override
     public void initialize(Lsn start) throws IOException {
         requireOpen();
+        requireSynced();
         if (!empty) {
             throw new IllegalStateException("cannot initialise WAL at " + start + ": the store already holds WAL up to "
                     + writeLsn());
         }
         byte[] head = WalPageHeaders.initialSegmentBytes(format, start);
         WalRecordScanner startScanner = newScanner(start.value());
-        Segment segment = createSegment(start.segmentNumber(segmentSize));
+        OpenSegment segment = createSegment(start.segmentNumber(segmentSize));
         current = segment;
         if (head.length > 0) {
             SegmentFiles.writeFully(segment.channel, ByteBuffer.wrap(head), 0);
@@ -218,10 +249,12 @@ public final class SegmentedWalStore implements WalStore {
      * @throws IllegalArgumentException if {@code begin} is not {@link #writeLsn()}
      * @throws IllegalStateException if the store is empty (not initialised) or an earlier write failed
      * @throws WalFormatException if the bytes are not valid WAL continuing the stream
+     * @throws WalSyncFailedException if a flush job failed
      */
     @Override
     public void write(Lsn begin, byte[] bytes) throws IOException {
         requireOpen();
+        requireSynced();
         if (empty) {
             throw new IllegalStateException("cannot write WAL at " + begin + ": the store holds no WAL yet"
                     + " (initialise it first)");
@@ -260,17 +293,87 @@ public final class SegmentedWalStore implements WalStore {
         writeRecordLsn = recordEndFound;
     }
 
+    /** {@inheritDoc} Waits for a job in flight and completes it first. */
     @Override
     public void flush() throws IOException {
+        settleInFlight();
+        WalStore.super.flush();
+    }
+
+    /**
+     * {@inheritDoc} The job syncs the segments filled since the last job and the one being written
+     * if it holds writes; it also makes the next segment ahead once {@link #writeLsn} has passed
+     * half of the current one (and no spare was made yet).
+     */
+    @Override
+    public FlushJob prepareFlush() throws IOException {
         requireOpen();
-        if (empty) {
-            return;
+        requireSynced();
+        if (inFlight != null) {
+            throw new IllegalStateException("a flush of WAL up to " + inFlight.target() + " is in flight");
         }
+        OpenSegment dirty = null;
         if (current != null && current.dirty) {
-            current.channel.force(false);
-            current.dirty = false;
+            dirty = current;
+            current.dirty = false; // the job's fsync covers every write until now
         }
-        flushRecordLsn = writeRecordLsn;
+        SegmentFlushJob.Spare spare = null;
+        if (!empty && spareJob == null) {
+            long nextSegNo = current != null ? current.segNo + 1 : writeLsn / segmentSize;
+            if (current == null || writeLsn - current.segNo * segmentSize >= segmentSize / 2) {
+                spare = new SegmentFlushJob.Spare(nextSegNo, XLogFileName.of(format.timeline(), nextSegNo, segmentSize));
+            }
+        }
+        SegmentFlushJob job = new SegmentFlushJob(epoch, empty ? 0 : writeRecordLsn, dir, segmentSize, sync,
+                filled, dirty, spare, this::latch);
+        filled.clear();
+        if (spare != null) {
+            spareJob = job;
+        }
+        inFlight = job;
+        return job;
+    }
+
+    @Override
+    public boolean completeFlush(FlushJob flushJob) throws IOException {
+        SegmentFlushJob job = (SegmentFlushJob) flushJob;
+        if (job.epoch != epoch) {
+            return false;
+        }
+        requireSynced();
+        if (!job.succeeded()) {
+            throw new IllegalStateException("flush job completed before it ran");
+        }
+        if (inFlight == job) {
+            inFlight = null;
+        }
+        if (!empty) {
+            flushRecordLsn = Math.max(flushRecordLsn, job.target().value());
+        }
+        return true;
+    }
+
+    /** Waits for the job in flight and completes it (its FlushDone, arriving later, changes nothing). */
+    private void settleInFlight() throws IOException {
+        SegmentFlushJob job = inFlight;
+        if (job != null) {
+            job.await();
+            completeFlush(job);
+        }
+    }
+
+    private void latch(WalSyncFailedException failure) {
+        if (syncFailure == null) {
+            syncFailure = failure;
+        }
+    }
+
+    private void requireSynced() throws WalSyncFailedException {
+        WalSyncFailedException failure = syncFailure;
+        if (failure != null) {
+            throw new WalSyncFailedException("WAL in " + dir + " refuses service: an earlier fsync failed",
+                    failure.getCause());
+        }
     }
 
     /**
@@ -285,6 +388,7 @@ public final class SegmentedWalStore implements WalStore {
     @Override
     public void truncate(Lsn end) throws IOException {
         requireOpen();
+        requireSynced();
         if (empty) {
             throw new IllegalStateException("cannot truncate WAL to " + end + ": the store holds no WAL");
         }
@@ -293,6 +397,11 @@ public final class SegmentedWalStore implements WalStore {
                     + writeRecordLsn());
         }
         WalRecordScanner endScanner = newScanner(end.value());
+        if (inFlight != null) {
+            inFlight.await(); // its files are about to change under it
+            requireSynced();
+        }
+        dropJobs();
         try {
             closeCurrent();
             cutAt(end.value(), listSegments());
@@ -307,14 +416,45 @@ public final class SegmentedWalStore implements WalStore {
         writeFailure = null;
     }
 
-    /** Closes the open segment without fsync: what was not flushed may be lost, as in a crash. */
+    /**
+     * Closes the open segments without fsync: what was not flushed may be lost, as in a crash. A
+     * flush job in flight is cancelled if it has not started (its runner may be gone), else
+     * waited for; completing it afterwards does nothing.
+     */
     @Override
     public void close() throws IOException {
         if (closed) {
             return;
         }
         closed = true;
+        SegmentFlushJob job = inFlight;
+        if (job != null && !job.cancel()) {
+            job.await();
+        }
+        if (job != null) {
+            filled.addAll(job.filled()); // closed below with the rest (a second close does nothing)
+        }
+        dropJobs();
         closeCurrent();
+    }
+
+    /** Makes every job prepared so far stale and closes the filled segments not yet synced. */
+    private void dropJobs() throws IOException {
+        epoch++;
+        inFlight = null;
+        spareJob = null;
+        IOException failure = null;
+        for (SegmentFlushJob.Filled f : filled) {
+            try {
+                f.segment().close();
+            } catch (IOException e) {
+                failure = e;
+            }
+        }
+        filled.clear();
+        if (failure != null) {
+            throw failure;
+        }
     }
 
     @Override
@@ -377,7 +517,14 @@ public final class SegmentedWalStore implements WalStore {
     private long endFromLastSegments(NavigableMap<Long, Path> segments) throws IOException {
         long unproven = -1;
         boolean holdsWal = false;
-        for (Map.Entry<Long, Path> entry : segments.descendingMap().entrySet()) {
+        NavigableMap<Long, Path> candidates = segments;
+        for (Map.Entry<Long, Path> entry : segments.entrySet()) {
+            if (isPartial(entry.getValue())) {
+                candidates = segments.headMap(entry.getKey(), true);
+                break;
+            }
+        }
+        for (Map.Entry<Long, Path> entry : candidates.descendingMap().entrySet()) {
             long segNo = entry.getKey();
             FirstRecord first = firstRecord(segNo, entry.getValue());
             if (first == FirstRecord.NO_WAL) {
@@ -500,10 +647,11 @@ public final class SegmentedWalStore implements WalStore {
     // ---- Files -----------------------------------------------------------------------------------
 
     /**
-     * Makes {@code end} the end of the stored WAL: deletes the segments after it, gives the segment
-     * ending exactly at {@code end} (if {@code end} is a segment boundary) its final name, cuts the
-     * segment holding {@code end} there (the rest reads as zeros), names it {@code .partial} and makes
-     * it the open segment; everything fsynced, the directory last.
+     * Makes {@code end} the end of the stored WAL: deletes the segments after it, fsyncs the
+     * {@code .partial} segments before the one holding {@code end} (filled, maybe never synced) and
+     * gives them their final names, cuts the segment holding {@code end} there (the rest reads as
+     * zeros), names it {@code .partial} and makes it the open segment; everything fsynced, the
+     * directory last.
      */
     private void cutAt(long end, NavigableMap<Long, Path> segments) throws IOException {
         long endSegNo = end / segmentSize;
@@ -515,19 +663,21 @@ public final class SegmentedWalStore implements WalStore {
         for (Path file : segments.tailMap(lastKept, false).descendingMap().values()) {
             Files.delete(file);
         }
-        if (endOffset == 0) {
-            Path before = segments.get(endSegNo - 1);
-            if (before != null) {
+        for (Map.Entry<Long, Path> entry : segments.headMap(endSegNo, false).entrySet()) {
+            Path before = entry.getValue();
+            // At a segment boundary the one ending there is the open segment's equivalent: synced here.
+            if (isPartial(before) || entry.getKey() == endSegNo - 1 && endOffset == 0) {
                 try (FileChannel channel = FileChannel.open(before, StandardOpenOption.WRITE)) {
                     channel.force(true);
                 }
                 if (isPartial(before)) {
-                    Files.move(before, finalPath(endSegNo - 1), StandardCopyOption.ATOMIC_MOVE);
+                    Files.move(before, finalPath(entry.getKey()), StandardCopyOption.ATOMIC_MOVE);
                 }
             }
-        } else {
+        }
+        if (endOffset != 0) {
             Path file = segments.get(endSegNo);
-            Segment segment = new Segment(endSegNo, file);
+            OpenSegment segment = new OpenSegment(endSegNo, file);
             try {
                 segment.file.setLength(endOffset);
                 segment.file.setLength(segmentSize);
@@ -544,7 +694,7 @@ public final class SegmentedWalStore implements WalStore {
         SegmentFiles.fsyncDirectory(dir);
     }
 
-    /** Writes {@code bytes} from {@link #writeLsn}, segment by segment, completing filled segments. */
+    /** Writes {@code bytes} from {@link #writeLsn}, segment by segment, setting filled ones aside for the next flush job. */
     private void writeSegments(byte[] bytes) throws IOException {
         long position = writeLsn;
         int done = 0;
@@ -553,7 +703,7 @@ public final class SegmentedWalStore implements WalStore {
             int offset = (int) (position % segmentSize);
             int n = (int) Math.min(bytes.length - done, segmentSize - offset);
             if (current == null) {
-                current = createSegment(segNo);
+                current = openNext(segNo);
             } else if (current.segNo != segNo) {
                 throw new IllegalStateException("open segment " + current.segNo + " does not hold " + new Lsn(position));
             }
@@ -562,26 +712,32 @@ public final class SegmentedWalStore implements WalStore {
             done += n;
             position += n;
             if (offset + n == segmentSize) {
-                completeCurrent();
+                filled.add(new SegmentFlushJob.Filled(current, partialPath(current.segNo), finalPath(current.segNo)));
+                current = null;
             }
         }
     }
 
-    /** fdatasync, close and rename the filled segment to its final name. */
-    private void completeCurrent() throws IOException {
-        Segment segment = current;
-        current = null;
-        try {
-            segment.channel.force(false);
-        } finally {
-            segment.close();
+    /**
+     * Segment {@code segNo}, which is about to receive its first byte: the spare made ahead for it
+     * (waiting for the job making it, in the rare case that writing outran it), else created now.
+     */
+    private OpenSegment openNext(long segNo) throws IOException {
+        SegmentFlushJob job = spareJob;
+        if (job != null && job.spare.segNo() == segNo) {
+            job.await();
+            requireSynced();
+            spareJob = null;
+            if (job.spareFile() != null) {
+                return new OpenSegment(segNo, job.spareFile());
+            }
         }
-        SegmentFiles.complete(dir, partialPath(segment.segNo), finalPath(segment.segNo));
+        return createSegment(segNo);
     }
 
     /** A new, full-size, zero-filled {@code .partial} segment, durably in place. */
-    private Segment createSegment(long segNo) throws IOException {
-        return new Segment(segNo, SegmentFiles.createPreallocated(dir,
+    private OpenSegment createSegment(long segNo) throws IOException {
+        return new OpenSegment(segNo, SegmentFiles.createPreallocated(dir,
                 XLogFileName.of(format.timeline(), segNo, segmentSize), segmentSize));
     }
 
@@ -632,7 +788,7 @@ public final class SegmentedWalStore implements WalStore {
     }
 
     private void closeCurrent() throws IOException {
-        Segment segment = current;
+        OpenSegment segment = current;
         current = null;
         if (segment != null) {
             segment.close();
@@ -663,23 +819,5 @@ public final class SegmentedWalStore implements WalStore {
             }
         }
         return true;
-    }
-
-    /** An open segment file; {@code dirty} while it holds writes not yet fsynced. */
-    private static final class Segment {
-        final long segNo;
-        final RandomAccessFile file;
-        final FileChannel channel;
-        boolean dirty;
-
-        Segment(long segNo, Path path) throws IOException {
-            this.segNo = segNo;
-            this.file = new RandomAccessFile(path.toFile(), "rw");
-            this.channel = file.getChannel();
-        }
-
-        void close() throws IOException {
-            file.close();
-        }
     }
 }

@@ -8,7 +8,8 @@ import java.io.IOException;
  * flush, cut back by truncation. Positions are LSNs; "record" positions are ends of complete WAL
  * records (MAXALIGNed, as PostgreSQL reports them), which is what may be acknowledged as flushed.
  *
- * <p>Used from one thread at a time (the timeline's).
+ * <p>Used from one thread at a time (the timeline's), except {@link FlushJob#run()}, which is
+ * meant to run on another thread while writing goes on.
  */
 public interface WalStore extends AutoCloseable {
 
@@ -39,8 +40,53 @@ public interface WalStore extends AutoCloseable {
      */
     void write(Lsn begin, byte[] bytes) throws IOException;
 
-    /** Makes everything written durable; afterwards {@code flushRecordLsn() == writeRecordLsn()}. */
-    void flush() throws IOException;
+    /**
+     * Makes everything written durable; afterwards {@code flushRecordLsn() == writeRecordLsn()}.
+     * Waits for a flush job in flight first. The two phases in one call, for callers that may block.
+     */
+    default void flush() throws IOException {
+        FlushJob job = prepareFlush();
+        job.run();
+        completeFlush(job);
+    }
+
+    /**
+     * First phase of a flush, on the owner's thread: captures what the fsync must cover (everything
+     * written so far) and returns it as a job, to be {@linkplain FlushJob#run() run} on any thread
+     * while writes go on. At most one job may be in flight.
+     *
+     * @throws IllegalStateException if a job is in flight (prepared, not yet completed)
+     * @throws WalSyncFailedException if an earlier fsync failed
+     */
+    FlushJob prepareFlush() throws IOException;
+
+    /**
+     * Last phase of a flush, on the owner's thread, after {@link FlushJob#run()} returned:
+     * {@link #flushRecordLsn()} advances to the job's target.
+     *
+     * @return false if the job is stale (a truncation or close came after it was prepared): nothing
+     *     changed
+     * @throws WalSyncFailedException if the job (or an earlier one) failed
+     */
+    boolean completeFlush(FlushJob job) throws IOException;
+
+    /** The fsync work of one flush, prepared by {@link #prepareFlush()}. */
+    interface FlushJob {
+        /** The record LSN that is durable once {@link #run()} returned. */
+        Lsn target();
+
+        /** False when there is nothing to sync: {@link #run()} returns at once. */
+        boolean hasWork();
+
+        /**
+         * Does the fsyncs, on any thread, concurrently with writes of the store's owner (they are
+         * not covered). Runs at most once. A failure is latched by the store: it refuses writes
+         * and flushes from then on.
+         *
+         * @throws WalSyncFailedException if an fsync failed
+         */
+        void run() throws IOException;
+    }
 
     /**
      * Durably cuts the WAL at {@code end}, a record boundary not beyond {@link #writeRecordLsn()},

@@ -120,6 +120,7 @@ class WalReaderTest {
             assertTrue(Files.exists(partial) && !Files.exists(complete), "segment 1 is still being written");
 
             wal.write(store, inFirstSegment, wal.ends().size());
+            store.flush(); // a filled segment gets its final name once synced
             assertTrue(!Files.exists(partial) && Files.exists(complete), "segment 1 is complete");
             readUpTo(reader, position, store.writeLsn(), read);
         }
@@ -192,6 +193,7 @@ class WalReaderTest {
             }
             store.initialize(START);
             wal.write(store, 0, wal.ends().size());
+            store.flush();
         }
         Files.writeString(timelineDir.resolve("000000020000000000000000"), "another timeline");
         Files.writeString(timelineDir.resolve("000000010000000000000000.tmp"), "a segment being created");

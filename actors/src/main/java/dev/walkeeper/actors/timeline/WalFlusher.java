@@ -1,0 +1,34 @@
+package dev.walkeeper.actors.timeline;
+
+import dev.walkeeper.persistence.wal.WalStore;
+import java.io.IOException;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * A timeline's flusher: runs the fsyncs of its {@link WalStore.FlushJob}s on a blocking dispatcher,
+ * so that the timeline goes on writing appends meanwhile, and reports each as a
+ * {@link Timeline.FlushDone}. The timeline sends at most one job at a time.
+ */
+final class WalFlusher {
+
+    record Run(WalStore.FlushJob job, ActorRef<Timeline.Command> replyTo) {}
+
+    private WalFlusher() {}
+
+    static Behavior<Run> create() {
+        return Behaviors.receive(Run.class)
+                .onMessage(Run.class, run -> {
+                    IOException failure = null;
+                    try {
+                        run.job().run();
+                    } catch (IOException e) {
+                        failure = e;
+                    }
+                    run.replyTo().tell(new Timeline.FlushDone(run.job(), failure));
+                    return Behaviors.same();
+                })
+                .build();
+    }
+}
