@@ -250,6 +250,10 @@ class SocketReaderTest {
         }
     }
 
+    static StartupMessage startup() {
+        return STARTUP;
+    }
+
     static Object received(TestProbe<SocketReader.Event> parent) {
         return assertInstanceOf(SocketReader.Received.class, parent.receiveMessage()).message();
     }
