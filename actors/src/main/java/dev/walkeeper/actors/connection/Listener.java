@@ -1,21 +1,23 @@
 package dev.walkeeper.actors.connection;
 
 import dev.walkeeper.actors.replication.PushReceivers;
+import dev.walkeeper.actors.socket.IncomingSocket;
+import dev.walkeeper.actors.socket.SocketIo;
 import dev.walkeeper.actors.socket.TcpSocketFactory;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.protocol.pg.FrameDecoder;
 import dev.walkeeper.protocol.pg.FrontendCodec;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.stream.javadsl.Sink;
-import org.apache.pekko.stream.javadsl.Tcp;
 
 /**
  * Binds the PostgreSQL-protocol port and supervises one {@link Connection} per accepted socket.
@@ -26,9 +28,7 @@ public final class Listener {
 
     public sealed interface Command {}
 
-    private record Accepted(Tcp.IncomingConnection connection) implements Command {}
-
-    private record BindCompleted(Tcp.ServerBinding binding, Throwable failure) implements Command {}
+    private record Accepted(IncomingSocket connection) implements Command {}
 
     /** Ask the listener to stop accepting; it replies once the port is released. */
     public record Unbind(ActorRef<Unbound> replyTo) implements Command {}
@@ -45,7 +45,7 @@ public final class Listener {
     /** Creates connection behaviours; tests replace it to inject failures. */
     @FunctionalInterface
     public interface ConnectionFactory {
-        Behavior<Connection.Command> create(Tcp.IncomingConnection connection);
+        Behavior<Connection.Command> create(IncomingSocket connection);
 
         /** Where the connections run: the default dispatcher unless they block. */
         default Props props() {
@@ -68,7 +68,7 @@ public final class Listener {
                                                    PushReceivers pushReceivers) {
         return new ConnectionFactory() {
             @Override
-            public Behavior<Connection.Command> create(Tcp.IncomingConnection incoming) {
+            public Behavior<Connection.Command> create(IncomingSocket incoming) {
                 return Connection.create(settings, timelines, pushReceivers, incoming.remoteAddress(),
                         new TcpSocketFactory(incoming, () -> FrameDecoder.forServer(settings.maxMessageSize()),
                                 FrontendCodec::decode));
@@ -85,35 +85,20 @@ public final class Listener {
     public static Behavior<Command> create(String host, int port, ConnectionFactory connections,
                                            ActorRef<BindResult> replyTo) {
         return Behaviors.setup(ctx -> {
-            Tcp.get(ctx.getSystem()).bind(host, port)
-                    .to(Sink.foreach(incoming -> ctx.getSelf().tell(new Accepted(incoming))))
-                    .run(ctx.getSystem())
-                    .whenComplete((binding, failure) -> ctx.getSelf().tell(new BindCompleted(binding, failure)));
-            return binding(ctx, host, port, connections, replyTo, new AtomicLong());
+            SocketIo.Binding binding;
+            try {
+                binding = SocketIo.get(ctx.getSystem()).bind(new InetSocketAddress(host, port),
+                        incoming -> ctx.getSelf().tell(new Accepted(incoming)));
+            } catch (IOException | RuntimeException e) {
+                replyTo.tell(new BindFailed(host, port, e));
+                return Behaviors.stopped();
+            }
+            replyTo.tell(new Bound(binding.localAddress()));
+            return listening(ctx, binding, connections, new AtomicLong());
         });
     }
 
-    private static Behavior<Command> binding(ActorContext<Command> ctx, String host, int port,
-                                             ConnectionFactory connections, ActorRef<BindResult> replyTo,
-                                             AtomicLong counter) {
-        return Behaviors.receive(Command.class)
-                .onMessage(BindCompleted.class, done -> {
-                    if (done.failure() != null) {
-                        replyTo.tell(new BindFailed(host, port, done.failure()));
-                        return Behaviors.stopped();
-                    }
-                    replyTo.tell(new Bound(done.binding().localAddress()));
-                    return listening(ctx, done.binding(), connections, counter);
-                })
-                .onMessage(Accepted.class, a -> {
-                    // Bind completion and the first accept race; the socket is served either way.
-                    spawnConnection(ctx, connections, a.connection(), counter);
-                    return Behaviors.same();
-                })
-                .build();
-    }
-
-    private static Behavior<Command> listening(ActorContext<Command> ctx, Tcp.ServerBinding binding,
+    private static Behavior<Command> listening(ActorContext<Command> ctx, SocketIo.Binding binding,
                                                ConnectionFactory connections, AtomicLong counter) {
         ctx.getLog().info("accepting PostgreSQL-protocol connections on {}", binding.localAddress());
         return Behaviors.receive(Command.class)
@@ -125,11 +110,15 @@ public final class Listener {
                     binding.unbind().whenComplete((ok, failure) -> u.replyTo().tell(new Unbound()));
                     return Behaviors.same();
                 })
+                .onSignal(PostStop.class, s -> {
+                    binding.unbind();
+                    return Behaviors.same();
+                })
                 .build();
     }
 
     private static void spawnConnection(ActorContext<Command> ctx, ConnectionFactory connections,
-                                        Tcp.IncomingConnection incoming, AtomicLong counter) {
+                                        IncomingSocket incoming, AtomicLong counter) {
         InetSocketAddress remote = incoming.remoteAddress();
         String name = "conn-" + counter.incrementAndGet() + "-" + remote.getPort();
         ctx.spawn(Behaviors.supervise(connections.create(incoming))

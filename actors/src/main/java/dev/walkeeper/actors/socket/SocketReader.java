@@ -9,16 +9,14 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
-import org.apache.pekko.stream.Attributes;
-import org.apache.pekko.stream.javadsl.Sink;
-import org.apache.pekko.stream.typed.javadsl.ActorSink;
-import org.apache.pekko.util.ByteString;
+import org.apache.pekko.actor.typed.PostStop;
 
 /**
  * The read half of a socket: the only owner of the inbound byte stream. It frames and decodes
- * bytes into messages for its parent, and pulls more bytes from the socket only while fewer than
- * {@code window} delivered messages are unconsumed — so a parent that falls behind stops the
- * socket being read instead of growing its mailbox.
+ * the {@link NioSocket}'s chunks into messages for its parent, delivering while fewer than
+ * {@code window} delivered messages are unconsumed; once the window is full and it holds more
+ * than {@link NioSocket#HELD_WHEN_FULL} bytes the socket stops being read — so a parent that falls
+ * behind stops the socket instead of growing its mailbox, with no round trip per chunk.
  */
 public final class SocketReader extends AbstractBehavior<SocketReader.Command> {
 
@@ -56,32 +54,21 @@ public final class SocketReader extends AbstractBehavior<SocketReader.Command> {
      */
     public record SwitchDecoder(Decoder decoder, int window) implements Command {}
 
-    private record StreamStarted(ActorRef<StreamAck> ackTo) implements Command {}
+    /** Bytes read from the socket ({@link NioSocket}). */
+    record Chunk(byte[] bytes) implements Command {}
 
-    private record Bytes(ActorRef<StreamAck> ackTo, ByteString bytes) implements Command {}
+    /** The socket is closed (by the peer, a failure, or our side); nothing more will be read. */
+    record PeerEnded(String reason) implements Command {}
 
-    private enum StreamCompleted implements Command { INSTANCE }
-
-    private record StreamFailed(Throwable cause) implements Command {}
-
-    /** Ack to the inbound stream: send the next chunk. */
-    public enum StreamAck { INSTANCE }
-
-    /**
-     * The sink that feeds a reader, acking each chunk only when the reader asks for more. Its
-     * input buffer is one chunk: with the default (16) the sink would go on pulling from the
-     * socket while the reader withholds its ack, so the window would not hold the socket back.
-     */
-    public static Sink<ByteString, org.apache.pekko.NotUsed> inboundSink(ActorRef<Command> reader) {
-        return ActorSink.<ByteString, Command, StreamAck>actorRefWithBackpressure(
-                reader, Bytes::new, StreamStarted::new, StreamAck.INSTANCE, StreamCompleted.INSTANCE,
-                StreamFailed::new)
-                .addAttributes(Attributes.inputBuffer(1, 1));
-    }
-
+    /** A reader fed by nothing but {@link Chunk}s told to it (tests). */
     public static Behavior<Command> create(ActorRef<Event> parent, FrameDecoder framer, Decoder decoder,
                                            int window) {
-        return Behaviors.setup(ctx -> new SocketReader(ctx, parent, framer, decoder, window));
+        return create(parent, framer, decoder, window, null);
+    }
+
+    static Behavior<Command> create(ActorRef<Event> parent, FrameDecoder framer, Decoder decoder, int window,
+                                    NioSocket socket) {
+        return Behaviors.setup(ctx -> new SocketReader(ctx, parent, framer, decoder, window, socket));
     }
 
     private final ActorRef<Event> parent;
@@ -89,14 +76,18 @@ public final class SocketReader extends AbstractBehavior<SocketReader.Command> {
     private int window;
     private Decoder decoder;
     private int unconsumed;
-    private ActorRef<StreamAck> pendingAck;
+    /** Null in tests that feed chunks by hand. */
+    private final NioSocket socket;
+    /** Bytes the socket counts as held by this reader that are still in the framer. */
+    private long accounted;
     private boolean failed;
     /** Why the inbound stream ended, once it has; reported after the frames still buffered. */
     private String endReason;
 
     private SocketReader(ActorContext<Command> context, ActorRef<Event> parent, FrameDecoder framer,
-                         Decoder decoder, int window) {
+                         Decoder decoder, int window, NioSocket socket) {
         super(context);
+        this.socket = socket;
         this.parent = parent;
         this.framer = framer;
         this.decoder = decoder;
@@ -106,25 +97,29 @@ public final class SocketReader extends AbstractBehavior<SocketReader.Command> {
     @Override
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
-                .onMessage(StreamStarted.class, s -> {
-                    s.ackTo().tell(StreamAck.INSTANCE);
-                    return this;
-                })
-                .onMessage(Bytes.class, this::onBytes)
+                .onMessage(Chunk.class, this::onChunk)
                 .onMessageEquals(Consumed.INSTANCE, this::onConsumed)
                 .onMessage(SwitchDecoder.class, s -> {
                     decoder = s.decoder();
                     window = s.window();
                     return deliver();
                 })
-                .onMessageEquals(StreamCompleted.INSTANCE, () -> streamEnded("connection closed by peer"))
-                .onMessage(StreamFailed.class, f -> streamEnded("connection failed: " + f.cause().getMessage()))
+                .onMessage(PeerEnded.class, e -> streamEnded(e.reason()))
+                .onSignal(PostStop.class, s -> {
+                    if (socket != null) {
+                        socket.closeQuietly();
+                    }
+                    return this;
+                })
                 .build();
     }
 
-    private Behavior<Command> onBytes(Bytes chunk) {
-        framer.feed(chunk.bytes().toArrayUnsafe());
-        pendingAck = chunk.ackTo();
+    private Behavior<Command> onChunk(Chunk chunk) {
+        if (failed) {
+            return this; // not released: the socket stops reading once its limit is reached
+        }
+        framer.feed(chunk.bytes());
+        accounted += chunk.bytes().length;
         return deliver();
     }
 
@@ -134,9 +129,8 @@ public final class SocketReader extends AbstractBehavior<SocketReader.Command> {
     }
 
     /**
-     * The sink reports the end of the stream as soon as it has handed over its last chunk,
-     * without waiting for that chunk's ack, so complete frames of it may still wait for the
-     * window: they are delivered first, and PeerClosed follows the last of them.
+     * Complete frames received before the end may still wait for the window: they are delivered
+     * first, and PeerClosed follows the last of them.
      */
     private Behavior<Command> streamEnded(String reason) {
         endReason = reason;
@@ -144,9 +138,9 @@ public final class SocketReader extends AbstractBehavior<SocketReader.Command> {
     }
 
     /**
-     * Delivers decoded frames while the window allows, then asks the stream for more bytes once
-     * every buffered frame is delivered. Frames stay in the framer until delivered, so a decoder
-     * switch applies to every frame after the message that caused it.
+     * Delivers decoded frames while the window allows, then tells the socket how many bytes left
+     * the framer and whether the window is full (its backpressure). Frames stay in the framer
+     * until delivered, so a decoder switch applies to every frame after the message that caused it.
      */
     private Behavior<Command> deliver() {
         boolean drained = false;
@@ -172,9 +166,10 @@ public final class SocketReader extends AbstractBehavior<SocketReader.Command> {
             parent.tell(new PeerClosed(endReason));
             return Behaviors.stopped();
         }
-        if (!failed && unconsumed < window && pendingAck != null) {
-            pendingAck.tell(StreamAck.INSTANCE);
-            pendingAck = null;
+        if (socket != null) {
+            long inFramer = failed ? accounted : framer.buffered();
+            socket.progress(accounted - inFramer, failed || unconsumed >= window);
+            accounted = inFramer;
         }
         return this;
     }

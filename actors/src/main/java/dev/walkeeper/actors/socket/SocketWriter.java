@@ -2,26 +2,25 @@ package dev.walkeeper.actors.socket;
 
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
-import java.util.Optional;
-import java.util.function.Function;
+import java.util.Arrays;
+import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
-import org.apache.pekko.stream.CompletionStrategy;
-import org.apache.pekko.stream.javadsl.Source;
-import org.apache.pekko.stream.typed.javadsl.ActorSource;
-import org.apache.pekko.util.ByteString;
-import org.apache.pekko.util.ByteStringBuilder;
 
 /**
  * The write half of a socket: the only owner of the outbound byte stream. Its parent sends it
- * messages; it encodes them and feeds an {@link ActorSource} with backpressure, sending the next
- * chunk only after the stream took the previous one. Messages queued meanwhile are coalesced into
- * one chunk, so a burst of small replies costs one socket write.
+ * messages; it encodes them and writes them to its {@link NioSocket} without blocking, in one
+ * gathering write of everything queued. When the kernel's send buffer is full it waits for the
+ * socket's {@link Writable} and goes on, so a burst of small replies costs one system call and a
+ * slow peer costs no thread.
  */
 public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
 
@@ -33,127 +32,173 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
     /** Send bytes that are not a framed message (the one-byte answer to SSLRequest). */
     public record WriteRaw(byte[] bytes) implements Command {}
 
-    /** Send everything queued, then close the socket's write side (which closes the connection). */
+    /**
+     * Send already encoded bytes, in order, without copying them. The writer reads each part
+     * through a view of its own, so one buffer may be shared by several writers (one encoding
+     * sent to several peers); nobody may change the bytes until they are written.
+     */
+    public record WriteParts(List<ByteBuffer> parts) implements Command {}
+
+    /**
+     * Send everything queued, then close the socket's write side; the reader reports PeerClosed
+     * once the peer closes its side too (or the parent stops, which closes the socket). The
+     * writer stops.
+     */
     public record Close() implements Command {}
 
     /**
-     * Answer {@code replyTo} with {@link Written} once everything written before this command has
-     * been taken by the outbound stream (at once if it already has). A sender that must not run
-     * ahead of the socket (a WAL pusher) keeps a bounded number of these outstanding, so a stalled
-     * peer stops it instead of growing this writer's queue. Markers never fire once the writer is
-     * closing and the stream is gone.
+     * Answer {@code replyTo} with {@link Written} once everything written before this command
+     * reached the kernel (at once if it already has). A sender that must not run ahead of the
+     * socket (a WAL pusher) keeps a bounded number of these outstanding, so a stalled peer stops
+     * it instead of growing this writer's queue. Markers never fire once the socket is gone.
      */
     public record NotifyWhenWritten(long token, ActorRef<Written> replyTo) implements Command {}
 
-    /** The answer to {@link NotifyWhenWritten}: the stream took everything written before it. */
+    /** The answer to {@link NotifyWhenWritten}: the kernel took everything written before it. */
     public record Written(long token) {}
 
-    /** Sent by {@link SocketFactory} once the outbound stream is materialized. */
-    public record Attached(ActorRef<Outbound> stream) implements Command {}
+    /** From the socket: an outgoing connection is established. */
+    enum Connected implements Command { INSTANCE }
 
-    /** Ack from the outbound stream: it took the last chunk. */
-    private enum StreamAck implements Command { INSTANCE }
+    /** From the socket: the send buffer has room again. */
+    enum Writable implements Command { INSTANCE }
 
-    /** What flows into the outbound stream. */
-    public sealed interface Outbound {}
+    /** From the socket: it is closed; nothing more can be written. */
+    enum SocketClosed implements Command { INSTANCE }
 
-    public record Chunk(ByteString bytes) implements Outbound {}
+    /** Bytes offered to one write call; the JDK copies heap buffers into a direct one of that size. */
+    private static final int MAX_WRITE_BYTES = 1 << 20;
+    /** Buffers gathered into one write call. */
+    private static final int MAX_WRITE_PARTS = 64;
 
-    private enum End implements Outbound { INSTANCE }
-
-    /** Coalesced chunks stay below this so one huge burst does not become one huge write. */
-    private static final int MAX_CHUNK_BYTES = 256 * 1024;
-
-    /**
-     * The outbound stream fed by a writer: elements are chunks; {@code End} completes it after
-     * the chunks before it are written.
-     */
-    public static Source<ByteString, ActorRef<Outbound>> outboundSource(ActorRef<Command> writer) {
-        Function<Outbound, Optional<CompletionStrategy>> completion = o -> o == End.INSTANCE
-                ? Optional.of(CompletionStrategy.draining()) : Optional.empty();
-        return ActorSource.<Outbound, Command>actorRefWithBackpressure(
-                        writer, StreamAck.INSTANCE, completion::apply, o -> Optional.empty())
-                .map(o -> ((Chunk) o).bytes());
+    static Behavior<Command> create(NioSocket socket) {
+        return Behaviors.setup(ctx -> new SocketWriter(ctx, socket));
     }
 
-    public static Behavior<Command> create() {
-        return Behaviors.setup(SocketWriter::new);
-    }
-
-    private final ArrayDeque<ByteString> queue = new ArrayDeque<>();
+    private final NioSocket socket;
+    private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>();
+    private final ByteBuffer[] batch = new ByteBuffer[MAX_WRITE_PARTS];
     /** Pending {@link NotifyWhenWritten}s, in order of their positions. */
     private final ArrayDeque<Marker> markers = new ArrayDeque<>();
-    /** Queue entries ever enqueued, and how many of them the stream has taken (acked). */
+    /** Bytes ever queued, and how many of them the kernel took. */
     private long enqueued;
-    private long taken;
-    /** {@link #taken} once the chunk in flight is acked. */
-    private long takenWhenAcked;
+    private long written;
+    private boolean awaitingWritable;
+    private boolean closing;
+    /** Set once the write side is shut down: stopping then leaves the socket to the reader. */
+    private boolean shutDown;
+
     private record Marker(long position, long token, ActorRef<Written> replyTo) {}
 
-    private ActorRef<Outbound> stream;
-    private boolean awaitingAck;
-    private boolean closing;
-
-    private SocketWriter(ActorContext<Command> context) {
+    private SocketWriter(ActorContext<Command> context, NioSocket socket) {
         super(context);
+        this.socket = socket;
     }
 
     @Override
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
-                .onMessage(Write.class, w -> enqueue(ByteString.fromArrayUnsafe(BackendCodec.encode(w.message()))))
-                .onMessage(WriteRaw.class, w -> enqueue(ByteString.fromArray(w.bytes())))
+                .onMessage(Write.class, w -> enqueue(ByteBuffer.wrap(BackendCodec.encode(w.message()))))
+                .onMessage(WriteRaw.class, w -> enqueue(ByteBuffer.wrap(w.bytes().clone())))
+                .onMessage(WriteParts.class, w -> {
+                    if (!closing) {
+                        w.parts().forEach(part -> add(part.duplicate()));
+                    }
+                    return flush();
+                })
                 .onMessage(Close.class, c -> {
                     closing = true;
-                    return pump();
+                    return flush();
                 })
                 .onMessage(NotifyWhenWritten.class, n -> {
-                    if (enqueued <= taken) {
+                    if (enqueued <= written) {
                         n.replyTo().tell(new Written(n.token()));
                     } else {
                         markers.add(new Marker(enqueued, n.token(), n.replyTo()));
                     }
                     return this;
                 })
-                .onMessage(Attached.class, a -> {
-                    stream = a.stream();
-                    return pump();
+                .onMessageEquals(Connected.INSTANCE, this::flush)
+                .onMessageEquals(Writable.INSTANCE, () -> {
+                    awaitingWritable = false;
+                    return flush();
                 })
-                .onMessageEquals(StreamAck.INSTANCE, () -> {
-                    awaitingAck = false;
-                    taken = takenWhenAcked;
-                    while (!markers.isEmpty() && markers.peek().position() <= taken) {
-                        Marker marker = markers.poll();
-                        marker.replyTo().tell(new Written(marker.token()));
+                .onMessageEquals(SocketClosed.INSTANCE, Behaviors::stopped)
+                .onSignal(PostStop.class, s -> {
+                    if (!shutDown) {
+                        socket.closeQuietly();
                     }
-                    return pump();
+                    return this;
                 })
                 .build();
     }
 
-    private Behavior<Command> enqueue(ByteString bytes) {
+    private Behavior<Command> enqueue(ByteBuffer bytes) {
         if (!closing) {
-            queue.add(bytes);
-            enqueued++;
+            add(bytes);
         }
-        return pump();
+        return flush();
     }
 
-    private Behavior<Command> pump() {
-        if (stream == null || awaitingAck) {
+    private void add(ByteBuffer bytes) {
+        if (bytes.hasRemaining()) {
+            queue.add(bytes);
+            enqueued += bytes.remaining();
+        }
+    }
+
+    /** Writes until the queue is empty or the kernel takes no more. */
+    private Behavior<Command> flush() {
+        if (awaitingWritable || !socket.isConnected()) {
             return this;
         }
-        if (!queue.isEmpty()) {
-            ByteStringBuilder chunk = ByteString.createBuilder();
-            takenWhenAcked = taken;
-            do {
-                chunk.append(queue.poll());
-                takenWhenAcked++;
-            } while (!queue.isEmpty() && chunk.length() + queue.peek().size() <= MAX_CHUNK_BYTES);
-            stream.tell(new Chunk(chunk.result()));
-            awaitingAck = true;
-        } else if (closing) {
-            stream.tell(End.INSTANCE);
+        while (!queue.isEmpty()) {
+            int count = 0;
+            long budget = MAX_WRITE_BYTES;
+            ByteBuffer capped = null;
+            ByteBuffer cappedPart = null;
+            for (ByteBuffer part : queue) {
+                if (count == MAX_WRITE_PARTS || budget == 0) {
+                    break;
+                }
+                if (part.remaining() > budget) {
+                    cappedPart = part;
+                    capped = part.slice(part.position(), (int) budget);
+                    batch[count++] = capped;
+                    break;
+                }
+                batch[count++] = part;
+                budget -= part.remaining();
+            }
+            boolean full;
+            try {
+                written += socket.write(batch, count);
+                full = batch[count - 1].hasRemaining();
+            } catch (IOException e) {
+                socket.fail("connection failed: " + NioSocket.describe(e));
+                return Behaviors.stopped();
+            } finally {
+                Arrays.fill(batch, 0, count, null);
+            }
+            if (capped != null) {
+                cappedPart.position(cappedPart.position() + capped.position());
+            }
+            while (!queue.isEmpty() && !queue.peek().hasRemaining()) {
+                queue.poll();
+            }
+            if (full) {
+                awaitingWritable = true;
+                socket.awaitWritable();
+                break;
+            }
+        }
+        while (!markers.isEmpty() && markers.peek().position() <= written) {
+            Marker marker = markers.poll();
+            marker.replyTo().tell(new Written(marker.token()));
+        }
+        if (closing && queue.isEmpty()) {
+            shutDown = true;
+            socket.shutdownOutput();
             return Behaviors.stopped();
         }
         return this;

@@ -98,7 +98,7 @@ class ListenerTest {
 
     /** Wires the socket like a real connection, then throws on the first message it reads. */
     private static Behavior<Connection.Command> crashingOnFirstMessage(
-            org.apache.pekko.stream.javadsl.Tcp.IncomingConnection incoming) {
+            dev.walkeeper.actors.socket.IncomingSocket incoming) {
         return Behaviors.<Object>setup(ctx -> {
             new TcpSocketFactory(incoming, () -> FrameDecoder.forServer(1 << 20), FrontendCodec::decode)
                     .attach(ctx, ctx.messageAdapter(SocketReader.Event.class, e -> e));
