@@ -1,6 +1,8 @@
 package dev.walkeeper.actors.connection;
 
 import dev.walkeeper.actors.timeline.Timeline;
+import dev.walkeeper.actors.trace.CommitTrace;
+import dev.walkeeper.actors.trace.Stage;
 import dev.walkeeper.protocol.pg.BackendMessage.CopyBothResponse;
 import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
 import dev.walkeeper.protocol.pg.CopyData;
@@ -11,6 +13,7 @@ import dev.walkeeper.protocol.pg.FrontendMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.Terminate;
 import dev.walkeeper.protocol.pg.SqlState;
 import dev.walkeeper.protocol.safekeeper.AcceptorCodec;
+import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.ProposerCodec;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
@@ -34,6 +37,7 @@ final class WalPushRole {
 
     private final ConnectionContext ctx;
     private final boolean allowTimelineCreation;
+    private final CommitTrace trace;
     private Phase phase = Phase.AWAITING_GREETING;
     private ProposerMessage.ProposerGreeting greeting;
     private ActorRef<Timeline.Command> timeline;
@@ -42,6 +46,7 @@ final class WalPushRole {
     private WalPushRole(ConnectionContext ctx, boolean allowTimelineCreation) {
         this.ctx = ctx;
         this.allowTimelineCreation = allowTimelineCreation;
+        this.trace = CommitTrace.get(ctx.actor().getSystem());
     }
 
     /**
@@ -50,14 +55,27 @@ final class WalPushRole {
      */
     static WalPushRole start(ConnectionContext ctx, boolean allowTimelineCreation) {
         ctx.write(CopyBothResponse.REPLICATION);
-        ctx.switchDecoder(WalPushRole::decodeProposerFrame, 1);
-        return new WalPushRole(ctx, allowTimelineCreation);
+        WalPushRole role = new WalPushRole(ctx, allowTimelineCreation);
+        ctx.switchDecoder(role::decodeProposerFrame, 1);
+        return role;
     }
 
-    /** CopyData payloads become proposer messages; other frames stay frontend messages. */
-    private static Object decodeProposerFrame(Frame frame) {
+    /**
+     * CopyData payloads become proposer messages; other frames stay frontend messages. Runs in the
+     * reader as it takes each frame, so the trace's "read" is when the reader got to the frame.
+     */
+    private Object decodeProposerFrame(Frame frame) {
+        long taken = trace.now();
         FrontendMessage message = FrontendCodec.decode(frame);
-        return message instanceof CopyData data ? ProposerCodec.decode(data.data()) : message;
+        if (!(message instanceof CopyData data)) {
+            return message;
+        }
+        ProposerMessage decoded = ProposerCodec.decode(data.data());
+        if (decoded instanceof ProposerMessage.AppendRequest append && trace.enabled()) {
+            trace.stampAt(Stage.NODE_READ, append.endLsn().value(), taken);
+            trace.stamp(Stage.NODE_DECODED, append.endLsn().value());
+        }
+        return decoded;
     }
 
     /** One message from the reader. */
@@ -114,7 +132,7 @@ final class WalPushRole {
         ctx.actor().watchWith(timeline, new Connection.TimelineStopped());
         replies = ctx.actor().messageAdapter(Timeline.ProposerReply.class, Connection.FromTimeline::new);
         timeline.tell(new Timeline.FromProposer(greeting, allowTimelineCreation, ctx.actor().getSelf(), replies));
-        ctx.switchDecoder(WalPushRole::decodeProposerFrame, WINDOW);
+        ctx.switchDecoder(this::decodeProposerFrame, WINDOW);
         phase = Phase.PUSHING;
         return Next.STAY;
     }
@@ -122,6 +140,9 @@ final class WalPushRole {
     private Next onReply(Timeline.ProposerReply reply) {
         if (reply instanceof Timeline.Reply r) {
             ctx.write(new CopyData(AcceptorCodec.encode(r.message())));
+            if (r.message() instanceof AcceptorMessage.AppendResponse response) {
+                trace.stamp(Stage.RESPONSE_WRITTEN, response.flushLsn().value());
+            }
             return Next.STAY;
         }
         if (reply instanceof Timeline.Processed) {

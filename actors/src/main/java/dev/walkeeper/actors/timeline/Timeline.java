@@ -5,6 +5,8 @@ import dev.walkeeper.actors.consensus.AcceptorEvent;
 import dev.walkeeper.actors.consensus.AcceptorException;
 import dev.walkeeper.actors.consensus.AcceptorState;
 import dev.walkeeper.actors.replication.PushReplicator;
+import dev.walkeeper.actors.trace.CommitTrace;
+import dev.walkeeper.actors.trace.Stage;
 import dev.walkeeper.persistence.wal.WalStore;
 import dev.walkeeper.persistence.wal.WalSyncFailedException;
 import dev.walkeeper.protocol.Lsn;
@@ -157,6 +159,8 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     private ActorRef<?> attachedConnection;
     private boolean flushScheduled;
     private final ActorRef<WalFlusher.Run> flusher;
+    private final java.util.Set<ActorRef<?>> watchedConnections = new java.util.HashSet<>();
+    private final CommitTrace trace;
     /** The flush job the flusher has, or null. */
     private WalStore.FlushJob flushing;
     /** More was written while a job was in flight: flush again when it is done. */
@@ -178,6 +182,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         this.id = id;
         this.nodeId = nodeId;
         this.walStores = walStores;
+        this.trace = CommitTrace.get(context.getSystem());
         // Anonymous: a restarted timeline spawns its own while the old one may still be stopping.
         this.flusher = context.spawnAnonymous(WalFlusher.create(), DispatcherSelector.blocking());
     }
@@ -244,7 +249,14 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     private Effect<AcceptorEvent, AcceptorState> onProposerMessage(AcceptorState state, FromProposer command) {
         journal.begin(state);
         ActorRef<ProposerReply> replyTo = command.replyTo();
-        context.watchWith(command.connection(), new ProposerGone(command.connection()));
+        // One watch per connection, not one per message (a hot-path cost).
+        if (watchedConnections.add(command.connection())) {
+            context.watchWith(command.connection(), new ProposerGone(command.connection()));
+        }
+        boolean append = command.message() instanceof ProposerMessage.AppendRequest;
+        if (append) {
+            trace.stamp(Stage.NODE_AT_TIMELINE, ((ProposerMessage.AppendRequest) command.message()).endLsn().value());
+        }
         if (unavailable != null) {
             replyTo.tell(new Failed(unavailable, false));
             replyTo.tell(new Processed());
@@ -257,7 +269,10 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
             if (acceptor.electedTerm() != electedBefore) {
                 attach(command.connection(), replyTo, acceptor.electedTerm());
             }
-            if (command.message() instanceof ProposerMessage.AppendRequest && !flushScheduled) {
+            if (append) {
+                trace.stamp(Stage.NODE_WRITTEN, ((ProposerMessage.AppendRequest) command.message()).endLsn().value());
+            }
+            if (append && !flushScheduled) {
                 flushScheduled = true;
                 context.getSelf().tell(FlushDue.INSTANCE);
             }
@@ -310,6 +325,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
             WalStore.FlushJob job = wal.prepareFlush();
             if (job.hasWork()) {
                 flushing = job;
+                trace.stamp(Stage.NODE_FLUSH_REQUESTED, job.target().value());
                 flusher.tell(new WalFlusher.Run(job, context.getSelf()));
                 return;
             }
@@ -343,6 +359,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
             if (done.failure() != null) {
                 throw done.failure();
             }
+            trace.stamp(Stage.FLUSH_DONE_AT_TIMELINE, done.job().target().value());
             completeFlush(done.job());
         } catch (WalSyncFailedException e) {
             becomeUnavailable(e);
@@ -386,6 +403,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
 
     private Effect<AcceptorEvent, AcceptorState> onProposerGone(AcceptorState state, ProposerGone gone) {
         journal.begin(state);
+        watchedConnections.remove(gone.connection());
         if (gone.connection().equals(attachedConnection)) {
             attached = null;
             attachedConnection = null;

@@ -1,5 +1,7 @@
 package dev.walkeeper.actors.timeline;
 
+import dev.walkeeper.actors.trace.CommitTrace;
+import dev.walkeeper.actors.trace.Stage;
 import dev.walkeeper.persistence.wal.WalStore;
 import java.io.IOException;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -18,17 +20,23 @@ final class WalFlusher {
     private WalFlusher() {}
 
     static Behavior<Run> create() {
-        return Behaviors.receive(Run.class)
+        return Behaviors.setup(ctx -> {
+            CommitTrace trace = CommitTrace.get(ctx.getSystem());
+            return Behaviors.receive(Run.class)
                 .onMessage(Run.class, run -> {
                     IOException failure = null;
+                    long target = run.job().target().value();
+                    trace.stamp(Stage.FSYNC_STARTED, target);
                     try {
                         run.job().run();
                     } catch (IOException e) {
                         failure = e;
                     }
+                    trace.stamp(Stage.FSYNC_DONE, target);
                     run.replyTo().tell(new Timeline.FlushDone(run.job(), failure));
                     return Behaviors.same();
                 })
                 .build();
+        });
     }
 }
