@@ -91,16 +91,56 @@ final class IngestLoad {
         sendProposer(new ProposerMessage.ProposerElected(0, term, START,
                 new TermHistory(List.of(new TermSwitch(term, START)))));
 
-        // Only record ends are acknowledged: with records longer than an append, the latency run
-        // (one append in flight) would wait for an acknowledgement that cannot come.
-        WalGenerator generator = new WalGenerator(format, START, Math.min(4000, appendSize / 4));
-        ArrayDeque<long[]> inFlight = new ArrayDeque<>(); // {end LSN, send time}
+        int recordPayload = Math.min(4000, appendSize / 4);
+        WalGenerator generator = new WalGenerator(format, START, recordPayload);
         LatencyHistogram latencies = new LatencyHistogram();
+        long started = System.nanoTime();
+        Lsn flushed = window <= appendSize
+                ? oneInFlight(term, generator, appendSize - recordPayload - 128, latencies, started + nanos)
+                : windowInFlight(term, generator, appendSize, window, latencies, started + nanos);
+        double seconds = (System.nanoTime() - started) / 1e9;
+        send(new FrontendMessage.Terminate());
+        return new Result((flushed.value() - START.value()) / seconds / 1e6, latencies);
+    }
+
+
+    /**
+     * The latency run: appends of whole records (only record ends are ever acknowledged, so an
+     * append that cuts a record would wait for the next one), exactly one in flight, each timed
+     * from its send to the AppendResponse that covers it.
+     */
+    private Lsn oneInFlight(long term, WalGenerator generator, int recordsPerAppend, LatencyHistogram latencies,
+                            long deadline) throws IOException {
+        Lsn sentTo = START;
+        while (System.nanoTime() < deadline) {
+            byte[] records = generator.nextRecords(recordsPerAppend);
+            sendProposer(new ProposerMessage.AppendRequest(0, term, sentTo, sentTo.plus(records.length), sentTo,
+                    Lsn.INVALID, records), false);
+            sentTo = sentTo.plus(records.length);
+            unflushed(sentTo);
+            long sent = System.nanoTime();
+            out.flush();
+            stampSent();
+            Lsn flushed;
+            do {
+                flushed = acknowledged();
+            } while (flushed.compareTo(sentTo) < 0);
+            latencies.record(System.nanoTime() - sent);
+        }
+        return sentTo;
+    }
+
+    /**
+     * The throughput run: appends of {@code appendSize} (cutting records), as many as keep
+     * {@code window} bytes unacknowledged; each timed from its send to the first AppendResponse
+     * that covers it.
+     */
+    private Lsn windowInFlight(long term, WalGenerator generator, int appendSize, long window,
+                               LatencyHistogram latencies, long deadline) throws IOException {
+        ArrayDeque<long[]> inFlight = new ArrayDeque<>(); // {end LSN, send time}
         Lsn sentTo = START;
         Lsn flushed = START;
         byte[] pending = new byte[0];
-        long started = System.nanoTime();
-        long deadline = started + nanos;
         boolean finishing = false;
         while (System.nanoTime() < deadline || flushed.compareTo(sentTo) < 0) {
             if (!finishing && System.nanoTime() >= deadline) {
@@ -133,21 +173,23 @@ final class IngestLoad {
             }
             out.flush();
             stampSent();
-            AcceptorMessage.AppendResponse response = acceptor(AcceptorMessage.AppendResponse.class);
+            flushed = Lsn.max(flushed, acknowledged());
             long now = System.nanoTime();
-            if (trace != null) {
-                trace.stampAt(Stage.LOAD_ACKED, response.flushLsn().value(), 0, now);
-            }
-            flushed = Lsn.max(flushed, response.flushLsn());
             while (!inFlight.isEmpty() && Long.compareUnsigned(inFlight.peek()[0], flushed.value()) <= 0) {
                 latencies.record(now - inFlight.poll()[1]);
             }
         }
-        double seconds = (System.nanoTime() - started) / 1e9;
-        send(new FrontendMessage.Terminate());
-        return new Result((flushed.value() - START.value()) / seconds / 1e6, latencies);
+        return flushed;
     }
 
+    /** The next AppendResponse's flush LSN, stamped as LOAD_ACKED. */
+    private Lsn acknowledged() throws IOException {
+        AcceptorMessage.AppendResponse response = acceptor(AcceptorMessage.AppendResponse.class);
+        if (trace != null) {
+            trace.stampAt(Stage.LOAD_ACKED, response.flushLsn().value(), 0, System.nanoTime());
+        }
+        return response.flushLsn();
+    }
     private void unflushed(Lsn end) {
         if (trace == null) {
             return;
