@@ -135,10 +135,13 @@ final class ConsensusSimulation {
                 network.step();
                 checkInvariants();
             } catch (AssertionError | RuntimeException e) {
-                throw new AssertionError("step " + step + ": " + e.getMessage() + "\nlast steps:\n"
-                        + String.join("\n", trace), e);
+                throw new AssertionError("step " + step + ": " + e.getMessage() + lastSteps(), e);
             }
         }
+    }
+
+    String lastSteps() {
+        return "\nlast steps:\n" + String.join("\n", trace);
     }
 
     void trace(String what) {
@@ -260,17 +263,23 @@ final class ConsensusSimulation {
         }
     }
 
-    /** A new chunk of WAL at an elected proposer; the first one re-sends the donor's WAL from BASE, mostly. */
+    /**
+     * A new chunk of WAL at an elected proposer. The first one mostly re-sends the donor's WAL from
+     * BASE, so that nodes elected lower catch up; else from the term start or a point in between,
+     * leaving the nodes below BEHIND (only peer recovery, not simulated, would bring them back).
+     */
     void append(SimProposer p) {
         Proposer proposer = p.proposer;
         byte[] fresh = new byte[1 + random.nextInt(random.nextInt(8) == 0 ? 3000 : 300)];
         random.nextBytes(fresh);
         Lsn begin;
         byte[] data;
-        if (!proposer.walAppended() && random.nextInt(4) != 0) {
-            begin = BASE;
-            data = Arrays.copyOf(p.primary, p.primaryLength + fresh.length);
-            System.arraycopy(fresh, 0, data, p.primaryLength, fresh.length);
+        if (!proposer.walAppended()) {
+            int pick = random.nextInt(8);
+            int from = pick > 1 ? 0 : pick == 1 ? p.primaryLength : random.nextInt(p.primaryLength + 1);
+            begin = BASE.plus(from);
+            data = Arrays.copyOfRange(p.primary, from, p.primaryLength + fresh.length);
+            System.arraycopy(fresh, 0, data, p.primaryLength - from, fresh.length);
         } else {
             begin = proposer.endOfWal();
             data = fresh;

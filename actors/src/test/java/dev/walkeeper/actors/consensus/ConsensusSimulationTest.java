@@ -31,7 +31,7 @@ class ConsensusSimulationTest {
             sim.run(STEPS);
             // A run that never elects or commits would check nothing.
             assertTrue(sim.elections > 0 && sim.committedEnd().compareTo(ConsensusSimulation.BASE) > 0,
-                    "nothing elected or committed: " + sim);
+                    () -> "nothing elected or committed: " + sim + sim.lastSteps());
         } catch (Throwable failure) {
             throw Seeds.failed(seed, failure);
         }
