@@ -2,12 +2,7 @@ package dev.walkeeper.actors.consensus;
 
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
-import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
-import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AppendResponse;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.VoteResponse;
-import dev.walkeeper.protocol.safekeeper.ProposerMessage;
-import dev.walkeeper.protocol.safekeeper.ProposerMessage.AppendRequest;
-import dev.walkeeper.protocol.safekeeper.ProposerMessage.ProposerElected;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import dev.walkeeper.protocol.safekeeper.TermHistory;
 import java.util.ArrayDeque;

@@ -12,6 +12,7 @@ import dev.walkeeper.protocol.safekeeper.ProposerMessage.AppendRequest;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage.ProposerElected;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -137,7 +138,17 @@ final class SimNetwork {
         if (!toProposers.isEmpty()) {
             add(actions, weights, 60, () -> deliverToProposer(toProposers.get(random.nextInt(toProposers.size()))));
         }
-        add(actions, weights, 24, () -> {
+        // Group commit: a node with unflushed WAL flushes soon, as the timeline does after appends.
+        List<SimNode> unflushed = new ArrayList<>();
+        for (SimNode n : sim.nodes) {
+            if (n.up && !n.wal.writeLsn().equals(n.wal.flushRecordLsn())) {
+                unflushed.add(n);
+            }
+        }
+        if (!unflushed.isEmpty()) {
+            add(actions, weights, 24, () -> flush(unflushed.get(random.nextInt(unflushed.size()))));
+        }
+        add(actions, weights, 4, () -> {
             SimNode node = sim.nodes[random.nextInt(sim.nodeCount)];
             if (node.up) {
                 flush(node);
@@ -163,7 +174,7 @@ final class SimNetwork {
             }
             add(actions, weights, 1, () -> sim.kill(p, "killed"));
         }
-        add(actions, weights, sim.live.isEmpty() ? 20 : 2, sim::startProposer);
+        add(actions, weights, sim.live.isEmpty() ? 20 : 1, sim::startProposer);
         SimNode node = sim.nodes[random.nextInt(sim.nodeCount)];
         add(actions, weights, node.up ? 2 : 8, () -> {
             if (node.up) {
@@ -205,7 +216,7 @@ final class SimNetwork {
         for (SimProposer p : sim.live) {
             p.side = randomSide();
         }
-        sim.trace("partition: nodes " + java.util.Arrays.toString(sides));
+        sim.trace("partition: nodes " + Arrays.toString(sides));
     }
 
     private void flush(SimNode node) {
