@@ -49,9 +49,17 @@ public final class Seeds {
         }
     }
 
-    /** An {@link AssertionError} that names the seed of a failed case and keeps the cause. */
+    /**
+     * An {@link AssertionError} that names the seed of a failed case, with the failure's message,
+     * stack trace and cause (not the failure itself as cause: its message would print twice).
+     */
     public static AssertionError failed(long seed, Throwable failure) {
-        return new AssertionError("seed " + seed + " failed (replay alone with -D" + SEED_PROPERTY + "=" + seed
-                + "): " + failure, failure);
+        AssertionError error = new AssertionError("seed " + seed + " failed (replay alone with -D" + SEED_PROPERTY
+                + "=" + seed + "): " + failure);
+        error.setStackTrace(failure.getStackTrace());
+        if (failure.getCause() != null) {
+            error.initCause(failure.getCause());
+        }
+        return error;
     }
 }
