@@ -57,9 +57,28 @@ final class SimWalStore implements WalStore {
         length += data.length;
     }
 
+    /** What a flush prepared covers: durable once completed, unless a truncation came between. */
+    private record Job(long epoch, int length, Lsn target) implements FlushJob {
+        @Override public boolean hasWork() { return true; }
+        @Override public void run() {}
+    }
+
+    /** Counts truncations: a job prepared before one completes nothing. */
+    private long epoch;
+
     @Override
-    public void flush() {
-        flushedLength = length;
+    public FlushJob prepareFlush() {
+        return new Job(epoch, length, writeLsn());
+    }
+
+    @Override
+    public boolean completeFlush(FlushJob job) {
+        Job j = (Job) job;
+        if (j.epoch() != epoch) {
+            return false;
+        }
+        flushedLength = Math.max(flushedLength, j.length());
+        return true;
     }
 
     @Override
@@ -67,6 +86,7 @@ final class SimWalStore implements WalStore {
         if (end.compareTo(writeLsn()) > 0 || end.compareTo(start) < 0) {
             throw new IllegalArgumentException("truncate to " + end + " outside [" + start + ", " + writeLsn() + "]");
         }
+        epoch++;
         length = (int) (end.value() - start.value());
         flushedLength = Math.min(flushedLength, length);
         lowWater = Math.min(lowWater, length);
