@@ -74,6 +74,21 @@ final class IoLoop implements Runnable {
         }
     }
 
+    /**
+     * On the loop's own thread: true when no task is queued and no registered socket is ready,
+     * i.e. blocking this thread for a moment delays nobody (as far as can be seen: messages for
+     * the actor now running are in its own mailbox, not here).
+     */
+    boolean nothingElseWaits() throws IOException {
+        if (!tasks.isEmpty()) {
+            return false;
+        }
+        // A non-consuming look: the keys it selects are dropped, the next select sees them again.
+        int ready = selector.selectNow();
+        selector.selectedKeys().clear();
+        return ready == 0;
+    }
+
     boolean isShutdown() {
         return shutdown;
     }

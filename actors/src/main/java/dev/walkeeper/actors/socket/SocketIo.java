@@ -36,6 +36,36 @@ public final class SocketIo implements Extension {
         }
     };
 
+    /**
+     * True when the calling thread is an I/O loop with nothing else to do: a short blocking call
+     * (one fsync) made here delays no other message or socket, and saves the two thread hand-offs
+     * of passing the work to another thread and back. False on any other thread.
+     */
+    public static boolean callerIsIdleLoop() {
+        IoLoop loop = IoLoop.current();
+        if (loop == null) {
+            return false;
+        }
+        try {
+            return loop.nothingElseWaits();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * On an I/O loop's thread: queues {@code task} behind every task queued now and returns true;
+     * elsewhere does nothing and returns false.
+     */
+    public static boolean runAfterQueued(Runnable task) {
+        IoLoop loop = IoLoop.current();
+        if (loop == null) {
+            return false;
+        }
+        loop.execute(task);
+        return true;
+    }
+
     public static SocketIo get(ActorSystem<?> system) {
         return ID.apply(system);
     }

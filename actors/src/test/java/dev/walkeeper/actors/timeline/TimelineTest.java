@@ -33,6 +33,8 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.slf4j.LoggerFactory;
 
 /** The timeline actor around the acceptor: replies, group commit, restarts, takeover. */
@@ -62,8 +64,17 @@ class TimelineTest {
 
     /** A proposer connection: its self ref is watched, replies arrive on its probe. */
     private static final class Proposer {
-        final TestProbe<Timeline.ProposerReply> replies = testKit.createTestProbe(Timeline.ProposerReply.class);
-        final TestProbe<Object> connection = testKit.createTestProbe(Object.class);
+        final TestProbe<Timeline.ProposerReply> replies;
+        final TestProbe<Object> connection;
+
+        Proposer() {
+            this(testKit);
+        }
+
+        Proposer(ActorTestKit kit) {
+            replies = kit.createTestProbe(Timeline.ProposerReply.class);
+            connection = kit.createTestProbe(Object.class);
+        }
 
         void send(ActorRef<Timeline.Command> timeline, ProposerMessage message) {
             timeline.tell(new Timeline.FromProposer(message, true, connection.ref(), replies.ref()));
@@ -244,6 +255,41 @@ class TimelineTest {
         assertEquals(List.of(START.plus(100), at), acknowledged, "one response per fsync");
         assertEquals(2, wal.store(id).flushes(), "the four appends written meanwhile shared one fsync");
         p.replies.expectNoMessage(java.time.Duration.ofMillis(100));
+    }
+
+    /**
+     * On a node the timeline runs on the I/O loop: with nothing else waiting there, its fsync runs
+     * on that thread (no hand-off to the flusher and back); with flush-when-idle off, always in
+     * the flusher on the blocking dispatcher.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void onAnIdleIoLoopTheFsyncRunsOnTheTimelinesThread(boolean flushWhenIdle) {
+        ActorTestKit loopKit = ActorTestKit.create(PersistenceTestKitPlugin.getInstance().config()
+                .withFallback(ConfigFactory.parseString("""
+                        pekko.actor.default-dispatcher.executor = "dev.walkeeper.actors.socket.IoLoopExecutor"
+                        pekko.actor.default-dispatcher.loops = 1
+                        walkeeper.flush-when-idle = %s
+                        """.formatted(flushWhenIdle)))
+                .withFallback(ConfigFactory.load()));
+        try {
+            List<String> fsyncThreads = java.util.Collections.synchronizedList(new ArrayList<>());
+            InMemoryWalStores wal = new InMemoryWalStores(() -> fsyncThreads.add(Thread.currentThread().getName()));
+            TenantTimelineId id = newId();
+            ActorRef<Timeline.Command> timeline = loopKit.spawn(Timeline.create(id, 7, wal), "timeline",
+                    org.apache.pekko.actor.typed.DispatcherSelector.defaultDispatcher());
+            Proposer p = new Proposer(loopKit);
+            elect(p, timeline, id, 1, history(1), START);
+            p.send(timeline, append(1, START, 100));
+            assertEquals(START.plus(100), p.reply(AppendResponse.class).flushLsn());
+
+            assertFalse(fsyncThreads.isEmpty(), "the append was fsynced before it was acknowledged");
+            String thread = fsyncThreads.get(fsyncThreads.size() - 1);
+            // The loop's threads are named by the system (TimelineTest-N), the flusher's by its dispatcher.
+            assertEquals(!flushWhenIdle, thread.contains("blocking-io-dispatcher"), "fsync on " + thread);
+        } finally {
+            loopKit.shutdownTestKit();
+        }
     }
 
     @Test
