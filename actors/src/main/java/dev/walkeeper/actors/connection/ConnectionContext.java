@@ -99,6 +99,11 @@ final class ConnectionContext {
 
     // ---- the writer ---------------------------------------------------------------------------
 
+    /** The socket's writer, for a child that writes on this connection itself (the WAL sender). */
+    ActorRef<SocketWriter.Command> writer() {
+        return writer;
+    }
+
     void write(BackendMessage message) {
         writer.tell(new SocketWriter.Write(message));
     }
