@@ -112,10 +112,6 @@ final class ConnectionContext {
         writer.tell(new SocketWriter.WriteRaw(bytes));
     }
 
-    void notifyWhenWritten(long token, ActorRef<SocketWriter.Written> replyTo) {
-        writer.tell(new SocketWriter.NotifyWhenWritten(token, replyTo));
-    }
-
     /** Flushes what was written and closes the socket's write side. */
     void closeWriter() {
         writer.tell(new SocketWriter.Close());
