@@ -72,8 +72,8 @@ public final class Connection {
 
     record FromSender(WalSender.Event event) implements Streaming {}
 
-    /** A receiving connection's group flush: queued behind the XLogData already in the mailbox. */
-    enum PushFlushDue implements Command { INSTANCE }
+    /** A receiving connection's worker ended the stream. */
+    record PushReceivingEnded(PushReceiverWorker.Ended ended) implements Command {}
 
     private static final Object STARTUP_TIMER = "startup";
     private static final Runnable NO_ROLE = () -> { };
@@ -200,7 +200,11 @@ public final class Connection {
     private Behavior<Command> pushReceiving(PushReceiverRole role) {
         return Behaviors.receive(Command.class)
                 .onMessage(FromReader.class, f -> onReaderEvent(f.event(), m -> then(role.onMessage(m))))
-                .onMessageEquals(PushFlushDue.INSTANCE, () -> then(role.onFlushDue()))
+                .onMessage(PushReceivingEnded.class, e -> {
+                    Behavior<Command> next = then(role.onEnded(e.ended()));
+                    ctx.releaseReader(); // the worker held it with the stream's last message
+                    return next;
+                })
                 .onSignal(PostStop.class, stop -> stopped())
                 .build();
     }

@@ -145,6 +145,11 @@ final class ConnectionContext {
         return readerHeld;
     }
 
+    /** The socket's reader, for a child that releases it itself (the push receiver's worker). */
+    ActorRef<SocketReader.Command> reader() {
+        return reader;
+    }
+
     /** The reader may decode the next message. */
     void releaseReader() {
         reader.tell(SocketReader.Consumed.INSTANCE);
