@@ -161,6 +161,9 @@ final class PullReplicationRole {
             return Next.STAY;
         }
         WalSender.Event news = ((Connection.FromSender) event).event();
+        if (!news.sender().equals(sender)) {
+            return Next.STAY; // the sender of an earlier stream on this connection
+        }
         if (news instanceof WalSender.Progress progress) {
             sent = progress.lsn();
             return Next.STAY;

@@ -322,7 +322,8 @@ public final class PushReplicator {
                     }
                     return onPushingEvent(f.event());
                 })
-                .onMessage(FromSender.class, f -> onSenderEvent(f.event()))
+                .onMessage(FromSender.class, f -> f.event().sender().equals(sender)
+                        ? onSenderEvent(f.event()) : Behaviors.same())
                 .onMessageEquals(Tick.INSTANCE, this::onTick)
                 .onMessage(Drain.class, d -> {
                     drainReplyTo = d.replyTo();

@@ -8,6 +8,7 @@ import dev.walkeeper.protocol.pg.FrontendCodec;
 import dev.walkeeper.protocol.replication.PgTime;
 import dev.walkeeper.protocol.replication.ReplicationCodec;
 import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
+import dev.walkeeper.protocol.wal.WalFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -76,13 +77,16 @@ public final class WalSender {
     private enum Tick implements Command { INSTANCE }
 
     /** What the owner hears. */
-    public sealed interface Event {}
+    public sealed interface Event {
+        /** The sender this event comes from: an owner that replaced it can ignore a late one. */
+        ActorRef<Command> sender();
+    }
 
     /** The socket took the WAL up to {@code lsn}. */
-    public record Progress(Lsn lsn) implements Event {}
+    public record Progress(ActorRef<Command> sender, Lsn lsn) implements Event {}
 
     /** Reading WAL at {@code at} failed (e.g. its segment was removed); the sender stopped. */
-    public record Failed(Lsn at, IOException cause) implements Event {}
+    public record Failed(ActorRef<Command> sender, Lsn at, IOException cause) implements Event {}
 
     /**
      * @param maxMessageBytes WAL per XLogData (at least a page)
@@ -94,6 +98,9 @@ public final class WalSender {
         public static final Settings DEFAULTS = new Settings(WalReader.MAX_SEND_SIZE, 2 << 20, Duration.ofSeconds(1));
 
         public Settings {
+            if (maxMessageBytes < WalFormat.XLOG_BLCKSZ) {
+                throw new IllegalArgumentException("maxMessageBytes must hold a WAL page");
+            }
             if (maxBytesInFlight < 1) {
                 throw new IllegalArgumentException("maxBytesInFlight must be positive");
             }
@@ -167,7 +174,7 @@ public final class WalSender {
                         return Behaviors.same();
                     }
                     taken = new Lsn(w.token());
-                    owner.tell(new Progress(taken));
+                    owner.tell(new Progress(context.getSelf(), taken));
                     return pumped();
                 })
                 .onMessage(SendKeepalive.class, k -> {
@@ -210,7 +217,7 @@ public final class WalSender {
                 writer.tell(new SocketWriter.NotifyWhenWritten(position.value(), written));
                 sentSinceTick = true;
             } catch (IOException e) {
-                owner.tell(new Failed(position, e));
+                owner.tell(new Failed(context.getSelf(), position, e));
                 return false;
             }
         }

@@ -129,7 +129,7 @@ class WalSenderTest {
         writer.expectNoMessage(Duration.ofMillis(200));
 
         taken(first.marker());
-        assertEquals(new WalSender.Progress(SEG1.plus(4 * PAGE)), owner.receiveMessage());
+        assertEquals(new WalSender.Progress(sender, SEG1.plus(4 * PAGE)), owner.receiveMessage());
         nextChunk(SEG1.plus(8 * PAGE), limit);
         writer.expectNoMessage(Duration.ofMillis(200));
         sender.tell(new WalSender.Serve(limit)); // no news: still full
@@ -167,6 +167,7 @@ class WalSenderTest {
         Files.delete(dir.resolve(XLogFileName.of(1, 1, SEG)));
         ActorRef<WalSender.Command> sender = spawn(SEG1, SEG1.plus(PAGE), 1 << 20, NO_KEEPALIVE);
         WalSender.Failed failed = owner.expectMessageClass(WalSender.Failed.class);
+        assertEquals(sender, failed.sender());
         assertEquals(SEG1, failed.at());
         assertInstanceOf(WalSegmentRemovedException.class, failed.cause());
         owner.expectTerminated(sender);
