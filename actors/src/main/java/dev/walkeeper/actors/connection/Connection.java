@@ -2,6 +2,7 @@ package dev.walkeeper.actors.connection;
 
 import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.actors.replication.PushReplicator;
+import dev.walkeeper.actors.replication.WalSender;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.timeline.Timeline;
@@ -69,15 +70,12 @@ public final class Connection {
 
     record PositionsChanged(Timeline.Positions positions) implements Streaming {}
 
-    enum ChunkWritten implements Streaming { INSTANCE }
+    record FromSender(WalSender.Event event) implements Streaming {}
 
-    enum KeepaliveDue implements Streaming { INSTANCE }
-
-    /** A receiving connection's group flush: queued behind the XLogData already in the mailbox. */
-    enum PushFlushDue implements Command { INSTANCE }
+    /** A receiving connection's worker ended the stream. */
+    record PushReceivingEnded(PushReceiverWorker.Ended ended) implements Command {}
 
     private static final Object STARTUP_TIMER = "startup";
-    private static final Object KEEPALIVE_TIMER = "keepalive";
     private static final Runnable NO_ROLE = () -> { };
 
     public static Behavior<Command> create(ConnectionSettings settings, ActorRef<TimelineRegistry.Command> timelines,
@@ -169,12 +167,7 @@ public final class Connection {
             return walPushing(WalPushRole.start(ctx, push.allowTimelineCreation()));
         }
         if (outcome instanceof QueryLoop.StartReplication start) {
-            timers.startTimerWithFixedDelay(KEEPALIVE_TIMER, KeepaliveDue.INSTANCE,
-                    PullReplicationRole.KEEPALIVE_INTERVAL);
-            endRole = () -> {
-                timers.cancel(KEEPALIVE_TIMER);
-                start.role().close();
-            };
+            endRole = start.role()::close;
             return replicating(start.role());
         }
         if (outcome instanceof QueryLoop.StartPushReceiving start) {
@@ -207,7 +200,11 @@ public final class Connection {
     private Behavior<Command> pushReceiving(PushReceiverRole role) {
         return Behaviors.receive(Command.class)
                 .onMessage(FromReader.class, f -> onReaderEvent(f.event(), m -> then(role.onMessage(m))))
-                .onMessageEquals(PushFlushDue.INSTANCE, () -> then(role.onFlushDue()))
+                .onMessage(PushReceivingEnded.class, e -> {
+                    Behavior<Command> next = then(role.onEnded(e.ended()));
+                    ctx.releaseReader(); // the worker held it with the stream's last message
+                    return next;
+                })
                 .onSignal(PostStop.class, stop -> stopped())
                 .build();
     }

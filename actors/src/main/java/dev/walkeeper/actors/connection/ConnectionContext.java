@@ -99,16 +99,17 @@ final class ConnectionContext {
 
     // ---- the writer ---------------------------------------------------------------------------
 
+    /** The socket's writer, for a child that writes on this connection itself (the WAL sender). */
+    ActorRef<SocketWriter.Command> writer() {
+        return writer;
+    }
+
     void write(BackendMessage message) {
         writer.tell(new SocketWriter.Write(message));
     }
 
     void writeRaw(byte[] bytes) {
         writer.tell(new SocketWriter.WriteRaw(bytes));
-    }
-
-    void notifyWhenWritten(long token, ActorRef<SocketWriter.Written> replyTo) {
-        writer.tell(new SocketWriter.NotifyWhenWritten(token, replyTo));
     }
 
     /** Flushes what was written and closes the socket's write side. */
@@ -142,6 +143,11 @@ final class ConnectionContext {
 
     boolean readerHeld() {
         return readerHeld;
+    }
+
+    /** The socket's reader, for a child that releases it itself (the push receiver's worker). */
+    ActorRef<SocketReader.Command> reader() {
+        return reader;
     }
 
     /** The reader may decode the next message. */

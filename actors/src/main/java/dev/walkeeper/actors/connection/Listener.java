@@ -12,7 +12,6 @@ import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
@@ -59,9 +58,9 @@ public final class Listener {
     }
 
     /**
-     * With {@code pushReceivers} (nullable) the node also accepts START_PUSH_REPLICATION; its
-     * connections then write and fsync pushed WAL themselves, so they run on the timelines'
-     * dispatcher, where blocking holds up no other actor.
+     * With {@code pushReceivers} (nullable) the node also accepts START_PUSH_REPLICATION; such a
+     * connection writes and fsyncs pushed WAL in a child on the blocking dispatcher, so it runs
+     * where every other connection does.
      */
     public static ConnectionFactory tcpConnections(ConnectionSettings settings,
                                                    ActorRef<TimelineRegistry.Command> timelines,
@@ -72,12 +71,6 @@ public final class Listener {
                 return Connection.create(settings, timelines, pushReceivers, incoming.remoteAddress(),
                         new TcpSocketFactory(incoming, () -> FrameDecoder.forServer(settings.maxMessageSize()),
                                 FrontendCodec::decode));
-            }
-
-            @Override
-            public Props props() {
-                return pushReceivers == null ? Props.empty()
-                        : DispatcherSelector.fromConfig(TimelineRegistry.DISPATCHER);
             }
         };
     }

@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.connection;
 
+import dev.walkeeper.actors.replication.WalSender;
 import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.actors.timeline.Timeline;
 import dev.walkeeper.persistence.wal.WalReader;
@@ -17,58 +18,52 @@ import dev.walkeeper.protocol.pg.FrontendMessage;
 import dev.walkeeper.protocol.pg.FrontendMessage.Terminate;
 import dev.walkeeper.protocol.pg.ReplicationCommand;
 import dev.walkeeper.protocol.pg.SqlState;
-import dev.walkeeper.protocol.replication.PgTime;
 import dev.walkeeper.protocol.replication.ReceiverMessage.HotStandbyFeedback;
 import dev.walkeeper.protocol.replication.ReceiverMessage.NeonStatusUpdate;
 import dev.walkeeper.protocol.replication.ReceiverMessage.StandbyStatusUpdate;
 import dev.walkeeper.protocol.replication.ReplicationCodec;
-import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
-import dev.walkeeper.protocol.replication.SenderMessage.XLogData;
 import dev.walkeeper.protocol.wal.XLogFileName;
 import java.io.IOException;
-import java.time.Duration;
-import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 
 /**
- * START_REPLICATION: serves a timeline's WAL to pg_receivewal, a standby or a peer. It reads the
- * next chunk from disk only when fewer than {@link #CHUNKS_IN_FLIGHT} wait for the socket, so a
- * slow client slows disk reads instead of filling memory; it sends up to the commit LSN (the flush
- * LSN for {@code (term='N')} recovery clients) and follows the timeline's positions; it reports
- * the client's standby status to the timeline (TIMELINE_CONSUMERS shows it).
+ * START_REPLICATION: serves a timeline's WAL to pg_receivewal, a standby or a peer. The WAL goes
+ * out through a {@link WalSender} child on the blocking dispatcher, which reads segment files
+ * (never on this connection's thread), writes to the socket writer with a bounded amount in
+ * flight and sends the keepalives; this role tells it the limit from the timeline's positions
+ * (the commit LSN, the flush LSN for {@code (term='N')} recovery clients), answers the client's
+ * standby replies and CopyDone, and reports the client's standby status to the timeline
+ * (TIMELINE_CONSUMERS shows it).
  */
 final class PullReplicationRole {
-    /** A replication client hears from us at least this often (keepalive with reply requested). */
-    static final Duration KEEPALIVE_INTERVAL = Duration.ofSeconds(1);
-    /** XLogData chunks (≤ 128 KiB each) waiting for the socket before the next disk read. */
-    private static final int CHUNKS_IN_FLIGHT = 4;
     /** Standby replies decoded ahead: they are small and handled at once. */
     private static final int WINDOW = 32;
+    /** walsender's 128 KiB messages; 2 MiB in flight keep the socket busy while Written travels back. */
+    private static final WalSender.Settings SENDER = WalSender.Settings.DEFAULTS;
 
     private final ConnectionContext ctx;
-    private final WalReader wal;
     private final boolean toFlush;
-    private final ActorRef<SocketWriter.Written> written;
     private final ActorRef<Timeline.Command> timeline;
+    private final ActorRef<WalSender.Command> sender;
     private final String name;
+    /** The end of the WAL the socket took. */
     private Lsn sent;
-    private Lsn servable;
-    private int inFlight;
-    private boolean sentSinceKeepalive;
+    /** The sender was told to write the end of the stream and stop by itself. */
+    private boolean finishing;
     private Lsn standbyFlush = Lsn.INVALID;
     private Lsn standbyApply = Lsn.INVALID;
 
-    private PullReplicationRole(ConnectionContext ctx, WalReader wal, Lsn start, Lsn servable, boolean toFlush,
-                                ActorRef<Timeline.Command> timeline) {
+    private PullReplicationRole(ConnectionContext ctx, Lsn start, boolean toFlush, ActorRef<Timeline.Command> timeline,
+                                ActorRef<WalSender.Command> sender) {
         this.ctx = ctx;
-        this.wal = wal;
         this.sent = start;
-        this.servable = servable;
         this.toFlush = toFlush;
         this.timeline = timeline;
+        this.sender = sender;
         this.name = ctx.actor().getSelf().path().name();
-        this.written = ctx.actor().messageAdapter(SocketWriter.Written.class, w -> Connection.ChunkWritten.INSTANCE);
     }
 
     /**
@@ -92,24 +87,26 @@ final class PullReplicationRole {
             return refuse(ctx, SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE, "requested term " + start.term()
                     + " is not this node's last log term " + status.lastLogTerm());
         }
-        WalReader wal = new WalReader(status.walDirectory(), status.walSegSize());
-        try {
+        // One directory listing before answering CopyBoth, as walsender refuses a removed start at once.
+        try (WalReader wal = new WalReader(status.walDirectory(), status.walSegSize())) {
             Lsn oldest = wal.oldestAvailable();
             if (!oldest.isValid() || start.start().compareTo(oldest) < 0) {
-                closeQuietly(wal);
                 return refuse(ctx, SqlState.UNDEFINED_FILE, "requested WAL segment "
                         + XLogFileName.of(1, start.start().segmentNumber(status.walSegSize()), status.walSegSize())
                         + " has already been removed");
             }
         } catch (IOException e) {
-            closeQuietly(wal);
             return refuse(ctx, SqlState.INTERNAL_ERROR, "cannot read WAL: " + e.getMessage());
         }
         ctx.write(CopyBothResponse.REPLICATION);
         ctx.switchDecoder(PullReplicationRole::decodeReceiverFrame, WINDOW);
-        Lsn servable = start.term() == null ? status.commitLsn() : status.flushLsn();
-        PullReplicationRole role = new PullReplicationRole(ctx, wal, start.start(), servable, start.term() != null,
-                timeline);
+        boolean toFlush = start.term() != null;
+        ActorRef<WalSender.Command> sender = ctx.actor().spawnAnonymous(WalSender.create(ctx.writer(),
+                status.walDirectory(), status.walSegSize(), start.start(),
+                toFlush ? status.flushLsn() : status.commitLsn(), SENDER,
+                ctx.actor().messageAdapter(WalSender.Event.class, Connection.FromSender::new)),
+                DispatcherSelector.blocking());
+        PullReplicationRole role = new PullReplicationRole(ctx, start.start(), toFlush, timeline, sender);
         timeline.tell(new Timeline.WatchPositions(
                 ctx.actor().messageAdapter(Timeline.Positions.class, Connection.PositionsChanged::new)));
         role.report();
@@ -134,8 +131,7 @@ final class PullReplicationRole {
             standbyApply = status.applyLsn();
             report();
             if (status.replyRequested()) {
-                sentSinceKeepalive = false;
-                keepalive();
+                sender.tell(new WalSender.SendKeepalive(true));
             }
             return Next.STAY;
         }
@@ -143,10 +139,12 @@ final class PullReplicationRole {
             return Next.STAY;
         }
         if (message instanceof CopyDone) {
-            // The client ends streaming: answer as the walsender does and return to the query loop.
-            ctx.write(new CopyDone());
-            ctx.write(new CommandComplete("START_STREAMING"));
-            ctx.write(ReadyForQuery.IDLE);
+            // The client ends streaming: answer as the walsender does, behind the XLogData already
+            // written, and return to the query loop.
+            finishing = true;
+            sender.tell(new WalSender.Finish(List.of(new SocketWriter.Write(new CopyDone()),
+                    new SocketWriter.Write(new CommandComplete("START_STREAMING")),
+                    new SocketWriter.Write(ReadyForQuery.IDLE))));
             return Next.QUERIES;
         }
         if (!(message instanceof Terminate)) {
@@ -155,52 +153,27 @@ final class PullReplicationRole {
         return Next.DRAIN;
     }
 
-    /** New positions, a chunk on the wire, or the keepalive timer. */
+    /** New positions, or news from the sender. */
     Next onEvent(Connection.Streaming event) {
         if (event instanceof Connection.PositionsChanged changed) {
             Timeline.Positions positions = changed.positions();
-            servable = Lsn.max(servable, toFlush ? positions.flushLsn() : positions.commitLsn());
-            return pump();
-        }
-        if (event == Connection.ChunkWritten.INSTANCE) {
-            inFlight--;
-            return pump();
-        }
-        keepalive();
-        return Next.STAY;
-    }
-
-    private Next pump() {
-        try {
-            while (inFlight < CHUNKS_IN_FLIGHT && sent.compareTo(servable) < 0) {
-                byte[] chunk = wal.read(sent, servable);
-                ctx.write(new CopyData(ReplicationCodec.encode(
-                        new XLogData(sent, servable, PgTime.fromInstant(Instant.now()), chunk))));
-                ctx.notifyWhenWritten(sent.value(), written);
-                sent = sent.plus(chunk.length);
-                inFlight++;
-                sentSinceKeepalive = true;
-            }
+            sender.tell(new WalSender.Serve(toFlush ? positions.flushLsn() : positions.commitLsn()));
             return Next.STAY;
-        } catch (WalSegmentRemovedException e) {
-            return endReplication(SqlState.UNDEFINED_FILE, e.getMessage());
-        } catch (IOException e) {
-            return endReplication(SqlState.INTERNAL_ERROR, "cannot read WAL: " + e.getMessage());
         }
-    }
-
-    private Next endReplication(SqlState state, String message) {
+        WalSender.Event news = ((Connection.FromSender) event).event();
+        if (!news.sender().equals(sender)) {
+            return Next.STAY; // the sender of an earlier stream on this connection
+        }
+        if (news instanceof WalSender.Progress progress) {
+            sent = progress.lsn();
+            return Next.STAY;
+        }
+        WalSender.Failed failed = (WalSender.Failed) news;
+        boolean removed = failed.cause() instanceof WalSegmentRemovedException;
+        String message = removed ? failed.cause().getMessage() : "cannot read WAL: " + failed.cause().getMessage();
         ctx.actor().getLog().info("{}: ending replication: {}", ctx.client(), message);
-        ctx.write(ErrorResponse.error(state, message));
+        ctx.write(ErrorResponse.error(removed ? SqlState.UNDEFINED_FILE : SqlState.INTERNAL_ERROR, message));
         return Next.DRAIN;
-    }
-
-    private void keepalive() {
-        if (!sentSinceKeepalive) {
-            ctx.write(new CopyData(ReplicationCodec.encode(
-                    new PrimaryKeepalive(servable, PgTime.fromInstant(Instant.now()), true))));
-        }
-        sentSinceKeepalive = false;
     }
 
     /** Tells the timeline how far this client got (TIMELINE_CONSUMERS shows it). */
@@ -211,17 +184,12 @@ final class PullReplicationRole {
                 (app.isEmpty() ? "" : app + " ") + address, sent, standbyFlush, standbyApply)));
     }
 
-    /** The stream is over: the timeline forgets this consumer and the WAL file is closed. */
+    /** The stream is over: the timeline forgets this consumer; the sender stops (after its Finish, if any). */
     void close() {
         timeline.tell(new Timeline.ConsumerGone(name));
-        closeQuietly(wal);
-    }
-
-    private static void closeQuietly(WalReader wal) {
-        try {
-            wal.close();
-        } catch (IOException ignored) {
-            // nothing was written through it
+        if (!finishing) {
+            // A stop overtakes queued messages: never after a Finish, whose answers must go out.
+            ctx.actor().stop(sender);
         }
     }
 }

@@ -4,24 +4,28 @@ import dev.walkeeper.actors.replication.PushReceiverSession;
 import dev.walkeeper.protocol.pg.FrontendCodec;
 import dev.walkeeper.protocol.pg.ReplicationCommand;
 import java.util.Optional;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 
 /**
  * The receiving side of START_PUSH_REPLICATION on a {@code walkeeper receive} node: the pusher
- * dialled us, sends XLogData, and hears what we flushed. Each XLogData is written as it arrives;
- * one fsync (and one standby status update) covers all that arrived meanwhile — the first write
- * since the last flush queues a {@link Connection.PushFlushDue} behind the messages the mailbox
- * already holds, the same trick as the timeline's group commit.
+ * dialled us, sends XLogData, and hears what we flushed. The connection stays on the default
+ * dispatcher with every other connection; the writes and fsyncs run in a
+ * {@link PushReceiverWorker} child on the blocking dispatcher, which owns the session, does the
+ * group commit and answers on the socket writer. This role hands it the stream's messages
+ * (holding the reader: the worker releases it once a message is written) and takes over when the
+ * stream ends.
  */
 final class PushReceiverRole {
     /** XLogData messages a receiving connection decodes ahead of the fsync that covers them. */
     private static final int WINDOW = 32;
 
     private final ConnectionContext ctx;
-    private final PushReceiverSession session;
+    private final ActorRef<PushReceiverWorker.Command> worker;
 
-    private PushReceiverRole(ConnectionContext ctx, PushReceiverSession session) {
+    private PushReceiverRole(ConnectionContext ctx, ActorRef<PushReceiverWorker.Command> worker) {
         this.ctx = ctx;
-        this.session = session;
+        this.worker = worker;
     }
 
     /**
@@ -37,35 +41,32 @@ final class PushReceiverRole {
             return Optional.empty();
         }
         ctx.switchDecoder(FrontendCodec::decode, WINDOW);
-        return Optional.of(new PushReceiverRole(ctx, ((PushReceiverSession.Started) opening).session()));
+        ActorRef<PushReceiverWorker.Command> worker = ctx.actor().spawnAnonymous(PushReceiverWorker.create(
+                ((PushReceiverSession.Started) opening).session(), ctx.reader(), ctx.writer(),
+                ctx.actor().messageAdapter(PushReceiverWorker.Ended.class, Connection.PushReceivingEnded::new)),
+                DispatcherSelector.blocking());
+        return Optional.of(new PushReceiverRole(ctx, worker));
     }
 
-    /** One message of the CopyBoth stream. */
+    /** One message of the CopyBoth stream: the worker writes it and lets the reader go on. */
     Next onMessage(Object message) {
-        boolean flushWasPending = session.flushPending();
-        Next next = after(session.receive(message));
-        if (next == Next.STAY && !flushWasPending && session.flushPending()) {
-            ctx.actor().getSelf().tell(Connection.PushFlushDue.INSTANCE);
-        }
-        return next;
+        ctx.holdReader();
+        worker.tell(new PushReceiverWorker.Received(message));
+        return Next.STAY;
     }
 
-    /** Makes what was written durable and reports it. */
-    Next onFlushDue() {
-        return after(session.flush());
-    }
-
-    private Next after(PushReceiverSession.Step step) {
-        step.replies().forEach(ctx::write);
-        return switch (step.next()) {
+    /** The worker ended the stream (and released the timeline): its last replies, then the next state. */
+    Next onEnded(PushReceiverWorker.Ended ended) {
+        ended.replies().forEach(ctx::write);
+        return switch (ended.next()) {
             case CONTINUE -> Next.STAY;
             case QUERY -> Next.QUERIES;
             case CLOSE -> Next.DRAIN;
         };
     }
 
-    /** Releases the timeline for the next pusher; the stored WAL stays. */
+    /** Stops the worker, which releases the timeline for the next pusher if it has not yet; the stored WAL stays. */
     void close() {
-        session.close();
+        ctx.actor().stop(worker);
     }
 }

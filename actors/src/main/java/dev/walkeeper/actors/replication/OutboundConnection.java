@@ -2,6 +2,7 @@ package dev.walkeeper.actors.replication;
 
 import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.actors.socket.SocketFactory;
+import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
@@ -17,12 +18,12 @@ import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
 import dev.walkeeper.protocol.replication.ReceiverMessage;
 import dev.walkeeper.protocol.replication.ReceiverMessage.StartPosition;
 import dev.walkeeper.protocol.replication.ReplicationCodec;
-import dev.walkeeper.protocol.replication.SenderMessage;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -41,8 +42,9 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * messages, and inside CopyBoth the receiver's messages ({@code r}, {@code h}, {@code z},
  * {@code i}); the writer sends frontend messages as raw frames.
  *
- * <p>The parent decides what is sent while pushing ({@link Send}) and gets {@link Written} once the
- * socket took it, so it can bound what is outstanding. It learns everything else from the
+ * <p>While pushing, the parent's {@link WalSender} writes the WAL and keepalives straight to this
+ * connection's socket writer, which {@link Pushing} hands over (CopyData is framed alike both
+ * ways); the parent stops it before a {@link Finish}. It learns everything else from the
  * {@link Event}s: {@link Pushing} with the downstream's start LSN, each {@link Received} message,
  * and the end — {@link Failed} (an ErrorResponse, a protocol violation, the connection lost or
  * the handshake timed out), after which the actor stops at once, or {@link Finished} after a clean
@@ -52,13 +54,6 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 public final class OutboundConnection extends ClientConnection<OutboundConnection.Command> {
 
     public sealed interface Command {}
-
-    /** Send {@code message} inside CopyData; {@link Written} with {@code token} follows once the socket took it. */
-    public record Send(SenderMessage message, long token) implements Command {
-        public Send {
-            Objects.requireNonNull(message, "message");
-        }
-    }
 
     /** End the push cleanly: CopyDone, wait for the downstream's CopyDone and ReadyForQuery, Terminate. */
     public enum Finish implements Command { INSTANCE }
@@ -73,14 +68,15 @@ public final class OutboundConnection extends ClientConnection<OutboundConnectio
         ActorRef<Command> connection();
     }
 
-    /** The handshake is done and the roles switched; the downstream wants WAL from {@code startLsn}. */
-    public record Pushing(ActorRef<Command> connection, Lsn startLsn) implements Event {}
+    /**
+     * The handshake is done and the roles switched; the downstream wants WAL from {@code startLsn}.
+     * XLogData and keepalives go to {@code writer} as whole CopyData frames.
+     */
+    public record Pushing(ActorRef<Command> connection, Lsn startLsn, ActorRef<SocketWriter.Command> writer)
+            implements Event {}
 
     /** A message of the downstream: {@code 'r'}, {@code 'h'} or {@code 'z'}. */
     public record Received(ActorRef<Command> connection, ReceiverMessage message) implements Event {}
-
-    /** The socket took the {@link Send} with this token (and everything sent before it). */
-    public record Written(ActorRef<Command> connection, long token) implements Event {}
 
     /**
      * The connection failed and the actor stops.
@@ -165,31 +161,18 @@ public final class OutboundConnection extends ClientConnection<OutboundConnectio
         this.parent = parent;
     }
 
-    /** Handles one state's commands from the parent. */
-    private interface CommandHandler {
-        Behavior<Command> handle(Command command);
-    }
-
-    /** A state before the push: a Send is too early, Finish just terminates. */
+    /** A state before the push: Finish just terminates, without the CopyBoth goodbye. */
     @Override
     protected Behavior<Command> state(MessageHandler<Command> handler) {
-        return state(handler, command -> {
-            if (command == Finish.INSTANCE) {
-                // Nothing is being pushed yet: leave without the CopyBoth goodbye.
-                return terminate();
-            }
-            context.getLog().debug("{}: ignoring {} before the push started", settings.timeline(), command);
-            return Behaviors.same();
-        });
+        return state(handler, this::terminate);
     }
 
-    private Behavior<Command> state(MessageHandler<Command> handler, CommandHandler commands) {
+    private Behavior<Command> state(MessageHandler<Command> handler, Supplier<Behavior<Command>> onFinish) {
         return Behaviors.receive(Command.class)
                 .onMessage(ClientSignal.class, s -> onSignal(s.signal(), handler))
                 .onMessageEquals(DrainTimedOut.INSTANCE, () -> fail(
                         "the downstream did not end the stream within " + settings.drainTimeout(), null))
-                .onMessage(Send.class, commands::handle)
-                .onMessageEquals(Finish.INSTANCE, () -> commands.handle(Finish.INSTANCE))
+                .onMessageEquals(Finish.INSTANCE, onFinish::get)
                 .build();
     }
 
@@ -217,7 +200,7 @@ public final class OutboundConnection extends ClientConnection<OutboundConnectio
             if (message instanceof StartPosition start) {
                 handshakeDone();
                 switchDecoder(OutboundConnection::decodeCopyBothFrame, PUSH_WINDOW);
-                parent.tell(new Pushing(context.getSelf(), start.startLsn()));
+                parent.tell(new Pushing(context.getSelf(), start.startLsn(), socketWriter()));
                 return pushing();
             }
             return unexpected(message, "start-position");
@@ -241,12 +224,7 @@ public final class OutboundConnection extends ClientConnection<OutboundConnectio
                 return ending();
             }
             return unexpected(message, "pushing");
-        }, command -> {
-            if (command instanceof Send s) {
-                send(new CopyData(ReplicationCodec.encode(s.message())));
-                notifyWhenWritten(s.token());
-                return Behaviors.same();
-            }
+        }, () -> {
             send(new CopyDone());
             return ending();
         });
@@ -272,15 +250,10 @@ public final class OutboundConnection extends ClientConnection<OutboundConnectio
                 return terminate();
             }
             return unexpected(message, "ending");
-        }, command -> Behaviors.same()); // our CopyDone is out: nothing more is sent
+        }, Behaviors::same); // our CopyDone is out: nothing more is sent
     }
 
     // ---- what the parent is told ------------------------------------------------------------------
-
-    @Override
-    protected void reportWritten(long token) {
-        parent.tell(new Written(context.getSelf(), token));
-    }
 
     @Override
     protected void reportFailed(String reason, String sqlState) {

@@ -2,12 +2,10 @@ package dev.walkeeper.actors.replication;
 
 import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.actors.socket.SocketFactory;
+import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.persistence.wal.WalReader;
 import dev.walkeeper.protocol.Lsn;
-import dev.walkeeper.protocol.replication.PgTime;
 import dev.walkeeper.protocol.replication.ReceiverMessage;
-import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
-import dev.walkeeper.protocol.replication.SenderMessage.XLogData;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -15,13 +13,12 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
@@ -37,30 +34,30 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * connection {@link #backingOff()} → {@link #connecting()} again; {@link Drain} ends it all.
  *
  * <ul>
- *   <li><b>Only committed WAL.</b> WAL is read with a {@link WalReader} from the timeline's
- *       directory, never beyond the commit LSN this actor was told last ({@link CommitAdvanced},
- *       sent by the timeline); each XLogData carries it as wal_end. Chunks are the walsender's
- *       ({@link WalReader#read}: ≤ 128 KiB, cut at pages, never across a segment end).</li>
+ *   <li><b>Only committed WAL.</b> A {@link WalSender} child, the send loop pull replication
+ *       uses too, reads the timeline's directory and writes XLogData straight to the connection's
+ *       socket writer, never beyond the commit LSN this actor was told last ({@link CommitAdvanced},
+ *       sent by the timeline, passed on as its limit); each XLogData carries it as wal_end.</li>
  *   <li><b>Where to start.</b> From the downstream's {@code 'i'} LSN; when it has nothing
  *       ({@link Lsn#INVALID}), from the oldest WAL held here, which is a segment start. A
  *       downstream asking for WAL older than that cannot be served: the connection is ended and
  *       retried (status shows the error).</li>
- *   <li><b>Backpressure.</b> At most {@link Tuning#maxChunksInFlight} chunks are between this actor
- *       and the socket: the next chunk is read from disk only when the socket took an earlier one
- *       ({@link OutboundConnection.Written}). A stalled downstream fills the TCP window, the socket
- *       stops taking chunks, and disk reads stop; nothing accumulates on the heap. At most one
- *       keepalive is outstanding too.</li>
- *   <li><b>Liveness.</b> After {@link Tuning#keepaliveInterval} without sending, a keepalive
- *       ({@code 'k'}) with reply_requested; a downstream silent for {@link Tuning#replyTimeout} is
- *       taken for dead and the connection is closed.</li>
+ *   <li><b>Backpressure.</b> At most {@link Tuning#maxBytesInFlight} of WAL are between the
+ *       sender and the socket: a stalled downstream fills the TCP window, the socket stops taking
+ *       chunks, and disk reads stop; nothing accumulates on the heap.</li>
+ *   <li><b>Liveness.</b> After {@link Tuning#keepaliveInterval} without sending, the sender sends
+ *       a keepalive ({@code 'k'}) with reply_requested; a downstream silent for
+ *       {@link Tuning#replyTimeout} is taken for dead and the connection is closed.</li>
  *   <li><b>Reconnects</b> with capped exponential backoff and jitter
  *       ({@code backoffMin · 2^n}, at most {@code backoffMax}, ±{@code jitter}); {@code n} returns
  *       to 0 once a downstream answers with a status update. The next connection starts only
  *       after the previous one stopped, and resumes where the downstream says it is.</li>
  *   <li><b>Drain</b>: sends what is committed, waits (at most {@link Tuning#drainTimeout}) until
- *       the downstream reports it flushed, ends the stream with CopyDone, then stops.</li>
+ *       the downstream reports it flushed, stops the sender, ends the stream with CopyDone, then
+ *       stops.</li>
  * </ul>
- * File reads happen on this actor's thread: spawn it on a dispatcher for blocking work
+ * This actor lists the WAL directory to decide where to start, and its sender (on the same
+ * dispatcher) reads files: spawn it on a dispatcher for blocking work
  * ({@code DispatcherSelector.blocking()} or the timeline's dispatcher).
  */
 public final class PushReplicator {
@@ -102,6 +99,10 @@ public final class PushReplicator {
 
     private record ConnectionStopped(ActorRef<OutboundConnection.Command> connection) implements Command {}
 
+    private record FromSender(WalSender.Event event) implements Command {}
+
+    private record SenderStopped(ActorRef<WalSender.Command> sender) implements Command {}
+
     private enum Reconnect implements Command { INSTANCE }
 
     private enum Tick implements Command { INSTANCE }
@@ -135,39 +136,40 @@ public final class PushReplicator {
     }
 
     /** Knobs, with the defaults of {@link #DEFAULTS}. */
-    public record Tuning(int maxChunksInFlight, Duration keepaliveInterval, Duration replyTimeout,
+    public record Tuning(int maxBytesInFlight, Duration keepaliveInterval, Duration replyTimeout,
                          Duration backoffMin, Duration backoffMax, double jitter, Duration connectTimeout,
                          Duration handshakeTimeout, Duration drainTimeout) {
-        public static final Tuning DEFAULTS = new Tuning(4, Duration.ofSeconds(1), Duration.ofSeconds(10),
+        public static final Tuning DEFAULTS = new Tuning(WalSender.Settings.DEFAULTS.maxBytesInFlight(),
+                Duration.ofSeconds(1), Duration.ofSeconds(10),
                 Duration.ofMillis(100), Duration.ofSeconds(10), 0.2, Duration.ofSeconds(10), Duration.ofSeconds(10),
                 Duration.ofSeconds(5));
 
         public Tuning {
-            if (maxChunksInFlight < 1) {
-                throw new IllegalArgumentException("maxChunksInFlight must be at least 1");
+            if (maxBytesInFlight < 1) {
+                throw new IllegalArgumentException("maxBytesInFlight must be positive");
             }
             if (jitter < 0 || jitter >= 1) {
                 throw new IllegalArgumentException("jitter must be in [0, 1)");
             }
         }
 
-        public Tuning withMaxChunksInFlight(int n) {
+        public Tuning withMaxBytesInFlight(int n) {
             return new Tuning(n, keepaliveInterval, replyTimeout, backoffMin, backoffMax, jitter, connectTimeout,
                     handshakeTimeout, drainTimeout);
         }
 
         public Tuning withKeepalive(Duration interval, Duration timeout) {
-            return new Tuning(maxChunksInFlight, interval, timeout, backoffMin, backoffMax, jitter, connectTimeout,
+            return new Tuning(maxBytesInFlight, interval, timeout, backoffMin, backoffMax, jitter, connectTimeout,
                     handshakeTimeout, drainTimeout);
         }
 
         public Tuning withBackoff(Duration min, Duration max) {
-            return new Tuning(maxChunksInFlight, keepaliveInterval, replyTimeout, min, max, jitter, connectTimeout,
+            return new Tuning(maxBytesInFlight, keepaliveInterval, replyTimeout, min, max, jitter, connectTimeout,
                     handshakeTimeout, drainTimeout);
         }
 
         public Tuning withTimeouts(Duration connect, Duration handshake, Duration drain) {
-            return new Tuning(maxChunksInFlight, keepaliveInterval, replyTimeout, backoffMin, backoffMax, jitter,
+            return new Tuning(maxBytesInFlight, keepaliveInterval, replyTimeout, backoffMin, backoffMax, jitter,
                     connect, handshake, drain);
         }
 
@@ -183,9 +185,6 @@ public final class PushReplicator {
         return "push-" + URLEncoder.encode(downstream.getHostString() + ":" + downstream.getPort(),
                 StandardCharsets.UTF_8);
     }
-
-    /** Token of keepalives in {@link OutboundConnection.Send}; XLogData use their end LSN, never 0. */
-    private static final long KEEPALIVE_TOKEN = 0;
 
     public static Behavior<Command> create(Downstream downstream, Source source, Lsn initialCommitLsn, Tuning tuning) {
         return create(downstream, source, initialCommitLsn, tuning, address -> ClientConnection.sockets(address,
@@ -213,7 +212,8 @@ public final class PushReplicator {
     private final Function<InetSocketAddress, SocketFactory> sockets;
     private final OutboundConnection.Settings connectionSettings;
     private final ActorRef<OutboundConnection.Event> events;
-    private final WalReader wal;
+    private final ActorRef<WalSender.Event> senderEvents;
+    private final WalSender.Settings senderSettings;
 
     private Lsn commitLsn;
     /** The current connection, until it stopped; null while backing off. */
@@ -221,12 +221,15 @@ public final class PushReplicator {
     private int generation;
     /** The roles switched on {@link #connection}. */
     private boolean connected;
-    /** Next WAL position to send; null until the downstream's start is known (or WAL exists to start from). */
+    /** The connection's socket writer while pushing. */
+    private ActorRef<SocketWriter.Command> writer;
+    /** Where the WAL sent goes from; null until the downstream's start is known (or WAL exists to start from). */
     private Lsn position;
+    /** The end of the WAL the socket took. */
+    private Lsn sent;
+    /** The send loop of the current connection, once its start is known; null otherwise. */
+    private ActorRef<WalSender.Command> sender;
     private Lsn downstreamFlush = Lsn.INVALID;
-    private int chunksInFlight;
-    private boolean keepaliveInFlight;
-    private long lastSentNanos;
     private long lastHeardNanos;
     private int attempt;
     private int reconnects;
@@ -249,7 +252,9 @@ public final class PushReplicator {
                 source.nodeId(), source.timeline(), source.systemId(), source.walSegSize(), source.pgVersion(),
                 tuning.handshakeTimeout(), tuning.drainTimeout());
         this.events = context.messageAdapter(OutboundConnection.Event.class, FromConnection::new);
-        this.wal = new WalReader(source.walDir(), source.walSegSize());
+        this.senderEvents = context.messageAdapter(WalSender.Event.class, FromSender::new);
+        this.senderSettings = new WalSender.Settings(WalReader.MAX_SEND_SIZE, tuning.maxBytesInFlight(),
+                tuning.keepaliveInterval());
     }
 
     // ---- states -----------------------------------------------------------------------------------
@@ -258,8 +263,8 @@ public final class PushReplicator {
     private Behavior<Command> connect() {
         connected = false;
         position = null;
-        chunksInFlight = 0;
-        keepaliveInFlight = false;
+        sent = null;
+        writer = null;
         generation++;
         connection = context.spawn(OutboundConnection.create(connectionSettings, commitLsn, events,
                 sockets.apply(downstream.address())), "connection-" + generation);
@@ -275,12 +280,14 @@ public final class PushReplicator {
                         return Behaviors.same();
                     }
                     if (f.event() instanceof OutboundConnection.Pushing pushing) {
+                        writer = pushing.writer();
                         return onPushing(pushing.startLsn());
                     }
                     noteEnd(f.event());
                     return Behaviors.same();
                 })
                 .onMessageEquals(Tick.INSTANCE, Behaviors::same)
+                .onMessage(FromSender.class, f -> Behaviors.same())
                 .onMessage(Drain.class, d -> {
                     drainReplyTo = d.replyTo();
                     context.stop(connection);
@@ -291,9 +298,7 @@ public final class PushReplicator {
 
     private Behavior<Command> onPushing(Lsn start) {
         connected = true;
-        long now = System.nanoTime();
-        lastHeardNanos = now;
-        lastSentNanos = now;
+        lastHeardNanos = System.nanoTime();
         if (start.isValid()) {
             downstreamFlush = start;
             position = start;
@@ -305,7 +310,7 @@ public final class PushReplicator {
         } catch (IOException e) {
             return abandonConnection(e.getMessage());
         }
-        pump();
+        startSender();
         return pushing();
     }
 
@@ -317,31 +322,33 @@ public final class PushReplicator {
                     }
                     return onPushingEvent(f.event());
                 })
+                .onMessage(FromSender.class, f -> f.event().sender().equals(sender)
+                        ? onSenderEvent(f.event()) : Behaviors.same())
                 .onMessageEquals(Tick.INSTANCE, this::onTick)
                 .onMessage(Drain.class, d -> {
                     drainReplyTo = d.replyTo();
                     timers.startSingleTimer(DrainTimedOut.INSTANCE, tuning.drainTimeout());
-                    pump();
                     return maybeFinishDrain();
                 })
                 .onMessageEquals(DrainTimedOut.INSTANCE, () -> {
                     lastError = "drain timed out with the downstream at " + downstreamFlush + " of " + commitLsn;
+                    stopSender();
                     context.stop(connection);
                     return stopping();
                 })
                 .build();
     }
 
-    private Behavior<Command> onPushingEvent(OutboundConnection.Event event) {
-        if (event instanceof OutboundConnection.Written written) {
-            if (written.token() == KEEPALIVE_TOKEN) {
-                keepaliveInFlight = false;
-            } else {
-                chunksInFlight--;
-            }
-            pump();
-            return maybeFinishDrain();
+    private Behavior<Command> onSenderEvent(WalSender.Event event) {
+        if (event instanceof WalSender.Progress progress) {
+            sent = progress.lsn();
+            return Behaviors.same();
         }
+        WalSender.Failed failed = (WalSender.Failed) event;
+        return abandonConnection("cannot read WAL at " + failed.at() + ": " + failed.cause().getMessage());
+    }
+
+    private Behavior<Command> onPushingEvent(OutboundConnection.Event event) {
         if (event instanceof OutboundConnection.Received received) {
             lastHeardNanos = System.nanoTime();
             if (received.message() instanceof ReceiverMessage.StandbyStatusUpdate status) {
@@ -349,8 +356,8 @@ public final class PushReplicator {
                 if (status.flushLsn().compareTo(downstreamFlush) > 0) {
                     downstreamFlush = status.flushLsn();
                 }
-                if (status.replyRequested()) {
-                    sendKeepalive(false);
+                if (status.replyRequested() && sender != null) {
+                    sender.tell(new WalSender.SendKeepalive(false));
                 }
                 return maybeFinishDrain();
             }
@@ -365,12 +372,8 @@ public final class PushReplicator {
         if (!connected) {
             return Behaviors.same(); // being stopped
         }
-        long now = System.nanoTime();
-        if (now - lastHeardNanos > tuning.replyTimeout().toNanos()) {
+        if (System.nanoTime() - lastHeardNanos > tuning.replyTimeout().toNanos()) {
             return abandonConnection("the downstream sent nothing for " + tuning.replyTimeout());
-        }
-        if (now - lastSentNanos >= tuning.keepaliveInterval().toNanos()) {
-            sendKeepalive(true);
         }
         return Behaviors.same();
     }
@@ -390,6 +393,7 @@ public final class PushReplicator {
                 })
                 .onMessageEquals(Tick.INSTANCE, Behaviors::same)
                 .onMessage(FromConnection.class, f -> Behaviors.same())
+                .onMessage(FromSender.class, f -> Behaviors.same())
                 .onMessage(Drain.class, d -> {
                     d.replyTo().tell(new Drained(caughtUp(), downstreamFlush));
                     return Behaviors.stopped();
@@ -400,6 +404,14 @@ public final class PushReplicator {
     /** Draining: the connection is ending (or being stopped); stop once it has. */
     private Behavior<Command> stopping() {
         return Behaviors.receive(Command.class)
+                .onMessage(SenderStopped.class, s -> {
+                    if (drainFinishing && s.sender().equals(sender)) {
+                        // Its last frames are queued at the writer: the CopyDone goes behind them.
+                        sender = null;
+                        connection.tell(OutboundConnection.Finish.INSTANCE);
+                    }
+                    return Behaviors.same();
+                })
                 .onMessage(ConnectionStopped.class, s -> {
                     if (!s.connection().equals(connection)) {
                         return Behaviors.same();
@@ -425,7 +437,6 @@ public final class PushReplicator {
                     return Behaviors.same();
                 })
                 .onMessage(Command.class, c -> Behaviors.same())
-                .onSignal(PostStop.class, s -> closeReader())
                 .build();
     }
 
@@ -435,8 +446,10 @@ public final class PushReplicator {
                 .onMessage(CommitAdvanced.class, c -> {
                     if (c.commitLsn().compareTo(commitLsn) > 0) {
                         commitLsn = c.commitLsn();
-                        if (connected) {
-                            pump();
+                        if (sender != null) {
+                            sender.tell(new WalSender.Serve(commitLsn));
+                        } else if (connected) {
+                            startSender();
                         }
                     }
                     return Behaviors.same();
@@ -451,20 +464,21 @@ public final class PushReplicator {
                     }
                     connection = null;
                     connected = false;
+                    stopSender();
                     if (drainReplyTo != null) {
                         drainReplyTo.tell(new Drained(caughtUp(), downstreamFlush));
                         return Behaviors.stopped();
                     }
                     return backingOff();
                 })
-                .onSignal(PostStop.class, s -> closeReader());
+                .onMessage(SenderStopped.class, s -> Behaviors.same());
     }
 
     // ---- sending ----------------------------------------------------------------------------------
 
-    /** Sends chunks while fewer than the limit are outstanding and committed WAL remains. */
-    private void pump() {
-        if (!connected || drainFinishing) {
+    /** Starts the send loop once where to start is known (once WAL exists here, if the downstream has none). */
+    private void startSender() {
+        if (!connected || sender != null) {
             return;
         }
         if (position == null) {
@@ -478,19 +492,17 @@ public final class PushReplicator {
                 return;
             }
         }
-        while (chunksInFlight < tuning.maxChunksInFlight() && position.compareTo(commitLsn) < 0) {
-            byte[] chunk;
-            try {
-                chunk = wal.read(position, commitLsn);
-            } catch (IOException e) {
-                abandonConnection("cannot read WAL at " + position + ": " + e.getMessage());
-                return;
-            }
-            Lsn end = position.plus(chunk.length);
-            connection.tell(new OutboundConnection.Send(new XLogData(position, commitLsn, now(), chunk), end.value()));
-            position = end;
-            chunksInFlight++;
-            lastSentNanos = System.nanoTime();
+        sent = position;
+        // Same dispatcher as this actor: one for blocking work, where its file reads belong.
+        sender = context.spawn(WalSender.create(writer, source.walDir(), source.walSegSize(), position, commitLsn,
+                senderSettings, senderEvents), "sender-" + generation);
+        context.watchWith(sender, new SenderStopped(sender));
+    }
+
+    private void stopSender() {
+        if (sender != null) {
+            context.stop(sender);
+            sender = null;
         }
     }
 
@@ -499,7 +511,10 @@ public final class PushReplicator {
      * a segment start; check the start is still held.
      */
     private void decidePosition() throws IOException {
-        Lsn oldest = wal.oldestAvailable();
+        Lsn oldest;
+        try (WalReader wal = new WalReader(source.walDir(), source.walSegSize())) {
+            oldest = wal.oldestAvailable();
+        }
         if (position == null) {
             if (oldest.isValid()) {
                 position = oldest;
@@ -514,23 +529,18 @@ public final class PushReplicator {
         }
     }
 
-    private void sendKeepalive(boolean replyRequested) {
-        if (keepaliveInFlight || connection == null || !connected) {
-            return;
-        }
-        connection.tell(new OutboundConnection.Send(new PrimaryKeepalive(commitLsn, now(), replyRequested),
-                KEEPALIVE_TOKEN));
-        keepaliveInFlight = true;
-        lastSentNanos = System.nanoTime();
-    }
-
     /** While draining: once everything committed is sent and flushed downstream, end the stream. */
     private Behavior<Command> maybeFinishDrain() {
         if (drainReplyTo == null || drainFinishing || !caughtUp()) {
             return Behaviors.same();
         }
         drainFinishing = true;
-        connection.tell(OutboundConnection.Finish.INSTANCE);
+        if (sender == null) {
+            connection.tell(OutboundConnection.Finish.INSTANCE);
+        } else {
+            // No frame after the CopyDone: the sender stops first (SenderStopped sends Finish).
+            sender.tell(new WalSender.Finish(List.of()));
+        }
         return stopping();
     }
 
@@ -543,6 +553,7 @@ public final class PushReplicator {
         lastError = reason;
         context.getLog().warn("{} → {}: closing the push connection: {}", source.timeline(), downstream, reason);
         connected = false;
+        stopSender();
         context.stop(connection);
         return Behaviors.same();
     }
@@ -559,20 +570,7 @@ public final class PushReplicator {
     private Status status() {
         long lag = downstreamFlush.isValid()
                 ? Math.max(0, commitLsn.value() - downstreamFlush.value()) : -1;
-        return new Status(downstream.address(), connected, commitLsn, position == null ? Lsn.INVALID : position,
+        return new Status(downstream.address(), connected, commitLsn, sent == null ? Lsn.INVALID : sent,
                 downstreamFlush, lag, reconnects, lastError);
-    }
-
-    private static long now() {
-        return PgTime.fromInstant(Instant.now());
-    }
-
-    private Behavior<Command> closeReader() {
-        try {
-            wal.close();
-        } catch (IOException e) {
-            context.getLog().debug("closing the WAL reader: {}", e.getMessage());
-        }
-        return Behaviors.same();
     }
 }

@@ -10,17 +10,21 @@ import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.actors.timeline.Timeline;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
+import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
 import dev.walkeeper.protocol.pg.BackendMessage.AuthenticationOk;
 import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
 import dev.walkeeper.protocol.pg.BackendMessage.ReadyForQuery;
+import dev.walkeeper.protocol.pg.Frame;
 import dev.walkeeper.protocol.pg.FrontendMessage.Query;
 import dev.walkeeper.protocol.pg.FrontendMessage.StartupMessage;
 import dev.walkeeper.protocol.pg.SqlState;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -113,8 +117,15 @@ class ConnectionProbe {
         reader.expectMessage(SocketReader.Consumed.INSTANCE);
     }
 
+    /** The next message written: a {@code Write}, or one frame the WAL sender wrote raw. */
     BackendMessage next() {
-        return writer.expectMessageClass(SocketWriter.Write.class).message();
+        SocketWriter.Command command = writer.expectMessageClass(SocketWriter.Command.class);
+        if (command instanceof SocketWriter.WriteRaw raw) {
+            byte[] bytes = raw.bytes();
+            assertEquals(bytes.length - 1, ByteBuffer.wrap(bytes, 1, 4).getInt(), "one whole frame");
+            return BackendCodec.decode(new Frame(bytes[0], Arrays.copyOfRange(bytes, 5, bytes.length)));
+        }
+        return assertInstanceOf(SocketWriter.Write.class, command).message();
     }
 
     <M extends BackendMessage> M next(Class<M> type) {

@@ -28,7 +28,6 @@ import org.apache.pekko.actor.testkit.typed.javadsl.LoggingTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.AfterAll;
@@ -48,12 +47,12 @@ class ListenerTest {
             AuthPolicy.loopbackTrustOnly());
 
     @Test
-    void connectionsThatWritePushedWalRunWhereBlockingIsAllowed() {
+    void connectionsThatReceivePushedWalRunWhereEveryOtherConnectionDoes() {
         ActorRef<TimelineRegistry.Command> timelines = testKit.createTestProbe(TimelineRegistry.Command.class).ref();
         assertEquals(Props.empty(), Listener.tcpConnections(SETTINGS, timelines).props());
         PushReceivers receivers = new PushReceivers(id -> Path.of("unused"), Duration.ofSeconds(30));
-        assertEquals(DispatcherSelector.fromConfig(TimelineRegistry.DISPATCHER),
-                Listener.tcpConnections(SETTINGS, timelines, receivers).props());
+        // Their writes and fsyncs run in a child on the blocking dispatcher (PushReceiverWorker).
+        assertEquals(Props.empty(), Listener.tcpConnections(SETTINGS, timelines, receivers).props());
     }
 
     @Test

@@ -7,8 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.TestKits;
 import dev.walkeeper.actors.client.ClientConnection;
+import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.pg.CopyData;
+import dev.walkeeper.protocol.pg.FrontendCodec;
 import dev.walkeeper.protocol.replication.ReceiverMessage.StandbyStatusUpdate;
+import dev.walkeeper.protocol.replication.ReplicationCodec;
 import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
 import dev.walkeeper.protocol.replication.SenderMessage.XLogData;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
@@ -113,18 +117,24 @@ class OutboundConnectionTest {
         downstream = new FakeDownstream(FakeDownstream.Auth.TRUST, "pusher", null, receivers);
         TestProbe<OutboundConnection.Event> parent = testKit.createTestProbe();
         ActorRef<OutboundConnection.Command> connection = connect(settings(null), downstream.address(), parent);
-        expectPushing(parent);
+        ActorRef<SocketWriter.Command> writer = expectPushing(parent).writer();
 
+        // The parent's sender writes whole CopyData frames on the connection's writer.
         byte[] wal = new WalGenerator(FORMAT, SEG1, 200).nextRecords(100_000);
         Lsn end = SEG1.plus(wal.length);
-        connection.tell(new OutboundConnection.Send(new XLogData(SEG1, end, 0, wal), 42));
-        StandbyStatusUpdate status = writtenAndStatus(parent, connection, 42);
+        TestProbe<SocketWriter.Written> written = testKit.createTestProbe();
+        writer.tell(new SocketWriter.WriteRaw(FrontendCodec.encode(new CopyData(ReplicationCodec.encode(
+                new XLogData(SEG1, end, 0, wal))))));
+        writer.tell(new SocketWriter.NotifyWhenWritten(42, written.getRef()));
+        written.expectMessage(WAIT, new SocketWriter.Written(42));
+        StandbyStatusUpdate status = statusUpdate(parent);
         assertEquals(end, status.flushLsn());
         assertEquals(end, status.writeLsn());
 
         // A keepalive asking for a reply is answered with the same positions.
-        connection.tell(new OutboundConnection.Send(new PrimaryKeepalive(end, 0, true), 0));
-        assertEquals(end, writtenAndStatus(parent, connection, 0).flushLsn());
+        writer.tell(new SocketWriter.WriteRaw(FrontendCodec.encode(new CopyData(ReplicationCodec.encode(
+                new PrimaryKeepalive(end, 0, true))))));
+        assertEquals(end, statusUpdate(parent).flushLsn());
 
         connection.tell(OutboundConnection.Finish.INSTANCE);
         parent.expectMessage(WAIT, new OutboundConnection.Finished(connection));
@@ -137,21 +147,9 @@ class OutboundConnectionTest {
         }
     }
 
-    /** The Written of {@code token} and a status update, in whichever order they come. */
-    private static StandbyStatusUpdate writtenAndStatus(TestProbe<OutboundConnection.Event> parent,
-                                                       ActorRef<OutboundConnection.Command> connection, long token) {
-        StandbyStatusUpdate status = null;
-        boolean written = false;
-        for (OutboundConnection.Event event : parent.receiveSeveralMessages(2, WAIT)) {
-            if (event instanceof OutboundConnection.Received received) {
-                status = assertInstanceOf(StandbyStatusUpdate.class, received.message());
-            } else {
-                assertEquals(new OutboundConnection.Written(connection, token), event);
-                written = true;
-            }
-        }
-        assertTrue(written && status != null);
-        return status;
+    private static StandbyStatusUpdate statusUpdate(TestProbe<OutboundConnection.Event> parent) {
+        return assertInstanceOf(StandbyStatusUpdate.class,
+                parent.expectMessageClass(OutboundConnection.Received.class, WAIT).message());
     }
 
     @Test

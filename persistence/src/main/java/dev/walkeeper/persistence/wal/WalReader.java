@@ -88,9 +88,19 @@ public final class WalReader implements AutoCloseable {
      * @throws IllegalStateException if the reader is closed
      */
     public byte[] read(Lsn from, Lsn upTo, int maxBytes) throws IOException {
-        if (closed) {
-            throw new IllegalStateException("WAL reader of " + dir + " is closed");
-        }
+        byte[] chunk = new byte[chunkLength(from, upTo, maxBytes)];
+        readInto(from, chunk, 0, chunk.length);
+        return chunk;
+    }
+
+    /**
+     * The length of the chunk {@link #read(Lsn, Lsn, int)} would return, without reading it: a
+     * sender that frames the chunk itself sizes its message with it and then {@link #readInto}
+     * the message's bytes directly (one copy of the WAL, from the file into the message).
+     *
+     * @throws IllegalArgumentException as {@link #read(Lsn, Lsn, int)}
+     */
+    public int chunkLength(Lsn from, Lsn upTo, int maxBytes) {
         if (maxBytes < WalFormat.XLOG_BLCKSZ) {
             throw new IllegalArgumentException("chunks of " + maxBytes + " bytes are smaller than a WAL page ("
                     + WalFormat.XLOG_BLCKSZ + ")");
@@ -102,15 +112,34 @@ public final class WalReader implements AutoCloseable {
         int length = Math.min(maxBytes, walSegSize - offset);
         long available = upTo.value() - from.value();
         if (Long.compareUnsigned(available, length) <= 0) {
-            length = (int) available;
-        } else {
-            length -= (int) ((from.value() + length) & (WalFormat.XLOG_BLCKSZ - 1));
+            return (int) available;
         }
-        byte[] chunk = new byte[length];
+        return length - (int) ((from.value() + length) & (WalFormat.XLOG_BLCKSZ - 1));
+    }
+
+    /**
+     * Reads {@code length} bytes of WAL from {@code from} into {@code into} at {@code offset}.
+     * The caller bounds them (by {@link #chunkLength}): below what the store has written, and not
+     * across the end of {@code from}'s segment.
+     *
+     * @throws IllegalArgumentException if the bytes cross a segment end or do not fit {@code into}
+     * @throws WalSegmentRemovedException if no file holds {@code from}'s segment
+     * @throws IOException if the file cannot be read, or ends before the bytes do
+     * @throws IllegalStateException if the reader is closed
+     */
+    public void readInto(Lsn from, byte[] into, int offset, int length) throws IOException {
+        if (closed) {
+            throw new IllegalStateException("WAL reader of " + dir + " is closed");
+        }
+        int segmentOffset = from.segmentOffset(walSegSize);
+        if (length < 0 || length > walSegSize - segmentOffset || offset < 0 || offset > into.length - length) {
+            throw new IllegalArgumentException("cannot read " + length + " bytes of WAL from " + from + " into "
+                    + into.length + " bytes at " + offset);
+        }
         if (length > 0) {
-            readFully(channelFor(from.segmentNumber(walSegSize)), chunk, offset);
+            readFully(channelFor(from.segmentNumber(walSegSize)), ByteBuffer.wrap(into, offset, length),
+                    segmentOffset);
         }
-        return chunk;
     }
 
     /**
@@ -172,13 +201,14 @@ public final class WalReader implements AutoCloseable {
         throw new WalSegmentRemovedException(name);
     }
 
-    private void readFully(FileChannel from, byte[] into, int offset) throws IOException {
-        ByteBuffer buffer = ByteBuffer.wrap(into);
-        while (buffer.hasRemaining()) {
-            if (from.read(buffer, offset + buffer.position()) < 0) {
+    private void readFully(FileChannel from, ByteBuffer into, int offset) throws IOException {
+        int start = into.position();
+        while (into.hasRemaining()) {
+            int done = into.position() - start;
+            if (from.read(into, offset + done) < 0) {
                 throw new IOException("WAL segment file " + XLogFileName.of(TIMELINE, openSegNo, walSegSize) + " in "
-                        + dir + " ends at offset " + (offset + buffer.position()) + ", before the "
-                        + into.length + " bytes wanted from offset " + offset);
+                        + dir + " ends at offset " + (offset + done) + ", before the "
+                        + (into.limit() - start) + " bytes wanted from offset " + offset);
             }
         }
     }

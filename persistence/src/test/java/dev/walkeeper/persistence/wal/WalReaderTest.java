@@ -102,6 +102,27 @@ class WalReaderTest {
         }
     }
 
+    @Test
+    void readIntoFillsAFramePastItsHeaderWithTheChunkReadWouldReturn(@TempDir Path dir) throws IOException {
+        Wal wal = Wal.random(new Random(5), 2 * SEG);
+        try (SegmentedWalStore store = SegmentedWalStore.open(dir, FORMAT, Lsn.INVALID)) {
+            store.initialize(START);
+            wal.writeTo(store, new Random(6), 200_000);
+        }
+        try (WalReader reader = new WalReader(dir, SEG)) {
+            Lsn midPage = new Lsn(SEG + 5L * PAGE + 1000);
+            int length = reader.chunkLength(midPage, wal.end(), WalReader.MAX_SEND_SIZE);
+            byte[] expected = reader.read(midPage, wal.end());
+            assertEquals(expected.length, length);
+            byte[] frame = new byte[30 + length];
+            reader.readInto(midPage, frame, 30, length);
+            assertArrayEquals(expected, Arrays.copyOfRange(frame, 30, frame.length));
+            Lsn nearEnd = new Lsn(2L * SEG - 100);
+            assertThrows(IllegalArgumentException.class, () -> reader.readInto(nearEnd, new byte[200], 0, 200),
+                    "a read never crosses a segment end");
+        }
+    }
+
     // ---- The writer beside the reader ---------------------------------------------------------------
 
     @Test

@@ -1,0 +1,251 @@
+package dev.walkeeper.actors.replication;
+
+import dev.walkeeper.actors.socket.SocketWriter;
+import dev.walkeeper.persistence.wal.WalReader;
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.pg.CopyData;
+import dev.walkeeper.protocol.pg.FrontendCodec;
+import dev.walkeeper.protocol.replication.PgTime;
+import dev.walkeeper.protocol.replication.ReplicationCodec;
+import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
+import dev.walkeeper.protocol.wal.WalFormat;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Objects;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * The WAL send loop of both pull replication ({@code START_REPLICATION}) and push replication
+ * ({@link PushReplicator}): a child actor of the stream's owner that reads committed WAL from a
+ * timeline's segment files and writes it as XLogData straight to the connection's
+ * {@link SocketWriter}. The owner handles its protocol (the client's or downstream's replies,
+ * CopyDone, reconnects) and tells this actor how far it may send.
+ *
+ * <ul>
+ *   <li><b>Never beyond the limit.</b> WAL is sent up to the last {@link Serve} limit (the commit
+ *       LSN, or the flush LSN for a recovery client), which the owner learns from the timeline;
+ *       each XLogData carries it as wal_end.</li>
+ *   <li><b>Chunks as walsender's</b> ({@link WalReader#chunkLength}: ≤ 128 KiB, cut at pages, one
+ *       segment each), read straight into the CopyData frame behind its header: one copy from the
+ *       file into the bytes the writer sends.</li>
+ *   <li><b>Bounded in flight.</b> Up to {@link Settings#maxBytesInFlight} of WAL the socket has not
+ *       taken yet ({@link SocketWriter.NotifyWhenWritten} after every chunk): several chunks wait,
+ *       so the socket never idles while a {@code Written} travels back, and a stalled peer stops
+ *       the disk reads instead of filling the heap.</li>
+ *   <li><b>Keepalives</b> with reply requested when a keepalive interval passed without a send;
+ *       {@link SendKeepalive} on demand; at most one waits for the socket.</li>
+ * </ul>
+ * File reads block: spawn it on a dispatcher for blocking work
+ * ({@code DispatcherSelector.blocking()}), so the connection and every other socket on the
+ * default dispatcher go on meanwhile. Its {@link Event}s tell the owner what the socket took and
+ * whether reading failed (then it stops).
+ */
+public final class WalSender {
+
+    public sealed interface Command {}
+
+    /** WAL up to {@code limit} may be sent; lower limits are ignored. */
+    public record Serve(Lsn limit) implements Command {
+        public Serve {
+            Objects.requireNonNull(limit, "limit");
+        }
+    }
+
+    /** Send a keepalive now (unless one is waiting for the socket): the answer to a reply request. */
+    public record SendKeepalive(boolean replyRequested) implements Command {}
+
+    /**
+     * Send nothing more: tell the writer {@code then} (e.g. CopyDone, CommandComplete,
+     * ReadyForQuery), queued behind every chunk already written, and stop.
+     */
+    public record Finish(List<SocketWriter.Command> then) implements Command {
+        public Finish {
+            then = List.copyOf(then);
+        }
+    }
+
+    private record Written(long token) implements Command {}
+
+    private enum Tick implements Command { INSTANCE }
+
+    /** What the owner hears. */
+    public sealed interface Event {
+        /** The sender this event comes from: an owner that replaced it can ignore a late one. */
+        ActorRef<Command> sender();
+    }
+
+    /** The socket took the WAL up to {@code lsn}. */
+    public record Progress(ActorRef<Command> sender, Lsn lsn) implements Event {}
+
+    /** Reading WAL at {@code at} failed (e.g. its segment was removed); the sender stopped. */
+    public record Failed(ActorRef<Command> sender, Lsn at, IOException cause) implements Event {}
+
+    /**
+     * @param maxMessageBytes WAL per XLogData (at least a page)
+     * @param maxBytesInFlight WAL written to the socket writer that it has not taken yet: the next
+     *     chunk is read only below it
+     */
+    public record Settings(int maxMessageBytes, int maxBytesInFlight, Duration keepaliveInterval) {
+        /** walsender's 128 KiB messages, 2 MiB in flight, a keepalive after a quiet second. */
+        public static final Settings DEFAULTS = new Settings(WalReader.MAX_SEND_SIZE, 2 << 20, Duration.ofSeconds(1));
+
+        public Settings {
+            if (maxMessageBytes < WalFormat.XLOG_BLCKSZ) {
+                throw new IllegalArgumentException("maxMessageBytes must hold a WAL page");
+            }
+            if (maxBytesInFlight < 1) {
+                throw new IllegalArgumentException("maxBytesInFlight must be positive");
+            }
+            Objects.requireNonNull(keepaliveInterval, "keepaliveInterval");
+        }
+    }
+
+    /** The CopyData frame's bytes before the WAL: 'd', length, then the XLogData header. */
+    static final int XLOG_DATA_FRAME_HEADER = 1 + 4 + ReplicationCodec.XLOG_DATA_HEADER_SIZE;
+    private static final byte COPY_DATA = 'd';
+    private static final byte XLOG_DATA = 'w';
+
+    /** The token of keepalives; a chunk's is its end LSN, never 0. */
+    private static final long KEEPALIVE_TOKEN = 0;
+
+    /**
+     * @param writer the connection's socket writer
+     * @param walDir the timeline's WAL directory; the sender owns a {@link WalReader} over it
+     * @param start the first LSN to send
+     * @param limit how far WAL may be sent so far
+     */
+    public static Behavior<Command> create(ActorRef<SocketWriter.Command> writer, Path walDir, int walSegSize,
+                                           Lsn start, Lsn limit, Settings settings, ActorRef<Event> owner) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.keepaliveInterval());
+            WalSender sender = new WalSender(ctx, writer, new WalReader(walDir, walSegSize), start, limit, settings,
+                    owner);
+            if (!sender.pump()) {
+                sender.closeReader();
+                return Behaviors.stopped();
+            }
+            return sender.sending();
+        }));
+    }
+
+    private final ActorContext<Command> context;
+    private final ActorRef<SocketWriter.Command> writer;
+    private final WalReader wal;
+    private final Settings settings;
+    private final ActorRef<Event> owner;
+    private final ActorRef<SocketWriter.Written> written;
+    private Lsn position;
+    private Lsn limit;
+    /** The end of what the socket took. */
+    private Lsn taken;
+    private boolean keepaliveInFlight;
+    private boolean sentSinceTick;
+
+    private WalSender(ActorContext<Command> context, ActorRef<SocketWriter.Command> writer, WalReader wal, Lsn start,
+                      Lsn limit, Settings settings, ActorRef<Event> owner) {
+        this.context = context;
+        this.writer = writer;
+        this.wal = wal;
+        this.settings = settings;
+        this.owner = owner;
+        this.position = start;
+        this.limit = limit;
+        this.taken = start;
+        this.written = context.messageAdapter(SocketWriter.Written.class, w -> new Written(w.token()));
+    }
+
+    private Behavior<Command> sending() {
+        return Behaviors.receive(Command.class)
+                .onMessage(Serve.class, s -> {
+                    limit = Lsn.max(limit, s.limit());
+                    return pumped();
+                })
+                .onMessage(Written.class, w -> {
+                    if (w.token() == KEEPALIVE_TOKEN) {
+                        keepaliveInFlight = false;
+                        return Behaviors.same();
+                    }
+                    taken = new Lsn(w.token());
+                    owner.tell(new Progress(context.getSelf(), taken));
+                    return pumped();
+                })
+                .onMessage(SendKeepalive.class, k -> {
+                    keepalive(k.replyRequested());
+                    return Behaviors.same();
+                })
+                .onMessageEquals(Tick.INSTANCE, () -> {
+                    if (!sentSinceTick) {
+                        keepalive(true);
+                    }
+                    sentSinceTick = false;
+                    return Behaviors.same();
+                })
+                .onMessage(Finish.class, f -> {
+                    f.then().forEach(writer::tell);
+                    return Behaviors.stopped();
+                })
+                .onSignal(PostStop.class, s -> closeReader())
+                .build();
+    }
+
+    private Behavior<Command> pumped() {
+        return pump() ? Behaviors.same() : Behaviors.stopped();
+    }
+
+    /**
+     * Reads and writes chunks while WAL below the limit remains and the socket keeps up; false
+     * when reading failed (the owner was told).
+     */
+    private boolean pump() {
+        while (position.compareTo(limit) < 0 && position.value() - taken.value() < settings.maxBytesInFlight()) {
+            try {
+                int length = wal.chunkLength(position, limit, settings.maxMessageBytes());
+                byte[] frame = new byte[XLOG_DATA_FRAME_HEADER + length];
+                ByteBuffer.wrap(frame).put(COPY_DATA).putInt(frame.length - 1).put(XLOG_DATA)
+                        .putLong(position.value()).putLong(limit.value()).putLong(now());
+                wal.readInto(position, frame, XLOG_DATA_FRAME_HEADER, length);
+                writer.tell(new SocketWriter.WriteRaw(frame));
+                position = position.plus(length);
+                writer.tell(new SocketWriter.NotifyWhenWritten(position.value(), written));
+                sentSinceTick = true;
+            } catch (IOException e) {
+                owner.tell(new Failed(context.getSelf(), position, e));
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void keepalive(boolean replyRequested) {
+        if (keepaliveInFlight) {
+            return;
+        }
+        // CopyData is framed alike both ways: these bytes serve a pull client and a push downstream.
+        writer.tell(new SocketWriter.WriteRaw(FrontendCodec.encode(new CopyData(ReplicationCodec.encode(
+                new PrimaryKeepalive(limit, now(), replyRequested))))));
+        writer.tell(new SocketWriter.NotifyWhenWritten(KEEPALIVE_TOKEN, written));
+        keepaliveInFlight = true;
+        sentSinceTick = true;
+    }
+
+    private static long now() {
+        return PgTime.fromInstant(Instant.now());
+    }
+
+    private Behavior<Command> closeReader() {
+        try {
+            wal.close();
+        } catch (IOException e) {
+            context.getLog().debug("closing the WAL reader: {}", e.getMessage());
+        }
+        return Behaviors.same();
+    }
+}

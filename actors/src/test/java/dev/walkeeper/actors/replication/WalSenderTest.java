@@ -1,0 +1,175 @@
+package dev.walkeeper.actors.replication;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.walkeeper.actors.TestKits;
+import dev.walkeeper.actors.socket.SocketWriter;
+import dev.walkeeper.persistence.wal.WalSegmentRemovedException;
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.pg.CopyData;
+import dev.walkeeper.protocol.pg.CopyDone;
+import dev.walkeeper.protocol.pg.Frame;
+import dev.walkeeper.protocol.pg.FrontendCodec;
+import dev.walkeeper.protocol.replication.ReplicationCodec;
+import dev.walkeeper.protocol.replication.SenderMessage;
+import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
+import dev.walkeeper.protocol.replication.SenderMessage.XLogData;
+import dev.walkeeper.protocol.wal.XLogFileName;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The shared WAL send loop over a segment file on disk, with probes for the socket writer and the owner. */
+class WalSenderTest {
+    private static final ActorTestKit testKit = TestKits.create();
+    private static final int SEG = 1 << 20;
+    private static final Lsn SEG1 = new Lsn(SEG);
+    private static final int PAGE = 8192;
+    /** Quiet enough that no keepalive interferes, unless a test asks for one. */
+    private static final Duration NO_KEEPALIVE = Duration.ofMinutes(10);
+
+    @TempDir
+    Path dir;
+    private byte[] segment;
+    private final TestProbe<SocketWriter.Command> writer = testKit.createTestProbe();
+    private final TestProbe<WalSender.Event> owner = testKit.createTestProbe();
+
+    @AfterAll
+    static void shutdown() {
+        testKit.shutdownTestKit();
+    }
+
+    @BeforeEach
+    void writeSegment() throws Exception {
+        segment = new byte[SEG];
+        for (int i = 0; i < SEG; i++) {
+            segment[i] = (byte) (i * 13 + 5);
+        }
+        Files.write(dir.resolve(XLogFileName.of(1, 1, SEG)), segment);
+    }
+
+    private ActorRef<WalSender.Command> spawn(Lsn start, Lsn limit, int maxBytesInFlight, Duration keepalive) {
+        return testKit.spawn(WalSender.create(writer.getRef(), dir, SEG, start, limit,
+                new WalSender.Settings(4 * PAGE, maxBytesInFlight, keepalive), owner.getRef()));
+    }
+
+    /** The next frame written, decoded: it must be one whole CopyData frame. */
+    private SenderMessage nextFrame() {
+        byte[] bytes = writer.expectMessageClass(SocketWriter.WriteRaw.class).bytes();
+        assertEquals(bytes.length - 1, ByteBuffer.wrap(bytes, 1, 4).getInt(), "one whole frame");
+        CopyData data = assertInstanceOf(CopyData.class,
+                FrontendCodec.decode(new Frame(bytes[0], Arrays.copyOfRange(bytes, 5, bytes.length))));
+        return ReplicationCodec.decodeSenderMessage(data.data());
+    }
+
+    /** An XLogData written and the marker written behind it. */
+    private record Chunk(XLogData data, SocketWriter.NotifyWhenWritten marker) {}
+
+    /** The next XLogData, which must start at {@code at} and carry {@code limit} as wal_end; its marker after it. */
+    private XLogData nextChunk(Lsn at, Lsn limit) {
+        return nextChunkAndMarker(at, limit).data();
+    }
+
+    private Chunk nextChunkAndMarker(Lsn at, Lsn limit) {
+        XLogData data = assertInstanceOf(XLogData.class, nextFrame());
+        assertEquals(at, data.walStart());
+        assertEquals(limit, data.walEnd());
+        int offset = at.segmentOffset(SEG);
+        assertArrayEquals(Arrays.copyOfRange(segment, offset, offset + data.wal().length), data.wal());
+        SocketWriter.NotifyWhenWritten marker = writer.expectMessageClass(SocketWriter.NotifyWhenWritten.class);
+        assertEquals(data.dataEnd().value(), marker.token());
+        return new Chunk(data, marker);
+    }
+
+    private static void taken(SocketWriter.NotifyWhenWritten marker) {
+        marker.replyTo().tell(new SocketWriter.Written(marker.token()));
+    }
+
+    @Test
+    void sendsUpToTheLimitOnlyAndFollowsANewOne() {
+        Lsn limit = SEG1.plus(3 * PAGE + 100);
+        ActorRef<WalSender.Command> sender = spawn(SEG1, limit, 1 << 20, NO_KEEPALIVE);
+        // Chunks of at most 4 pages; the last one ends exactly at the limit, mid-page.
+        assertEquals(3 * PAGE + 100, nextChunk(SEG1, limit).wal().length);
+        writer.expectNoMessage(Duration.ofMillis(100));
+
+        sender.tell(new WalSender.Serve(SEG1.plus(PAGE))); // lower: ignored
+        writer.expectNoMessage(Duration.ofMillis(100));
+
+        Lsn later = SEG1.plus(10 * PAGE);
+        sender.tell(new WalSender.Serve(later));
+        // From mid-page, the first chunk ends at a page boundary; the next ones are whole.
+        XLogData first = nextChunk(limit, later);
+        assertEquals(SEG1.plus(7 * PAGE), first.dataEnd());
+        assertEquals(3 * PAGE, nextChunk(first.dataEnd(), later).wal().length);
+        writer.expectNoMessage(Duration.ofMillis(100));
+    }
+
+    @Test
+    void keepsAtMostTheBytesInFlightItIsAllowedAndReportsWhatTheSocketTook() {
+        Lsn limit = SEG1.plus(20 * PAGE);
+        ActorRef<WalSender.Command> sender = spawn(SEG1, limit, 8 * PAGE, NO_KEEPALIVE);
+        Chunk first = nextChunkAndMarker(SEG1, limit);
+        // Two chunks of 4 pages fill the 8 pages allowed: nothing more until the socket takes one.
+        XLogData second = nextChunk(SEG1.plus(4 * PAGE), limit);
+        assertEquals(SEG1.plus(8 * PAGE), second.dataEnd());
+        writer.expectNoMessage(Duration.ofMillis(200));
+
+        taken(first.marker());
+        assertEquals(new WalSender.Progress(sender, SEG1.plus(4 * PAGE)), owner.receiveMessage());
+        nextChunk(SEG1.plus(8 * PAGE), limit);
+        writer.expectNoMessage(Duration.ofMillis(200));
+        sender.tell(new WalSender.Serve(limit)); // no news: still full
+        writer.expectNoMessage(Duration.ofMillis(100));
+    }
+
+    @Test
+    void aQuietStreamGetsKeepalivesOneAtATimeAndOnDemand() {
+        Lsn limit = SEG1.plus(PAGE);
+        ActorRef<WalSender.Command> sender = spawn(limit, limit, 1 << 20, Duration.ofMillis(100));
+        PrimaryKeepalive keepalive = assertInstanceOf(PrimaryKeepalive.class, nextFrame());
+        assertEquals(limit, keepalive.walEnd());
+        assertTrue(keepalive.replyRequested());
+        SocketWriter.NotifyWhenWritten marker = writer.expectMessageClass(SocketWriter.NotifyWhenWritten.class);
+        // Not yet taken by the socket: no second one, on the timer or on demand.
+        sender.tell(new WalSender.SendKeepalive(false));
+        writer.expectNoMessage(Duration.ofMillis(300));
+        taken(marker);
+        sender.tell(new WalSender.SendKeepalive(false));
+        assertTrue(!assertInstanceOf(PrimaryKeepalive.class, nextFrame()).replyRequested());
+    }
+
+    @Test
+    void finishWritesTheEndBehindTheChunksAndStops() {
+        Lsn limit = SEG1.plus(2 * PAGE);
+        ActorRef<WalSender.Command> sender = spawn(SEG1, limit, 1 << 20, NO_KEEPALIVE);
+        nextChunk(SEG1, limit);
+        sender.tell(new WalSender.Finish(List.of(new SocketWriter.Write(new CopyDone()))));
+        assertEquals(new CopyDone(), writer.expectMessageClass(SocketWriter.Write.class).message());
+        writer.expectTerminated(sender);
+    }
+
+    @Test
+    void aRemovedSegmentIsReportedAndTheSenderStops() throws Exception {
+        Files.delete(dir.resolve(XLogFileName.of(1, 1, SEG)));
+        ActorRef<WalSender.Command> sender = spawn(SEG1, SEG1.plus(PAGE), 1 << 20, NO_KEEPALIVE);
+        WalSender.Failed failed = owner.expectMessageClass(WalSender.Failed.class);
+        assertEquals(sender, failed.sender());
+        assertEquals(SEG1, failed.at());
+        assertInstanceOf(WalSegmentRemovedException.class, failed.cause());
+        owner.expectTerminated(sender);
+    }
+}
