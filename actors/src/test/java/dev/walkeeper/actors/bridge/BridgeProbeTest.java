@@ -92,6 +92,17 @@ class BridgeProbeTest {
         /** The decoder the connection installed last, with which the test plays its reader. */
         SocketReader.Decoder decoder;
 
+        /** Sockets that attach as this peer: its probes are the reader and writer. */
+        SocketFactory socketFactory() {
+            return new SocketFactory() {
+                @Override
+                public <T> Halves attach(ActorContext<T> context, ActorRef<SocketReader.Event> events) {
+                    Peer.this.events = events;
+                    return new Halves(reader.getRef(), writer.getRef());
+                }
+            };
+        }
+
         /** The next write as the writer got it; written-notifications on the way are answered (the socket took it all). */
         byte[] nextWrite() {
             while (true) {
@@ -178,14 +189,8 @@ class BridgeProbeTest {
     void oneFrameForAllNodesAndTheStatusUpdateRightAfterTheQuorum() {
         Peer primary = new Peer();
         List<Peer> nodes = List.of(new Peer(), new Peer(), new Peer());
-        ActorRef<Bridge.Command> bridge = testKit.spawn(Bridge.create(settings(), address -> new SocketFactory() {
-            @Override
-            public <T> Halves attach(ActorContext<T> context, ActorRef<SocketReader.Event> events) {
-                Peer peer = address.equals(PRIMARY) ? primary : nodes.get(NODES.indexOf(address));
-                peer.events = events;
-                return new Halves(peer.reader.getRef(), peer.writer.getRef());
-            }
-        }));
+        ActorRef<Bridge.Command> bridge = testKit.spawn(Bridge.create(settings(),
+                address -> (address.equals(PRIMARY) ? primary : nodes.get(NODES.indexOf(address))).socketFactory()));
 
         primary.accept();
         primary.answer("IDENTIFY_SYSTEM", "42", "1", "0/1000100");
@@ -270,6 +275,14 @@ class BridgeProbeTest {
         return new AppendResponse(0, 1, lsn, Lsn.INVALID, HotStandbyFeedback.EMPTY, null);
     }
 
+    /** A bridge connection to {@code node}, reporting to {@code parent}. */
+    private static ActorRef<NodeProposerConnection.Command> nodeConnection(Peer node,
+            TestProbe<NodeProposerConnection.Event> parent) {
+        return testKit.spawn(NodeProposerConnection.create(
+                NodeProposerConnection.Settings.defaults("bridge", null, TIMELINE), parent.getRef(),
+                node.socketFactory()));
+    }
+
     private static StandbyStatusUpdate statusUpdate(byte[] written) {
         FrameDecoder framer = FrameDecoder.forClient(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE);
         framer.feed(written);
@@ -289,15 +302,7 @@ class BridgeProbeTest {
     void aNodesAcceptorMessagesGoFromItsReaderToTheParent() {
         Peer node = new Peer();
         TestProbe<NodeProposerConnection.Event> parent = testKit.createTestProbe();
-        ActorRef<NodeProposerConnection.Command> connection = testKit.spawn(NodeProposerConnection.create(
-                NodeProposerConnection.Settings.defaults("bridge", null, TIMELINE), parent.getRef(),
-                new SocketFactory() {
-                    @Override
-                    public <T> Halves attach(ActorContext<T> context, ActorRef<SocketReader.Event> events) {
-                        node.events = events;
-                        return new Halves(node.reader.getRef(), node.writer.getRef());
-                    }
-                }));
+        ActorRef<NodeProposerConnection.Command> connection = nodeConnection(node, parent);
         node.accept();
         node.written(Query.class);
         node.server(CopyBothResponse.REPLICATION);
@@ -323,13 +328,7 @@ class BridgeProbeTest {
         Peer primary = new Peer();
         TestProbe<PrimaryReplicationClient.Event> parent = testKit.createTestProbe();
         ActorRef<PrimaryReplicationClient.Command> client = testKit.spawn(PrimaryReplicationClient.create(
-                settings().primary(), parent.getRef(), new SocketFactory() {
-                    @Override
-                    public <T> Halves attach(ActorContext<T> context, ActorRef<SocketReader.Event> events) {
-                        primary.events = events;
-                        return new Halves(primary.reader.getRef(), primary.writer.getRef());
-                    }
-                }));
+                settings().primary(), parent.getRef(), primary.socketFactory()));
         client.tell(PrimaryReplicationClient.StartStreaming.at(SEGMENT));
         primary.accept();
         primary.answer("IDENTIFY_SYSTEM", "42", "1", "0/1000100");
@@ -370,15 +369,7 @@ class BridgeProbeTest {
     void aSendFrameIsWrittenAsItIs() {
         Peer node = new Peer();
         TestProbe<NodeProposerConnection.Event> parent = testKit.createTestProbe();
-        ActorRef<NodeProposerConnection.Command> connection = testKit.spawn(NodeProposerConnection.create(
-                NodeProposerConnection.Settings.defaults("bridge", null, TIMELINE), parent.getRef(),
-                new SocketFactory() {
-                    @Override
-                    public <T> Halves attach(ActorContext<T> context, ActorRef<SocketReader.Event> events) {
-                        node.events = events;
-                        return new Halves(node.reader.getRef(), node.writer.getRef());
-                    }
-                }));
+        ActorRef<NodeProposerConnection.Command> connection = nodeConnection(node, parent);
         byte[] frame = ProposerCodec.encodeCopyData(new AppendRequest(0, 1, TERM_START, TERM_START.plus(3),
                 Lsn.INVALID, Lsn.INVALID, new byte[] {1, 2, 3}));
         connection.tell(new NodeProposerConnection.SendFrame(frame, 7)); // before CopyBoth: kept

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.TestKits;
+import dev.walkeeper.actors.TestSegments;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.actors.timeline.Timeline;
@@ -23,9 +24,7 @@ import dev.walkeeper.protocol.pg.SqlState;
 import dev.walkeeper.protocol.replication.ReceiverMessage.StandbyStatusUpdate;
 import dev.walkeeper.protocol.replication.ReplicationCodec;
 import dev.walkeeper.protocol.replication.SenderMessage.XLogData;
-import dev.walkeeper.protocol.wal.XLogFileName;
 import java.io.ByteArrayOutputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -53,11 +52,7 @@ class PullReplicationRoleTest {
 
     @BeforeEach
     void writeSegment() throws Exception {
-        segment = new byte[SEG];
-        for (int i = 0; i < SEG; i++) {
-            segment[i] = (byte) (i * 31 + 7);
-        }
-        Files.write(dir.resolve(XLogFileName.of(1, 1, SEG)), segment);
+        segment = TestSegments.writeFirst(dir, SEG);
     }
 
     private Timeline.Status status(Lsn flush, Lsn commit) {

@@ -62,33 +62,39 @@ class QueryLoopTest {
                 Long.toString(0x1FFFF00)), c.next());
         assertEquals(DataRow.ofText("push", "connected 1", "127.0.0.1:7000", "0/2FFFF00", "0/2F00000", "0/2F00000",
                 Long.toString(0xFFF00)), c.next());
-        assertEquals(new CommandComplete("TIMELINE_CONSUMERS"), c.next());
-        assertEquals(ReadyForQuery.IDLE, c.next());
-        c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+        expectDone(c, "TIMELINE_CONSUMERS");
     }
 
     @Test
     void identifySystemTellsRecoveryClientsTheFlushLsn() throws Exception {
-        ConnectionProbe c = ConnectionProbe.loggedIn(testKit, null, "user", "u", "application_name", "safekeeper-2",
-                "options", TIMELINE_OPTIONS);
-        c.query("IDENTIFY_SYSTEM");
-        answerStatus(c.resolve(testKit, TIMELINE), status(true));
-        c.next(RowDescription.class);
-        assertEquals(DataRow.ofText("99", "1", "0/3000000", null), c.next());
-        assertEquals(new CommandComplete("IDENTIFY_SYSTEM"), c.next());
-        assertEquals(ReadyForQuery.IDLE, c.next());
-        c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+        assertEquals(DataRow.ofText("99", "1", "0/3000000", null), identifySystem(status(true),
+                "user", "u", "application_name", "safekeeper-2", "options", TIMELINE_OPTIONS));
     }
 
     @Test
     void identifySystemOfATimelineNotCreatedYetReportsTheNodesSystemIdAndNoPosition() throws Exception {
-        ConnectionProbe c = ConnectionProbe.loggedIn(testKit, null, "user", "u", "replication", "database",
-                "database", "db", "options", TIMELINE_OPTIONS);
+        assertEquals(DataRow.ofText(Long.toUnsignedString(ConnectionProbe.SYSTEM_ID), "1", "0/0", "db"),
+                identifySystem(status(false),
+                        "user", "u", "replication", "database", "database", "db", "options", TIMELINE_OPTIONS));
+    }
+
+    /**
+     * IDENTIFY_SYSTEM on a connection logged in with {@code startupParams}, the timeline answering
+     * {@code status}: the row it answers with.
+     */
+    private static DataRow identifySystem(Timeline.Status status, String... startupParams) throws Exception {
+        ConnectionProbe c = ConnectionProbe.loggedIn(testKit, null, startupParams);
         c.query("IDENTIFY_SYSTEM");
-        answerStatus(c.resolve(testKit, TIMELINE), status(false));
+        answerStatus(c.resolve(testKit, TIMELINE), status);
         c.next(RowDescription.class);
-        assertEquals(DataRow.ofText(Long.toUnsignedString(ConnectionProbe.SYSTEM_ID), "1", "0/0", "db"), c.next());
-        assertEquals(new CommandComplete("IDENTIFY_SYSTEM"), c.next());
+        DataRow row = c.next(DataRow.class);
+        expectDone(c, "IDENTIFY_SYSTEM");
+        return row;
+    }
+
+    /** The end of a command that asked the timeline: its tag, ReadyForQuery, and the reader released. */
+    private static void expectDone(ConnectionProbe c, String tag) {
+        assertEquals(new CommandComplete(tag), c.next());
         assertEquals(ReadyForQuery.IDLE, c.next());
         c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.TestKits;
+import dev.walkeeper.actors.TestSegments;
 import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.persistence.wal.WalSegmentRemovedException;
 import dev.walkeeper.protocol.Lsn;
@@ -54,11 +55,7 @@ class WalSenderTest {
 
     @BeforeEach
     void writeSegment() throws Exception {
-        segment = new byte[SEG];
-        for (int i = 0; i < SEG; i++) {
-            segment[i] = (byte) (i * 13 + 5);
-        }
-        Files.write(dir.resolve(XLogFileName.of(1, 1, SEG)), segment);
+        segment = TestSegments.writeFirst(dir, SEG);
     }
 
     private ActorRef<WalSender.Command> spawn(Lsn start, Lsn limit, int maxBytesInFlight, Duration keepalive) {

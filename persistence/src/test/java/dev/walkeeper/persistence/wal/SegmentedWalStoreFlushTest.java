@@ -1,5 +1,9 @@
 package dev.walkeeper.persistence.wal;
 
+import static dev.walkeeper.persistence.wal.WalTestFiles.SEG;
+import static dev.walkeeper.persistence.wal.WalTestFiles.fileNames;
+import static dev.walkeeper.persistence.wal.WalTestFiles.name;
+import static dev.walkeeper.persistence.wal.WalTestFiles.partial;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -9,7 +13,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.wal.WalFormat;
 import dev.walkeeper.protocol.wal.WalGenerator;
-import dev.walkeeper.protocol.wal.XLogFileName;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.channels.FileChannel;
@@ -18,19 +21,16 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The two phases of a flush, the spare segment made ahead, crashes between phases, a failed fsync. */
 class SegmentedWalStoreFlushTest {
-    private static final int SEG = 1 << 20;
     private static final WalFormat FORMAT = new WalFormat(150018, 7000000000000000001L, SEG, 1);
     private static final Lsn START = new Lsn(SEG);
 
@@ -57,8 +57,7 @@ class SegmentedWalStoreFlushTest {
     void writesGoOnWhileAJobSyncsAndCompletingItMakesOnlyItsTargetDurable(@TempDir Path dir) throws Exception {
         GatedSync sync = new GatedSync();
         WalGenerator wal = new WalGenerator(FORMAT, START, 100);
-        try (SegmentedWalStore store = SegmentedWalStore.open(dir, FORMAT, Lsn.INVALID, sync)) {
-            store.initialize(START);
+        try (SegmentedWalStore store = initialized(dir, sync)) {
             store.write(store.writeLsn(), wal.nextRecords(20_000));
             Lsn first = store.writeRecordLsn();
             WalStore.FlushJob job = store.prepareFlush();
@@ -94,8 +93,7 @@ class SegmentedWalStoreFlushTest {
 
     @Test
     void aJobWithNothingWrittenHasNoWork(@TempDir Path dir) throws IOException {
-        try (SegmentedWalStore store = SegmentedWalStore.open(dir, FORMAT, Lsn.INVALID)) {
-            store.initialize(START);
+        try (SegmentedWalStore store = initialized(dir)) {
             store.write(store.writeLsn(), new WalGenerator(FORMAT, START, 100).nextRecords(1000));
             store.flush();
             WalStore.FlushJob job = store.prepareFlush();
@@ -109,8 +107,7 @@ class SegmentedWalStoreFlushTest {
     @Test
     void theNextSegmentIsMadeAheadByAFlushAndTheSwitchTakesIt(@TempDir Path dir) throws IOException {
         WalGenerator wal = new WalGenerator(FORMAT, START, 1000);
-        try (SegmentedWalStore store = SegmentedWalStore.open(dir, FORMAT, Lsn.INVALID)) {
-            store.initialize(START);
+        try (SegmentedWalStore store = initialized(dir)) {
             store.write(store.writeLsn(), wal.nextRecords(SEG / 2 - 10_000));
             store.flush();
             assertEquals(Set.of(partial(1)), fileNames(dir), "not yet half way: no spare");
@@ -138,8 +135,7 @@ class SegmentedWalStoreFlushTest {
     @Test
     void reopeningAfterACrashBetweenRunAndCompleteFindsTheWrittenEnd(@TempDir Path dir) throws IOException {
         WalGenerator wal = new WalGenerator(FORMAT, START, 1000);
-        try (SegmentedWalStore store = SegmentedWalStore.open(dir, FORMAT, Lsn.INVALID)) {
-            store.initialize(START);
+        try (SegmentedWalStore store = initialized(dir)) {
             store.write(store.writeLsn(), wal.nextRecords(SEG + SEG / 4));
             WalStore.FlushJob job = store.prepareFlush();
             job.run(); // synced and renamed, never completed: the "crash" comes first
@@ -156,8 +152,7 @@ class SegmentedWalStoreFlushTest {
     void aFilledSegmentNeverSyncedIsDecodedThroughNotSkipped(@TempDir Path dir) throws IOException {
         WalGenerator wal = new WalGenerator(FORMAT, START, 1000);
         List<Lsn> starts = new ArrayList<>();
-        try (SegmentedWalStore store = SegmentedWalStore.open(dir, FORMAT, Lsn.INVALID)) {
-            store.initialize(START);
+        try (SegmentedWalStore store = initialized(dir)) {
             while (store.writeLsn().compareTo(new Lsn(2L * SEG + SEG / 4)) < 0) {
                 starts.add(wal.position());
                 store.write(store.writeLsn(), wal.nextRecord(1000));
@@ -189,8 +184,7 @@ class SegmentedWalStoreFlushTest {
             channel.force(metaData);
         };
         WalGenerator wal = new WalGenerator(FORMAT, START, 100);
-        try (SegmentedWalStore store = SegmentedWalStore.open(dir, FORMAT, Lsn.INVALID, sync)) {
-            store.initialize(START);
+        try (SegmentedWalStore store = initialized(dir, sync)) {
             store.write(store.writeLsn(), wal.nextRecords(10_000));
             WalStore.FlushJob job = store.prepareFlush();
             WalSyncFailedException failed = assertThrows(WalSyncFailedException.class, job::run);
@@ -209,8 +203,7 @@ class SegmentedWalStoreFlushTest {
     @Test
     void aJobPreparedBeforeATruncationOrCloseIsStale(@TempDir Path dir) throws IOException {
         WalGenerator wal = new WalGenerator(FORMAT, START, 100);
-        try (SegmentedWalStore store = SegmentedWalStore.open(dir, FORMAT, Lsn.INVALID)) {
-            store.initialize(START);
+        try (SegmentedWalStore store = initialized(dir)) {
             store.write(store.writeLsn(), wal.nextRecord(100));
             Lsn cut = store.writeRecordLsn();
             store.write(store.writeLsn(), wal.nextRecords(10_000));
@@ -228,17 +221,15 @@ class SegmentedWalStoreFlushTest {
         }
     }
 
-    private static Set<String> fileNames(Path dir) throws IOException {
-        try (Stream<Path> files = Files.list(dir)) {
-            return files.map(p -> p.getFileName().toString()).collect(TreeSet::new, Set::add, Set::addAll);
-        }
+    /** A new store in {@code dir} whose WAL starts at {@link #START}. */
+    private static SegmentedWalStore initialized(Path dir) throws IOException {
+        return initialized(dir, FileSync.FORCE);
     }
 
-    private static String name(long segNo) {
-        return XLogFileName.of(1, segNo, SEG);
-    }
-
-    private static String partial(long segNo) {
-        return name(segNo) + XLogFileName.PARTIAL_SUFFIX;
+    /** As {@link #initialized(Path)}, its segments synced by {@code sync}. */
+    private static SegmentedWalStore initialized(Path dir, FileSync sync) throws IOException {
+        SegmentedWalStore store = SegmentedWalStore.open(dir, FORMAT, Lsn.INVALID, sync);
+        store.initialize(START);
+        return store;
     }
 }

@@ -1,5 +1,9 @@
 package dev.walkeeper.persistence.wal;
 
+import static dev.walkeeper.persistence.wal.WalTestFiles.SEG;
+import static dev.walkeeper.persistence.wal.WalTestFiles.fileNames;
+import static dev.walkeeper.persistence.wal.WalTestFiles.name;
+import static dev.walkeeper.persistence.wal.WalTestFiles.partial;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -31,12 +35,10 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class SegmentedWalStoreTest {
-    private static final int SEG = 1 << 20;
     private static final WalFormat FORMAT = new WalFormat(150018, 7000000000000000001L, SEG, 1);
     /** A record boundary in segment 1, mid-page on its third page: WAL starts mid-segment as after initdb. */
     private static final Lsn MID_SEGMENT_START = new Lsn(SEG + 2 * WalFormat.XLOG_BLCKSZ + 24 + 8 * 37);
@@ -785,19 +787,6 @@ class SegmentedWalStoreTest {
         }
     }
 
-    private static Set<String> fileNames(Path dir) throws IOException {
-        try (Stream<Path> files = Files.list(dir)) {
-            return files.map(p -> p.getFileName().toString()).collect(TreeSet::new, Set::add, Set::addAll);
-        }
-    }
-
-    private static String name(long segNo) {
-        return XLogFileName.of(1, segNo, SEG);
-    }
-
-    private static String partial(long segNo) {
-        return name(segNo) + XLogFileName.PARTIAL_SUFFIX;
-    }
 
     private static Path segmentFile(Path dir, long segNo) {
         Path partial = dir.resolve(partial(segNo));

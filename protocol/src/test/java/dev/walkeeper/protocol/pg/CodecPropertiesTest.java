@@ -2,6 +2,7 @@ package dev.walkeeper.protocol.pg;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.walkeeper.protocol.CodecProperties;
 import dev.walkeeper.protocol.Gen;
 import dev.walkeeper.protocol.Seeds;
 import java.nio.charset.StandardCharsets;
@@ -65,15 +66,15 @@ class CodecPropertiesTest {
     void arbitraryFramesDecodeOrFailWithProtocolException(long seed) {
         Seeds.check(seed, gen -> {
             Frame frame = new Frame(type(gen), gen.bytes(200));
-            decodeOrProtocolException(frame, FrontendCodec::decode);
-            decodeOrProtocolException(frame, BackendCodec::decode);
+            CodecProperties.decodeOrProtocolException(frame, FrontendCodec::decode);
+            CodecProperties.decodeOrProtocolException(frame, BackendCodec::decode);
         });
     }
 
     @ParameterizedTest(name = "seed {0}")
     @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
     void arbitraryStartupPacketsDecodeOrFailWithProtocolException(long seed) {
-        Seeds.check(seed, gen -> decodeOrProtocolException(new Frame(Frame.UNTYPED, startupBody(gen)),
+        Seeds.check(seed, gen -> CodecProperties.decodeOrProtocolException(new Frame(Frame.UNTYPED, startupBody(gen)),
                 FrontendCodec::decode));
     }
 
@@ -164,13 +165,5 @@ class CodecPropertiesTest {
             }
         }
         return decoded;
-    }
-
-    private static void decodeOrProtocolException(Frame frame, Function<Frame, Object> decode) {
-        try {
-            decode.apply(frame);
-        } catch (ProtocolException expected) {
-            // The one allowed failure.
-        }
     }
 }

@@ -1,10 +1,7 @@
 package dev.walkeeper.protocol.replication;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.Bytes;
-import dev.walkeeper.protocol.pg.ProtocolException;
 import dev.walkeeper.protocol.replication.ReceiverMessage.HotStandbyFeedback;
 import dev.walkeeper.protocol.replication.ReceiverMessage.NeonStatusUpdate;
 import dev.walkeeper.protocol.replication.ReceiverMessage.StandbyStatusUpdate;
@@ -12,17 +9,16 @@ import dev.walkeeper.protocol.replication.ReceiverMessage.StartPosition;
 import dev.walkeeper.protocol.replication.SenderMessage.PrimaryKeepalive;
 import dev.walkeeper.protocol.replication.SenderMessage.XLogData;
 import dev.walkeeper.protocol.safekeeper.PageserverFeedback;
+import dev.walkeeper.protocol.CodecProperties;
 import dev.walkeeper.protocol.Gen;
 import dev.walkeeper.protocol.Seeds;
-import java.util.Arrays;
-import java.util.List;
-import java.util.function.Function;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Whatever a peer sends, both decoders answer with a message or a {@link ProtocolException} —
- * never another exception — and every message survives encode → decode unchanged.
+ * Whatever a peer sends, both decoders answer with a message or a
+ * {@link dev.walkeeper.protocol.pg.ProtocolException} — never another exception — and every
+ * message survives encode → decode unchanged.
  */
 class ReplicationCodecPropertiesTest {
 
@@ -54,48 +50,27 @@ class ReplicationCodecPropertiesTest {
     @ParameterizedTest(name = "seed {0}")
     @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
     void corruptedMessagesDecodeOrFailWithProtocolException(long seed) {
-        Seeds.check(seed, gen -> {
-            SenderMessage sender = senderMessage(gen);
-            ReceiverMessage receiver = receiverMessage(gen);
-            int position = gen.between(0, 10_000);
-            byte value = gen.anyByte();
-            int cut = gen.between(0, 10_000);
-            for (byte[] wire : List.of(ReplicationCodec.encode(sender), ReplicationCodec.encode(receiver))) {
-                wire[position % wire.length] = value;
-                decodeBothWays(Arrays.copyOf(wire, wire.length - cut % wire.length));
-            }
-        });
+        Seeds.check(seed, gen -> CodecProperties.corruptEach(gen, ReplicationCodecPropertiesTest::decodeBothWays,
+                ReplicationCodec.encode(senderMessage(gen)), ReplicationCodec.encode(receiverMessage(gen))));
     }
 
     @ParameterizedTest(name = "seed {0}")
     @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
     void senderMessagesRoundTrip(long seed) {
-        Seeds.check(seed, gen -> {
-            SenderMessage message = senderMessage(gen);
-            assertEquals(message, ReplicationCodec.decodeSenderMessage(ReplicationCodec.encode(message)));
-        });
+        CodecProperties.roundTrips(seed, ReplicationCodecPropertiesTest::senderMessage, ReplicationCodec::encode,
+                ReplicationCodec::decodeSenderMessage);
     }
 
     @ParameterizedTest(name = "seed {0}")
     @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
     void receiverMessagesRoundTrip(long seed) {
-        Seeds.check(seed, gen -> {
-            ReceiverMessage message = receiverMessage(gen);
-            assertEquals(message, ReplicationCodec.decodeReceiverMessage(ReplicationCodec.encode(message)));
-        });
+        CodecProperties.roundTrips(seed, ReplicationCodecPropertiesTest::receiverMessage, ReplicationCodec::encode,
+                ReplicationCodec::decodeReceiverMessage);
     }
 
     private static void decodeBothWays(byte[] payload) {
-        decodeOrProtocolException(payload, ReplicationCodec::decodeSenderMessage);
-        decodeOrProtocolException(payload, ReplicationCodec::decodeReceiverMessage);
-    }
-
-    private static void decodeOrProtocolException(byte[] payload, Function<byte[], ?> decoder) {
-        try {
-            decoder.apply(payload);
-        } catch (ProtocolException expected) {
-            // The only acceptable failure.
-        }
+        CodecProperties.decodeOrProtocolException(payload, ReplicationCodec::decodeSenderMessage);
+        CodecProperties.decodeOrProtocolException(payload, ReplicationCodec::decodeReceiverMessage);
     }
 
     private static SenderMessage senderMessage(Gen gen) {

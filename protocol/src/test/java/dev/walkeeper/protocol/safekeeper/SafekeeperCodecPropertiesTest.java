@@ -1,10 +1,7 @@
 package dev.walkeeper.protocol.safekeeper;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.Bytes;
-import dev.walkeeper.protocol.pg.ProtocolException;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AppendResponse;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.VoteResponse;
@@ -12,20 +9,20 @@ import dev.walkeeper.protocol.safekeeper.ProposerMessage.AppendRequest;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage.ProposerElected;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage.ProposerGreeting;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage.VoteRequest;
+import dev.walkeeper.protocol.CodecProperties;
 import dev.walkeeper.protocol.Gen;
 import dev.walkeeper.protocol.Seeds;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.function.Function;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Whatever a peer sends, both decoders answer with a message or a {@link ProtocolException} —
- * never another exception — and every message survives encode → decode unchanged.
+ * Whatever a peer sends, both decoders answer with a message or a
+ * {@link dev.walkeeper.protocol.pg.ProtocolException} — never another exception — and every
+ * message survives encode → decode unchanged.
  */
 class SafekeeperCodecPropertiesTest {
     private static final String HEX = "0123456789abcdefABCDEF";
@@ -61,35 +58,22 @@ class SafekeeperCodecPropertiesTest {
     @ParameterizedTest(name = "seed {0}")
     @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
     void corruptedMessagesDecodeOrFailWithProtocolException(long seed) {
-        Seeds.check(seed, gen -> {
-            ProposerMessage proposer = proposerMessage(gen);
-            AcceptorMessage acceptor = acceptorMessage(gen);
-            int position = gen.between(0, 10_000);
-            byte value = gen.anyByte();
-            int cut = gen.between(0, 10_000);
-            for (byte[] wire : List.of(ProposerCodec.encode(proposer), AcceptorCodec.encode(acceptor))) {
-                wire[position % wire.length] = value;
-                decodeBoth(Arrays.copyOf(wire, wire.length - cut % wire.length));
-            }
-        });
+        Seeds.check(seed, gen -> CodecProperties.corruptEach(gen, SafekeeperCodecPropertiesTest::decodeBoth,
+                ProposerCodec.encode(proposerMessage(gen)), AcceptorCodec.encode(acceptorMessage(gen))));
     }
 
     @ParameterizedTest(name = "seed {0}")
     @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
     void proposerMessagesRoundTrip(long seed) {
-        Seeds.check(seed, gen -> {
-            ProposerMessage message = proposerMessage(gen);
-            assertEquals(message, ProposerCodec.decode(ProposerCodec.encode(message)));
-        });
+        CodecProperties.roundTrips(seed, SafekeeperCodecPropertiesTest::proposerMessage, ProposerCodec::encode,
+                ProposerCodec::decode);
     }
 
     @ParameterizedTest(name = "seed {0}")
     @MethodSource("dev.walkeeper.protocol.Seeds#seeds")
     void acceptorMessagesRoundTrip(long seed) {
-        Seeds.check(seed, gen -> {
-            AcceptorMessage message = acceptorMessage(gen);
-            assertEquals(message, AcceptorCodec.decode(AcceptorCodec.encode(message)));
-        });
+        CodecProperties.roundTrips(seed, SafekeeperCodecPropertiesTest::acceptorMessage, AcceptorCodec::encode,
+                AcceptorCodec::decode);
     }
 
     private static byte tag(Gen gen) {
@@ -169,15 +153,7 @@ class SafekeeperCodecPropertiesTest {
     }
 
     private static void decodeBoth(byte[] payload) {
-        decodeOrProtocolException(payload, ProposerCodec::decode);
-        decodeOrProtocolException(payload, AcceptorCodec::decode);
-    }
-
-    private static void decodeOrProtocolException(byte[] payload, Function<byte[], Object> decode) {
-        try {
-            decode.apply(payload);
-        } catch (ProtocolException expected) {
-            // The one allowed failure.
-        }
+        CodecProperties.decodeOrProtocolException(payload, ProposerCodec::decode);
+        CodecProperties.decodeOrProtocolException(payload, AcceptorCodec::decode);
     }
 }
