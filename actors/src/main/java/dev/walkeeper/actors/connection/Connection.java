@@ -68,7 +68,7 @@ public final class Connection {
     /** What drives a pull replication stream besides the client's messages. */
     sealed interface Streaming extends Command {}
 
-    record PositionsChanged(Timeline.Positions positions) implements Streaming {}
+    record PositionsChanged(Timeline.PositionsEvent positions) implements Streaming {}
 
     record FromSender(WalSender.Event event) implements Streaming {}
 

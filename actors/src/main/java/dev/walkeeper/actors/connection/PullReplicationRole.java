@@ -108,7 +108,7 @@ final class PullReplicationRole {
                 DispatcherSelector.blocking());
         PullReplicationRole role = new PullReplicationRole(ctx, start.start(), toFlush, timeline, sender);
         timeline.tell(new Timeline.WatchPositions(
-                ctx.actor().messageAdapter(Timeline.Positions.class, Connection.PositionsChanged::new)));
+                ctx.actor().messageAdapter(Timeline.PositionsEvent.class, Connection.PositionsChanged::new)));
         role.report();
         return Optional.of(role);
     }
@@ -156,7 +156,12 @@ final class PullReplicationRole {
     /** New positions, or news from the sender. */
     Next onEvent(Connection.Streaming event) {
         if (event instanceof Connection.PositionsChanged changed) {
-            Timeline.Positions positions = changed.positions();
+            if (changed.positions() instanceof Timeline.Interrupted interrupted) {
+                ctx.actor().getLog().info("{}: ending replication: {}", ctx.client(), interrupted.reason());
+                ctx.write(ErrorResponse.error(SqlState.INTERNAL_ERROR, interrupted.reason()));
+                return Next.DRAIN;
+            }
+            Timeline.Positions positions = (Timeline.Positions) changed.positions();
             sender.tell(new WalSender.Serve(toFlush ? positions.flushLsn() : positions.commitLsn()));
             return Next.STAY;
         }

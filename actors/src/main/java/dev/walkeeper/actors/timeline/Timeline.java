@@ -88,11 +88,21 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
      * Subscribes to the positions WAL may be served up to: the subscriber gets a {@link Positions}
      * now and after every flush that moved them, until it stops.
      */
-    public record WatchPositions(ActorRef<Positions> subscriber) implements Command {}
+    public record WatchPositions(ActorRef<PositionsEvent> subscriber) implements Command {}
 
-    public record Positions(long term, long lastLogTerm, Lsn flushLsn, Lsn commitLsn) {}
+    /** What a positions subscriber is told. */
+    public sealed interface PositionsEvent {}
 
-    private record WatcherGone(ActorRef<Positions> subscriber) implements Command {}
+    public record Positions(long term, long lastLogTerm, Lsn flushLsn, Lsn commitLsn) implements PositionsEvent {}
+
+    /**
+     * No more positions will come: the timeline is restarting after an error (its ActorRef
+     * survives a restart, so a watch would never tell) or became unavailable. Subscribe again,
+     * or end the stream.
+     */
+    public record Interrupted(String reason) implements PositionsEvent {}
+
+    private record WatcherGone(ActorRef<PositionsEvent> subscriber) implements Command {}
 
     /**
      * A WAL consumer of this timeline and how far it got: pull clients report on every standby
@@ -173,7 +183,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     private boolean flushWanted;
     /** Why the timeline refuses service for good, or null. */
     private String unavailable;
-    private final java.util.Set<ActorRef<Positions>> watchers = new java.util.HashSet<>();
+    private final java.util.Set<ActorRef<PositionsEvent>> watchers = new java.util.HashSet<>();
     private Positions lastPositions;
     private final java.util.Map<String, WalConsumer> consumers = new java.util.TreeMap<>();
     private final List<PushReplicator.Downstream> downstreams;
@@ -215,7 +225,10 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
                     openWalOnceCreated(state);
                 })
                 // A restarted timeline reopens its WAL and finds its end again: nothing may hold it.
-                .onSignal(PreRestart.instance(), state -> closeWal())
+                .onSignal(PreRestart.instance(), state -> {
+                    interruptClients("timeline " + id + " restarts after an error; reconnect");
+                    closeWal();
+                })
                 .onSignal(PostStop.instance(), state -> closeWal())
                 .build();
     }
@@ -412,11 +425,19 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         unavailable = "timeline " + id + " is unavailable: " + e.getMessage()
                 + (e.getCause() != null ? " (" + e.getCause().getMessage() + ")" : "");
         context.getLog().error("timeline {}: WAL fsync failed; refusing service until the node restarts", id, e);
+        interruptClients(unavailable);
+    }
+
+    /** The attached proposer fails and position subscribers are interrupted: their streams end. */
+    private void interruptClients(String reason) {
         if (attached != null) {
-            attached.tell(new Failed(unavailable, false));
+            attached.tell(new Failed(reason, false));
         }
         attached = null;
         attachedConnection = null;
+        Interrupted interrupted = new Interrupted(reason);
+        watchers.forEach(w -> w.tell(interrupted));
+        watchers.clear();
     }
 
     private Consumer<AcceptorMessage> replyToAttached() {
@@ -459,6 +480,10 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     }
 
     private Effect<AcceptorEvent, AcceptorState> onWatchPositions(AcceptorState state, WatchPositions watch) {
+        if (unavailable != null) {
+            watch.subscriber().tell(new Interrupted(unavailable));
+            return Effect().none();
+        }
         if (watchers.add(watch.subscriber())) {
             context.watchWith(watch.subscriber(), new WatcherGone(watch.subscriber()));
         }

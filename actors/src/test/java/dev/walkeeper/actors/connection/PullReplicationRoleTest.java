@@ -15,6 +15,7 @@ import dev.walkeeper.actors.timeline.Timeline;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
 import dev.walkeeper.protocol.pg.BackendMessage.CopyBothResponse;
+import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
 import dev.walkeeper.protocol.pg.BackendMessage.ReadyForQuery;
 import dev.walkeeper.protocol.pg.BackendMessage.RowDescription;
 import dev.walkeeper.protocol.pg.CopyData;
@@ -98,7 +99,7 @@ class PullReplicationRoleTest {
         assertEquals(CopyBothResponse.REPLICATION, c.next());
         assertEquals(32, c.reader.expectMessageClass(SocketReader.SwitchDecoder.class).window());
         c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
-        ActorRef<Timeline.Positions> positions =
+        ActorRef<Timeline.PositionsEvent> positions =
                 timeline.expectMessageClass(Timeline.WatchPositions.class).subscriber();
         Timeline.WalConsumer consumer = timeline.expectMessageClass(Timeline.ConsumerReport.class).consumer();
         assertEquals("pull", consumer.kind());
@@ -158,5 +159,23 @@ class PullReplicationRoleTest {
         c.events.tell(new SocketReader.PeerClosed("reset"));
         timeline.expectMessage(new Timeline.ConsumerGone(c.connection.path().name()));
         c.writer.expectTerminated(c.connection);
+    }
+
+    /** A timeline that restarts or turns unavailable interrupts its subscribers: the stream ends with an error. */
+    @Test
+    void anInterruptedTimelineEndsTheStreamWithAnError() throws Exception {
+        Requested requested = request("START_REPLICATION " + SEG1, status(SEG1, SEG1));
+        ConnectionProbe c = requested.c();
+        TestProbe<Timeline.Command> timeline = requested.timeline();
+        assertEquals(CopyBothResponse.REPLICATION, c.next());
+        ActorRef<Timeline.PositionsEvent> positions =
+                timeline.expectMessageClass(Timeline.WatchPositions.class).subscriber();
+        timeline.expectMessageClass(Timeline.ConsumerReport.class);
+
+        positions.tell(new Timeline.Interrupted("timeline t restarts after an error; reconnect"));
+        ErrorResponse error = c.next(ErrorResponse.class);
+        assertEquals(SqlState.INTERNAL_ERROR.code(), error.code());
+        assertTrue(error.message().contains("restarts"), error.message());
+        timeline.expectMessage(new Timeline.ConsumerGone(c.connection.path().name()));
     }
 }

@@ -85,9 +85,21 @@ public final class InMemoryWalStore implements WalStore {
         recordEnd = at;
     }
 
+    /** A test's seam: the next write fails with {@code failure} (an I/O error, not an fsync's). */
+    private volatile IOException nextWriteFailure;
+
+    public void failNextWrite(IOException failure) {
+        nextWriteFailure = failure;
+    }
+
     @Override
     public void write(Lsn begin, byte[] data) throws IOException {
         requireSynced();
+        IOException failure = nextWriteFailure;
+        if (failure != null) {
+            nextWriteFailure = null;
+            throw failure;
+        }
         if (!begin.equals(writeLsn())) {
             throw new IllegalStateException("write at " + begin + " but write_lsn is " + writeLsn());
         }

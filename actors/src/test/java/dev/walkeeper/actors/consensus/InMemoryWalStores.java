@@ -1,9 +1,12 @@
 package dev.walkeeper.actors.consensus;
 
+import java.io.IOException;
+
 import dev.walkeeper.actors.timeline.WalStores;
 import dev.walkeeper.persistence.wal.WalStore;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import java.io.IOException;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -37,6 +40,11 @@ public final class InMemoryWalStores implements WalStores {
     }
 
     public record Stats(int flushes) {}
+
+    /** The next write to the WAL of {@code id} fails with an I/O error. */
+    public synchronized void failNextWrite(TenantTimelineId id, IOException failure) {
+        stores.get(id).failNextWrite(failure);
+    }
 
     /** What the stores hold after a crash: flushed WAL only. */
     public synchronized InMemoryWalStores rebooted() {

@@ -30,6 +30,8 @@ import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -304,12 +306,18 @@ class TimelineTest {
         TestProbe<Timeline.Status> status = testKit.createTestProbe(Timeline.Status.class);
         timeline.tell(new Timeline.GetStatus(status.ref()));
         assertNull(status.receiveMessage().unavailable());
+        TestProbe<Timeline.PositionsEvent> puller = testKit.createTestProbe(Timeline.PositionsEvent.class);
+        timeline.tell(new Timeline.WatchPositions(puller.ref()));
+        puller.expectMessageClass(Timeline.Positions.class);
 
         p.send(timeline, append(1, START, 100));
         p.processed();
         Timeline.Failed failed = p.replies.expectMessageClass(Timeline.Failed.class);
         assertFalse(failed.silent());
         assertTrue(failed.reason().contains("unavailable"), failed.reason());
+        assertTrue(puller.expectMessageClass(Timeline.Interrupted.class).reason().contains("unavailable"));
+        timeline.tell(new Timeline.WatchPositions(puller.ref()));
+        puller.expectMessageClass(Timeline.Interrupted.class);
 
         timeline.tell(new Timeline.GetStatus(status.ref()));
         Timeline.Status s = status.receiveMessage();
@@ -321,5 +329,36 @@ class TimelineTest {
         q.send(timeline, greeting(id));
         assertTrue(q.replies.expectMessageClass(Timeline.Failed.class).reason().contains("unavailable"));
         q.processed();
+    }
+
+    /**
+     * A timeline restarted by its supervisor keeps its ActorRef, so its clients' watches never
+     * fire: it tells them itself (the attached proposer fails, position subscribers are
+     * interrupted), and afterwards serves a new proposer from what was durable.
+     */
+    @Test
+    void aRestartingTimelineTellsItsClients() {
+        InMemoryWalStores wal = new InMemoryWalStores();
+        TenantTimelineId id = newId();
+        ActorRef<Timeline.Command> timeline = testKit.spawn(Behaviors.supervise(Timeline.create(id, 7, wal))
+                .onFailure(SupervisorStrategy.restart()));
+        Proposer p = new Proposer();
+        elect(p, timeline, id, 1, history(1), START);
+        p.send(timeline, append(1, START, 100));
+        assertEquals(START.plus(100), p.reply(AppendResponse.class).flushLsn());
+        TestProbe<Timeline.PositionsEvent> puller = testKit.createTestProbe(Timeline.PositionsEvent.class);
+        timeline.tell(new Timeline.WatchPositions(puller.ref()));
+        puller.expectMessageClass(Timeline.Positions.class);
+
+        wal.failNextWrite(id, new IOException("EIO (injected, not an fsync)"));
+        p.send(timeline, append(1, START.plus(100), 100));
+        assertTrue(p.replies.expectMessageClass(Timeline.Failed.class).reason().contains("restarts"));
+        assertTrue(puller.expectMessageClass(Timeline.Interrupted.class).reason().contains("restarts"));
+
+        Proposer q = new Proposer();
+        elect(q, timeline, id, 2, new TermHistory(List.of(new TermSwitch(1, START), new TermSwitch(2, START.plus(100)))),
+                START.plus(100));
+        q.send(timeline, append(2, START.plus(100), 100));
+        assertEquals(START.plus(200), q.reply(AppendResponse.class).flushLsn());
     }
 }
