@@ -19,6 +19,8 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -146,13 +148,18 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     public record Superseded(long term) implements ProposerReply {}
 
     public static Behavior<Command> create(TenantTimelineId id, long nodeId, WalStores walStores) {
-        return create(id, nodeId, walStores, List.of());
+        return create(id, nodeId, walStores, List.of(), new ConcurrentHashMap<>());
     }
 
-    /** With the downstreams this timeline's committed WAL is pushed to (START_PUSH_REPLICATION). */
+    /**
+     * With the downstreams this timeline's committed WAL is pushed to (START_PUSH_REPLICATION), and
+     * the node's record of timelines whose fsync failed: one there never opens its WAL again in
+     * this process (a restart of the actor included), as PostgreSQL never retries a failed fsync.
+     */
     public static Behavior<Command> create(TenantTimelineId id, long nodeId, WalStores walStores,
-                                           List<PushReplicator.Downstream> downstreams) {
-        return Behaviors.setup(ctx -> new Timeline(ctx, id, nodeId, walStores, downstreams));
+                                           List<PushReplicator.Downstream> downstreams,
+                                           Map<TenantTimelineId, String> syncFailures) {
+        return Behaviors.setup(ctx -> new Timeline(ctx, id, nodeId, walStores, downstreams, syncFailures));
     }
 
     public static PersistenceId persistenceId(TenantTimelineId id) {
@@ -183,6 +190,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     private boolean flushWanted;
     /** Why the timeline refuses service for good, or null. */
     private String unavailable;
+    private final Map<TenantTimelineId, String> syncFailures;
     private final java.util.Set<ActorRef<PositionsEvent>> watchers = new java.util.HashSet<>();
     private Positions lastPositions;
     private final java.util.Map<String, WalConsumer> consumers = new java.util.TreeMap<>();
@@ -191,8 +199,10 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     private final List<ActorRef<PushReplicator.Command>> pushers = new ArrayList<>();
 
     private Timeline(ActorContext<Command> context, TenantTimelineId id, long nodeId, WalStores walStores,
-                     List<PushReplicator.Downstream> downstreams) {
+                     List<PushReplicator.Downstream> downstreams, Map<TenantTimelineId, String> syncFailures) {
         super(persistenceId(id));
+        this.syncFailures = syncFailures;
+        this.unavailable = syncFailures.get(id);
         this.downstreams = List.copyOf(downstreams);
         this.context = context;
         this.id = id;
@@ -424,6 +434,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         }
         unavailable = "timeline " + id + " is unavailable: " + e.getMessage()
                 + (e.getCause() != null ? " (" + e.getCause().getMessage() + ")" : "");
+        syncFailures.put(id, unavailable);
         context.getLog().error("timeline {}: WAL fsync failed; refusing service until the node restarts", id, e);
         interruptClients(unavailable);
     }
@@ -512,7 +523,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     }
 
     private void openWalOnceCreated(AcceptorState state) {
-        if (wal.isOpen() || !state.created()) {
+        if (wal.isOpen() || !state.created() || unavailable != null) {
             return;
         }
         startPushers(state);

@@ -47,7 +47,10 @@ public final class TimelineRegistry {
     /** {@code downstreams}: per timeline, where its committed WAL is pushed. */
     public static Behavior<Command> create(long nodeId, WalStores walStores,
                                            Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams) {
-        return Behaviors.setup(ctx -> running(ctx, nodeId, walStores, Map.copyOf(downstreams), new HashMap<>()));
+        // Outlives every timeline actor (restarts included): a failed fsync is never retried.
+        Map<TenantTimelineId, String> syncFailures = new java.util.concurrent.ConcurrentHashMap<>();
+        return Behaviors.setup(ctx -> running(ctx, nodeId, walStores, Map.copyOf(downstreams), new HashMap<>(),
+                syncFailures));
     }
 
     private static DispatcherSelector timelineDispatcher(ActorContext<?> ctx) {
@@ -58,13 +61,14 @@ public final class TimelineRegistry {
 
     private static Behavior<Command> running(ActorContext<Command> ctx, long nodeId, WalStores walStores,
                                              Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams,
-                                             Map<TenantTimelineId, ActorRef<Timeline.Command>> timelines) {
+                                             Map<TenantTimelineId, ActorRef<Timeline.Command>> timelines,
+                                             Map<TenantTimelineId, String> syncFailures) {
         return Behaviors.receive(Command.class)
                 .onMessage(Get.class, get -> {
                     ActorRef<Timeline.Command> timeline = timelines.computeIfAbsent(get.id(), id -> {
                         ActorRef<Timeline.Command> ref = ctx.spawn(
                                 Behaviors.supervise(Timeline.create(id, nodeId, walStores,
-                                                downstreams.getOrDefault(id, List.of())))
+                                                downstreams.getOrDefault(id, List.of()), syncFailures))
                                         .onFailure(SupervisorStrategy.restartWithBackoff(
                                                 Duration.ofMillis(200), Duration.ofSeconds(10), 0.2)),
                                 "timeline-" + id.tenantId() + "-" + id.timelineId(),

@@ -300,7 +300,8 @@ class TimelineTest {
             throw new IOException("EIO (injected)");
         });
         TenantTimelineId id = newId();
-        ActorRef<Timeline.Command> timeline = testKit.spawn(Timeline.create(id, 7, wal));
+        java.util.Map<TenantTimelineId, String> syncFailures = new java.util.concurrent.ConcurrentHashMap<>();
+        ActorRef<Timeline.Command> timeline = testKit.spawn(Timeline.create(id, 7, wal, List.of(), syncFailures));
         Proposer p = new Proposer();
         elect(p, timeline, id, 1, history(1), START);
         TestProbe<Timeline.Status> status = testKit.createTestProbe(Timeline.Status.class);
@@ -329,6 +330,16 @@ class TimelineTest {
         q.send(timeline, greeting(id));
         assertTrue(q.replies.expectMessageClass(Timeline.Failed.class).reason().contains("unavailable"));
         q.processed();
+
+        // Not even by a new actor for the timeline (a restart, or the registry's next one).
+        testKit.stop(timeline);
+        ActorRef<Timeline.Command> again = testKit.spawn(Timeline.create(id, 7, wal, List.of(), syncFailures));
+        Proposer r = new Proposer();
+        r.send(again, greeting(id));
+        assertTrue(r.replies.expectMessageClass(Timeline.Failed.class).reason().contains("unavailable"));
+        r.processed();
+        again.tell(new Timeline.GetStatus(status.ref()));
+        assertTrue(status.receiveMessage().isUnavailable());
     }
 
     /**
