@@ -1,6 +1,5 @@
 package dev.walkeeper.ops.bench;
 
-import dev.walkeeper.persistence.wal.ZeroFill;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -20,7 +19,7 @@ final class DiskBaseline {
 
     static Result run(Path dir, int size, long nanos) throws IOException {
         Path file = dir.resolve("baseline-" + size);
-        long fileSize = 64L << 20; // rewritten from the start when full, as a recycled segment
+        long fileSize = 1L << 30;
         byte[] bytes = new byte[size];
         ThreadLocalRandom.current().nextBytes(bytes);
         ByteBuffer buffer = ByteBuffer.wrap(bytes);
@@ -28,8 +27,8 @@ final class DiskBaseline {
         long written = 0;
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.READ)) {
-            // Zero-filled like a WAL segment, so each fdatasync flushes data only.
-            ZeroFill.fill(channel, 0, fileSize);
+            // Preallocated like a WAL segment, so each fdatasync flushes data, not file size.
+            channel.write(ByteBuffer.wrap(new byte[1]), fileSize - 1);
             channel.force(true);
             long start = System.nanoTime();
             long position = 0;

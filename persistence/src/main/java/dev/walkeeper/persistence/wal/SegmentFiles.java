@@ -21,15 +21,15 @@ final class SegmentFiles {
     private SegmentFiles() {}
 
     /**
-     * Creates {@code name.partial} full size, its zeros written ({@link ZeroFill}: no holes, so a
-     * later fdatasync flushes data only, neither length nor block allocation): built under a
-     * temporary name, fsynced, renamed, and the directory fsynced, so it exists whole or not at all.
+     * Creates {@code name.partial} full size and zero-filled (sparse): built under a temporary
+     * name, fsynced, renamed, and the directory fsynced, so it exists whole or not at all — and
+     * fdatasync never has to change its length later.
      */
     static Path createPreallocated(Path dir, String name, int size) throws IOException {
         Path temp = dir.resolve(name + TEMP_SUFFIX);
         Files.deleteIfExists(temp);
         try (RandomAccessFile file = new RandomAccessFile(temp.toFile(), "rw")) {
-            ZeroFill.fill(file.getChannel(), 0, size);
+            file.setLength(size);
             file.getChannel().force(true);
         }
         Path partial = dir.resolve(name + XLogFileName.PARTIAL_SUFFIX);

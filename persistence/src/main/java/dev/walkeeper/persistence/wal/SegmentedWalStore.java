@@ -40,8 +40,8 @@ import java.util.TreeMap;
  *
  * <h2>Durability protocol</h2>
  * <ul>
- *   <li><b>New segment</b>: created as {@code <name>.tmp}, its zeros written (no holes, so that
- *       fdatasync never has to change the file's length or allocate blocks: {@link ZeroFill}),
+ *   <li><b>New segment</b>: created as {@code <name>.tmp}, sized with {@code setLength} (a sparse,
+ *       zero-filled file: preallocated, so that fdatasync never has to change the file's length),
  *       fsynced, renamed to {@code <name>.partial}, then the directory is fsynced. The next segment
  *       is made ahead, as a <em>spare</em>, by the flush job that runs once the write position has
  *       passed half of the current segment; the switch to it only opens it. Without a spare (a
@@ -679,8 +679,8 @@ public final class SegmentedWalStore implements WalStore {
             Path file = segments.get(endSegNo);
             OpenSegment segment = new OpenSegment(endSegNo, file);
             try {
-                // Written zeros, not a hole cut with setLength: the WAL that follows is written there.
-                ZeroFill.fill(segment.channel, endOffset, segmentSize);
+                segment.file.setLength(endOffset);
+                segment.file.setLength(segmentSize);
                 segment.channel.force(true);
                 if (!isPartial(file)) {
                     Files.move(file, partialPath(endSegNo), StandardCopyOption.ATOMIC_MOVE);
