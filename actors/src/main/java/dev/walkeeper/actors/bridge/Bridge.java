@@ -11,7 +11,6 @@ import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AppendResponse;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.VoteResponse;
-import dev.walkeeper.protocol.safekeeper.ProposerMessage.AppendRequest;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -63,9 +62,11 @@ public final class Bridge {
 
     private enum LogStatus implements Command { INSTANCE }
 
-    private record Reconnect(int node) implements Command {}
+    /** A node's backoff passed ({@link NodeConnections#disconnected}). */
+    record Reconnect(int node) implements Command {}
 
-    private enum ReconnectPrimary implements Command { INSTANCE }
+    /** The primary's backoff passed ({@link PrimaryConnection#retryLater}). */
+    enum ReconnectPrimary implements Command { INSTANCE }
 
     /** Stop the bridge: the primary and node connections are closed. */
     public enum Stop implements Command { INSTANCE }
@@ -179,44 +180,25 @@ public final class Bridge {
     private final ActorContext<Command> ctx;
     private final TimerScheduler<Command> timers;
     private final Settings settings;
-    private final Function<InetSocketAddress, SocketFactory> sockets;
-    private final ActorRef<PrimaryReplicationClient.Event> primaryEvents;
-    private final ActorRef<NodeProposerConnection.Event> nodeEvents;
-    private ActorRef<PrimaryReplicationClient.Command> primary;
-    /** The streaming primary connection's status updates; null until its {@code Streaming}. */
-    private StandbyStatusReporter primaryStatus;
-    private int primaryGeneration;
-    private Duration primaryBackoff;
+    private final PrimaryConnection primary;
     private PrimaryReplicationClient.Identified identity;
-    @SuppressWarnings("unchecked")
-    private final ActorRef<NodeProposerConnection.Command>[] connections;
-    private final Duration[] backoff;
-    private final int[] generation;
+    private final NodeConnections nodes;
     /** End LSNs of the primary's {@code Wal}s not yet acknowledged: each waits for a quorum of sockets. */
     private final ArrayDeque<Lsn> unacknowledged = new ArrayDeque<>();
-    private final boolean[] behind;
     private Proposer proposer;
     private Lsn reportedFlush = Lsn.INVALID;
     private final CommitTrace trace;
 
-    @SuppressWarnings("unchecked")
     private Bridge(ActorContext<Command> ctx, TimerScheduler<Command> timers, Settings settings,
                    Function<InetSocketAddress, SocketFactory> sockets) {
         this.ctx = ctx;
         this.timers = timers;
         this.settings = settings;
-        this.sockets = sockets;
-        this.primaryEvents = ctx.messageAdapter(PrimaryReplicationClient.Event.class, FromPrimary::new);
-        this.nodeEvents = ctx.messageAdapter(NodeProposerConnection.Event.class, FromNode::new);
-        int n = settings.nodes().size();
-        this.connections = new ActorRef[n];
-        this.backoff = new Duration[n];
-        Arrays.fill(backoff, settings.minBackoff());
-        this.generation = new int[n];
-        this.behind = new boolean[n];
-        this.primaryBackoff = settings.minBackoff();
         this.trace = CommitTrace.get(ctx.getSystem());
-        spawnPrimary();
+        this.nodes = new NodeConnections(ctx, timers, settings, sockets,
+                ctx.messageAdapter(NodeProposerConnection.Event.class, FromNode::new), trace);
+        this.primary = new PrimaryConnection(ctx, timers, settings, sockets,
+                ctx.messageAdapter(PrimaryReplicationClient.Event.class, FromPrimary::new));
     }
 
     /** Waiting for the primary's handshake: the proposer cannot be built before the system id and segment size are known. */
@@ -239,9 +221,7 @@ public final class Bridge {
         proposer = new Proposer(settings.node().timeline(), identified.serverVersionNum(), identified.systemId(),
                 identified.walSegSize(), settings.nodes().size(), basebackup, settings.bufferBytes(),
                 SEND_WINDOW_BYTES);
-        for (int i = 0; i < connections.length; i++) {
-            connections[i] = spawnConnection(i);
-        }
+        nodes.spawnAll(proposer);
         return route(proposer::greetings, electing());
     }
 
@@ -293,7 +273,7 @@ public final class Bridge {
      * segment of the proposer's end of WAL.
      */
     private void startStreaming() {
-        if (primary == null) {
+        if (!primary.connected()) {
             return; // reconnecting: the new client's Identified starts it
         }
         int segSize = identity.walSegSize();
@@ -355,7 +335,7 @@ public final class Bridge {
     }
 
     private Behavior<Command> onNode(NodeProposerConnection.Event event) {
-        int node = indexOf(event.connection());
+        int node = nodes.indexOf(event.connection());
         if (node < 0) {
             return Behaviors.same(); // a connection already replaced
         }
@@ -378,8 +358,7 @@ public final class Bridge {
                 throw new IllegalStateException("unexpected message " + message);
             } catch (IllegalStateException e) {
                 ctx.getLog().warn("node {} broke the protocol, dropping its connection: {}", node, e.getMessage());
-                connections[node].tell(NodeProposerConnection.Stop.INSTANCE);
-                disconnected(node);
+                nodes.drop(node);
                 return Behaviors.same();
             }
         }
@@ -388,60 +367,34 @@ public final class Bridge {
             releaseAcknowledged();
             return next;
         } else if (event instanceof NodeProposerConnection.Ready) {
-            ctx.getLog().info("node {} ({}) connected", node, settings.nodes().get(node));
-            backoff[node] = settings.minBackoff();
+            nodes.connected(node);
         } else if (event instanceof NodeProposerConnection.Failed failed) {
-            ctx.getLog().warn("node {} ({}) failed: {}", node, settings.nodes().get(node), failed.reason());
-            disconnected(node);
+            ctx.getLog().warn("node {} ({}) failed: {}", node, nodes.address(node), failed.reason());
+            nodes.disconnected(node);
         } else if (event instanceof NodeProposerConnection.Closed) {
-            disconnected(node);
+            nodes.disconnected(node);
         }
         return Behaviors.same();
     }
 
-    /** The node is out of the quorum until a new connection is up; the retry waits longer each time. */
-    private void disconnected(int node) {
-        connections[node] = null;
-        proposer.nodeDisconnected(node);
-        Duration delay = backoff[node];
-        backoff[node] = doubled(delay);
-        timers.startSingleTimer(new Reconnect(node), new Reconnect(node), delay);
-    }
-
-    private Duration doubled(Duration delay) {
+    /** Delays double up to {@code max}. */
+    static Duration doubled(Duration delay, Duration max) {
         Duration twice = delay.multipliedBy(2);
-        return twice.compareTo(settings.maxBackoff()) > 0 ? settings.maxBackoff() : twice;
+        return twice.compareTo(max) > 0 ? max : twice;
     }
 
     private Behavior<Command> onReconnect(Reconnect r) {
-        if (connections[r.node()] != null) {
+        if (!nodes.reconnect(r.node())) {
             return Behaviors.same();
         }
-        connections[r.node()] = spawnConnection(r.node());
         return route(() -> proposer.nodeReconnected(r.node()), Behaviors.same());
     }
 
-    private ActorRef<NodeProposerConnection.Command> spawnConnection(int node) {
-        return ctx.spawn(NodeProposerConnection.create(settings.node(), nodeEvents,
-                        sockets.apply(settings.nodes().get(node))),
-                "node-" + node + "-" + (++generation[node]));
-    }
-
-    private int indexOf(ActorRef<NodeProposerConnection.Command> connection) {
-        for (int i = 0; i < connections.length; i++) {
-            if (connection.equals(connections[i])) {
-                return i;
-            }
-        }
-        return -1;
-    }
-
     /**
-     * Runs a proposer input, sends its messages to the node connections (WAL with its end LSN as
-     * the token, so {@code Written} tells how far each socket took it), and reports a commit LSN
-     * advance to the primary at once, on the primary connection's writer. Each distinct message
-     * is encoded once: nodes in step get the same frame. A step-down ends the bridge: another
-     * proposer owns the timeline.
+     * Runs a proposer input, reports a commit LSN advance to the primary at once, on the primary
+     * connection's writer, then sends its messages to the node connections
+     * ({@link NodeConnections#send}). A step-down ends the bridge: another proposer owns the
+     * timeline.
      */
     private Behavior<Command> route(Supplier<List<Proposer.Outbound>> input, Behavior<Command> next) {
         List<Proposer.Outbound> out;
@@ -456,29 +409,13 @@ public final class Bridge {
             // First: the primary's waiting commits are released before the nodes are written to.
             reportedFlush = commit;
             trace.stamp(Stage.BRIDGE_QUORUM, commit.value());
-            if (primaryStatus != null) {
-                primaryStatus.report(commit);
-            } else if (primary != null) { // not streaming yet: it reports once it is
-                primary.tell(new PrimaryReplicationClient.ReportFlushed(commit));
-            } // else the next client gets it when it starts streaming
+            primary.reportFlushed(commit);
             if (!timers.isTimerActive(CommitUpdates.INSTANCE)) {
                 timers.startSingleTimer(CommitUpdates.INSTANCE, COMMIT_UPDATE_DELAY);
             }
         }
-        SharedFrames frames = new SharedFrames();
-        for (Proposer.Outbound o : out) {
-            ActorRef<NodeProposerConnection.Command> connection = connections[o.node()];
-            if (connection == null) {
-                continue;
-            }
-            long token = o.message() instanceof AppendRequest append && !append.isHeartbeat()
-                    ? append.endLsn().value() : NodeProposerConnection.NO_TOKEN;
-            connection.tell(new NodeProposerConnection.SendFrame(frames.frameOf(o.message()), token));
-            if (token != NodeProposerConnection.NO_TOKEN) {
-                trace.stamp(Stage.BRIDGE_APPEND_SENT, token, o.node());
-            }
-        }
-        logNodesFallingBehind();
+        nodes.send(out);
+        nodes.logNodesFallingBehind();
         return next;
     }
 
@@ -491,30 +428,16 @@ public final class Bridge {
         if (proposer == null) {
             return new Status(0, false, Lsn.INVALID, Lsn.INVALID, List.of());
         }
-        List<NodeStatus> nodes = new ArrayList<>();
-        for (int i = 0; i < connections.length; i++) {
+        List<NodeStatus> states = new ArrayList<>();
+        for (int i = 0; i < settings.nodes().size(); i++) {
             Proposer.NodeStatus node = proposer.nodeStatus(i);
-            nodes.add(new NodeStatus(settings.nodes().get(i), node.state(), node.flushLsn(), node.streamingAt()));
+            states.add(new NodeStatus(settings.nodes().get(i), node.state(), node.flushLsn(), node.streamingAt()));
         }
-        return new Status(proposer.term(), proposer.elected(), reportedFlush, proposer.endOfWal(), nodes);
-    }
-
-    /** Said once per time it happens: a node left out of the stream needs an operator's eye. */
-    private void logNodesFallingBehind() {
-        for (int i = 0; i < behind.length; i++) {
-            Proposer.NodeStatus status = proposer.nodeStatus(i);
-            boolean isBehind = status.state() == Proposer.NodeState.BEHIND;
-            if (isBehind && !behind[i]) {
-                ctx.getLog().warn("node {} ({}) is behind: it needs WAL from {} but the buffer starts at {};"
-                                + " it gets no WAL until it is recovered from a peer, the quorum goes on without it", i,
-                        settings.nodes().get(i), status.streamingAt(), proposer.bufferStart());
-            }
-            behind[i] = isBehind;
-        }
+        return new Status(proposer.term(), proposer.elected(), reportedFlush, proposer.endOfWal(), states);
     }
 
     private Behavior<Command> onPrimary(PrimaryReplicationClient.Event event) {
-        if (!event.client().equals(primary)) {
+        if (!primary.isCurrent(event)) {
             return Behaviors.same(); // from a client already replaced
         }
         if (event instanceof PrimaryReplicationClient.Identified identified) {
@@ -527,10 +450,7 @@ public final class Bridge {
             return onWal(wal);
         }
         if (event instanceof PrimaryReplicationClient.Streaming s) {
-            ctx.getLog().info("primary streaming from {} on timeline {}", s.startLsn(), s.timeline());
-            primaryBackoff = settings.minBackoff();
-            primaryStatus = s.status();
-            primaryStatus.report(reportedFlush); // an advance while it was starting went to the client
+            primary.streaming(s, reportedFlush);
             return Behaviors.same();
         }
         if (event instanceof PrimaryReplicationClient.Failed failed) {
@@ -568,38 +488,19 @@ public final class Bridge {
                     failed.sqlState());
             return stop();
         }
-        ctx.getLog().warn("primary connection failed, retrying in {}: {} (SQLSTATE {})", primaryBackoff,
-                failed.reason(), failed.sqlState());
-        primary = null;
-        primaryStatus = null;
+        primary.retryLater(failed);
         unacknowledged.clear();
-        timers.startSingleTimer(ReconnectPrimary.INSTANCE, ReconnectPrimary.INSTANCE, primaryBackoff);
-        primaryBackoff = doubled(primaryBackoff);
         return Behaviors.same();
     }
 
     private Behavior<Command> onReconnectPrimary() {
-        if (primary == null) {
-            spawnPrimary();
-        }
+        primary.reconnect();
         return Behaviors.same();
     }
 
-    private void spawnPrimary() {
-        primary = ctx.spawn(PrimaryReplicationClient.create(settings.primary(), primaryEvents,
-                        sockets.apply(settings.primaryAddress())),
-                "primary-" + (++primaryGeneration));
-    }
-
     private Behavior<Command> stop() {
-        if (primary != null) {
-            primary.tell(PrimaryReplicationClient.Stop.INSTANCE);
-        }
-        for (ActorRef<NodeProposerConnection.Command> c : connections) {
-            if (c != null) {
-                c.tell(NodeProposerConnection.Stop.INSTANCE);
-            }
-        }
+        primary.stop();
+        nodes.stopAll();
         return Behaviors.stopped();
     }
 }
