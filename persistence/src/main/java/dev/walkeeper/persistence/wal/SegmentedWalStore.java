@@ -8,20 +8,11 @@ import dev.walkeeper.protocol.wal.WalRecordScanner;
 import dev.walkeeper.protocol.wal.XLogFileName;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.NavigableMap;
 import java.util.Objects;
-import java.util.TreeMap;
 
 /**
  * A timeline's WAL in PostgreSQL segment files, as Neon's safekeeper keeps it.
@@ -58,56 +49,32 @@ import java.util.TreeMap;
  *       {@code flushRecordLsn} to {@code writeRecordLsn} as it was when prepared. An I/O error of
  *       a job is latched ({@link WalSyncFailedException}): the store refuses writes and flushes
  *       from then on.</li>
- *   <li><b>{@link #truncate} and {@link #open}</b>: delete the segments after the end's segment,
- *       cut the end's segment at the end and extend it back to full size (so the rest reads as
- *       zeros, at O(1) cost instead of writing up to a segment of zeros), fsync it, give it the
- *       {@code .partial} name, fsync the directory.</li>
+ *   <li><b>{@link #truncate} and {@link #open}</b> ({@link SegmentDirectory#cutAt}): delete the
+ *       segments after the end's segment, fsync the {@code .partial} ones before it and give them
+ *       their final names, cut the end's segment at the end and extend it back to full size (so
+ *       the rest reads as zeros, at O(1) cost instead of writing up to a segment of zeros), fsync
+ *       it, give it the {@code .partial} name, fsync the directory.</li>
  * </ul>
  *
- * <h2>Finding the end of WAL on open</h2>
- * The end is found from the WAL itself, by decoding records forward with a
- * {@link WalRecordScanner} (page headers, record headers, CRCs) up to the first invalid record, a
- * zero {@code xl_tot_len} or page header (never-written space), or a missing segment. Where the
- * decoding starts:
- * <ul>
- *   <li>never after the oldest {@code .partial} segment: a filled segment keeps that name until its
- *       fsync, so later segments may have reached the disk while it has holes; only decoding
- *       through it, CRC by CRC, proves it;</li>
- *   <li>at {@code scanFrom}, a record boundary the caller knows (its journaled flush checkpoint or
- *       commit LSN), when it is valid and its segment exists, and at least one record is found
- *       after it;</li>
- *   <li>otherwise at the first record boundary of the <em>last</em> segment that holds WAL, found as
- *       PostgreSQL's {@code XLogFindNextRecord} finds it: the first page's {@code xlp_rem_len}
- *       (page by page if needed) skips the tail of a record begun in the previous segment. If the
- *       segment holds nothing but such a tail, or no complete record follows the tail (so the tail
- *       itself is unproven: it may be torn), decoding starts in the previous segment instead. Only
- *       the last segment, or the last two, are read: O(one segment), whatever the WAL's length.
- *       A tail followed by valid records is trusted without its CRC (its start is in the previous
- *       segment): only an OS crash that lost a block in the middle of the tail while keeping the
- *       page headers around it and the records after it could fool this, so only WAL that had not
- *       been fsynced (nor acknowledged) before the crash.</li>
- * </ul>
- * A {@code scanFrom} followed by no record is not trusted, because a crash between a truncation
- * below it and the caller's journaling of a lower hint would leave it pointing into zeros past
- * the real end. The end found becomes {@code writeLsn = writeRecordLsn = flushRecordLsn}: what is
- * on disk after a restart is treated as durable, which holds because the segment holding the end
- * (and every {@code .partial} one before it) is fsynced here, the segments with final names were
- * fsynced before they got them, and the directory was fsynced after every creation, deletion and
- * truncation before anything was acknowledged. Bytes after the end are garbage of a torn or
- * rejected write: they are <b>zeroed</b> (the cut described above) and later segments deleted, so
- * the next write continues on a clean tail and a later restart cannot mistake old bytes for WAL.
- * A directory holding no segment whose first page header is set, or only the headers of
- * {@link #initialize} without one complete record after them, opens as an empty store (and its
- * segment files are deleted): no record there was ever acknowledged, and the acceptor's journaled
- * timeline start says where WAL begins.
+ * <h2>Opening</h2>
+ * {@link WalEndScanner} finds the end of WAL by decoding the stored records (its documentation says
+ * from where), and {@link SegmentDirectory#cutAt} fixes the files up to it. The end found becomes
+ * {@code writeLsn = writeRecordLsn = flushRecordLsn}: what is on disk after a restart is treated
+ * as durable, which holds because the segment holding the end (and every {@code .partial} one
+ * before it) is fsynced there, the segments with final names were fsynced before they got them,
+ * and the directory was fsynced after every creation, deletion and truncation before anything was
+ * acknowledged. Bytes after the end are garbage of a torn or rejected write: they are
+ * <b>zeroed</b> (the cut described above) and later segments deleted, so the next write continues
+ * on a clean tail and a later restart cannot mistake old bytes for WAL. Where no end is found
+ * (no segment holds WAL, or only the headers of {@link #initialize}), the store opens empty and
+ * its segment files are deleted.
  *
  * <p>Used by one thread at a time (the timeline actor's), except that a {@link FlushJob} runs on
  * another thread. Not thread-safe otherwise.
  */
 public final class SegmentedWalStore implements WalStore {
-    private static final int READ_CHUNK = 128 * 1024;
-
     private final Path dir;
+    private final SegmentDirectory files;
     private final WalFormat format;
     private final int segmentSize;
     private final FileSync sync;
@@ -138,8 +105,9 @@ public final class SegmentedWalStore implements WalStore {
     /** During a write: the last record end not above {@link #recordEndLimit}. */
     private long recordEndFound;
 
-    private SegmentedWalStore(Path dir, WalFormat format, FileSync sync) {
-        this.dir = dir;
+    private SegmentedWalStore(SegmentDirectory files, WalFormat format, FileSync sync) {
+        this.dir = files.dir();
+        this.files = files;
         this.format = format;
         this.segmentSize = format.walSegSize();
         this.sync = Objects.requireNonNull(sync);
@@ -164,16 +132,7 @@ public final class SegmentedWalStore implements WalStore {
     public static SegmentedWalStore open(Path timelineDir, WalFormat format, Lsn scanFrom, FileSync sync)
             throws IOException {
         Objects.requireNonNull(format);
-        Path dir = timelineDir.toAbsolutePath().normalize();
-        Path existing = dir;
-        while (!Files.isDirectory(existing)) {
-            existing = existing.getParent();
-        }
-        Files.createDirectories(dir);
-        for (Path created = dir; !created.equals(existing); created = created.getParent()) {
-            SegmentFiles.fsyncDirectory(created.getParent()); // its entry must survive a crash too
-        }
-        SegmentedWalStore store = new SegmentedWalStore(dir, format, sync);
+        SegmentedWalStore store = new SegmentedWalStore(SegmentDirectory.create(timelineDir, format), format, sync);
         try {
             store.recover(scanFrom);
         } catch (IOException | RuntimeException e) {
@@ -221,7 +180,7 @@ public final class SegmentedWalStore implements WalStore {
         }
         byte[] head = WalPageHeaders.initialSegmentBytes(format, start);
         WalRecordScanner startScanner = newScanner(start.value());
-        OpenSegment segment = createSegment(start.segmentNumber(segmentSize));
+        OpenSegment segment = files.createSegment(start.segmentNumber(segmentSize));
         current = segment;
         if (head.length > 0) {
             SegmentFiles.writeFully(segment.channel, ByteBuffer.wrap(head), 0);
@@ -321,7 +280,7 @@ public final class SegmentedWalStore implements WalStore {
         if (!empty && spareJob == null) {
             long nextSegNo = current != null ? current.segNo + 1 : writeLsn / segmentSize;
             if (current == null || writeLsn - current.segNo * segmentSize >= segmentSize / 2) {
-                spare = new SegmentFlushJob.Spare(nextSegNo, XLogFileName.of(format.timeline(), nextSegNo, segmentSize));
+                spare = new SegmentFlushJob.Spare(nextSegNo, files.name(nextSegNo));
             }
         }
         SegmentFlushJob job = new SegmentFlushJob(epoch, empty ? 0 : writeRecordLsn, dir, segmentSize, sync,
@@ -404,7 +363,7 @@ public final class SegmentedWalStore implements WalStore {
         dropJobs();
         try {
             closeCurrent();
-            cutAt(end.value(), listSegments());
+            current = files.cutAt(end.value(), files.list());
         } catch (IOException | RuntimeException e) {
             writeFailure = e;
             throw e;
@@ -463,40 +422,18 @@ public final class SegmentedWalStore implements WalStore {
                 + writeRecordLsn() + ", flush_record_lsn " + flushRecordLsn() + "]");
     }
 
-    // ---- Recovery --------------------------------------------------------------------------------
+    // ---- Opening ---------------------------------------------------------------------------------
 
     private void recover(Lsn scanFrom) throws IOException {
         SegmentFiles.deleteTempFiles(dir);
-        NavigableMap<Long, Path> segments = listSegments();
-        long end = -1;
-        if (scanFrom.isValid()) {
-            newScanner(scanFrom.value()); // a malformed hint is the caller's bug: fail loudly
-            if (segments.containsKey(scanFrom.segmentNumber(segmentSize))) {
-                Scan scan = scan(segments, scanFrom.value());
-                if (scan.records > 0) {
-                    end = scan.end;
-                }
-            }
-        }
-        if (end < 0) {
-            end = endFromLastSegments(segments);
-        }
-        if (end >= 0 && end <= firstRecordOfOldestSegment(segments)) {
-            // Headers from initialize() but not one complete record: nothing durable was ever
-            // acknowledged from here, so this is an empty store, to be initialised again.
-            end = -1;
-        }
+        NavigableMap<Long, Path> segments = files.list();
+        long end = new WalEndScanner(dir, format).findEnd(segments, scanFrom);
         if (end < 0) {
             // No segment holds WAL: whatever files there are were created but never written.
-            for (Path file : segments.values()) {
-                Files.delete(file);
-            }
-            if (!segments.isEmpty()) {
-                SegmentFiles.fsyncDirectory(dir);
-            }
+            files.deleteAll(segments);
             return;
         }
-        cutAt(end, segments);
+        current = files.cutAt(end, segments);
         scanner = newScanner(end);
         writeLsn = end;
         writeRecordLsn = end;
@@ -504,195 +441,7 @@ public final class SegmentedWalStore implements WalStore {
         empty = false;
     }
 
-    /** The first record boundary of the oldest segment, or -1 when it has none. */
-    private long firstRecordOfOldestSegment(NavigableMap<Long, Path> segments) throws IOException {
-        Map.Entry<Long, Path> oldest = segments.firstEntry();
-        return oldest == null ? -1 : firstRecord(oldest.getKey(), oldest.getValue()).lsn;
-    }
-
-    /**
-     * The end of WAL decoded from the first record boundary of the last segment holding WAL, as
-     * the class documentation describes; -1 if no segment holds WAL.
-     */
-    private long endFromLastSegments(NavigableMap<Long, Path> segments) throws IOException {
-        long unproven = -1;
-        boolean holdsWal = false;
-        NavigableMap<Long, Path> candidates = segments;
-        for (Map.Entry<Long, Path> entry : segments.entrySet()) {
-            if (isPartial(entry.getValue())) {
-                candidates = segments.headMap(entry.getKey(), true);
-                break;
-            }
-        }
-        for (Map.Entry<Long, Path> entry : candidates.descendingMap().entrySet()) {
-            long segNo = entry.getKey();
-            FirstRecord first = firstRecord(segNo, entry.getValue());
-            if (first == FirstRecord.NO_WAL) {
-                continue;
-            }
-            holdsWal = true;
-            if (first == FirstRecord.NONE) {
-                continue;
-            }
-            Scan scan = scan(segments, first.lsn);
-            if (scan.records > 0 || !first.afterTail || !segments.containsKey(segNo - 1)) {
-                return scan.end;
-            }
-            if (unproven < 0) {
-                unproven = scan.end;
-            }
-        }
-        if (unproven >= 0) {
-            return unproven;
-        }
-        if (holdsWal) {
-            throw new IOException("WAL segments in " + dir + " hold WAL but no record boundary: " + segments.keySet());
-        }
-        return -1;
-    }
-
-    /** Where the first record of a segment begins; see {@link #firstRecord}. */
-    private record FirstRecord(long lsn, boolean afterTail) {
-        /** The first page header is all zeros: the segment was created but never written. */
-        static final FirstRecord NO_WAL = new FirstRecord(-1, false);
-        /** The segment holds WAL but no record starts in it (only a tail, or invalid headers). */
-        static final FirstRecord NONE = new FirstRecord(-2, false);
-    }
-
-    /**
-     * The first record boundary in segment {@code segNo}, found as {@code XLogFindNextRecord} does:
-     * while a page starts with the tail of a record begun earlier ({@code XLP_FIRST_IS_CONTRECORD}),
-     * {@code xlp_rem_len} tells how much of it is on the page; the first record starts after the
-     * tail, MAXALIGNed, or after the header of the first page without the flag. Reads one page
-     * header per page of the tail.
-     */
-    private FirstRecord firstRecord(long segNo, Path file) throws IOException {
-        long segmentStart = segNo * segmentSize;
-        ByteBuffer header = ByteBuffer.allocate(WalFormat.SIZE_OF_XLOG_LONG_PHD).order(ByteOrder.LITTLE_ENDIAN);
-        boolean tailEndsHere = false;
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            for (int page = 0; page < segmentSize; page += WalFormat.XLOG_BLCKSZ) {
-                int headerSize = WalPageHeaders.size(format, segmentStart + page);
-                Arrays.fill(header.array(), (byte) 0);
-                header.clear().limit(headerSize);
-                readFully(channel, header, page);
-                boolean zero = isZero(header, headerSize);
-                if (zero && page == 0) {
-                    return FirstRecord.NO_WAL;
-                }
-                if (zero) {
-                    // Never-written space: fine right after a tail that ended with the previous page.
-                    return tailEndsHere ? new FirstRecord(segmentStart + page, true) : FirstRecord.NONE;
-                }
-                int magic = header.getShort(0) & 0xFFFF;
-                int info = header.getShort(2) & 0xFFFF;
-                long pageAddr = header.getLong(8);
-                long remLen = header.getInt(16) & 0xFFFF_FFFFL;
-                if (magic != format.pageMagic() || pageAddr != segmentStart + page) {
-                    return FirstRecord.NONE;
-                }
-                if ((info & WalPageHeaders.XLP_FIRST_IS_CONTRECORD) == 0) {
-                    // The scanner starts at the page start and checks this header itself.
-                    return new FirstRecord(segmentStart + page, page > 0);
-                }
-                int space = WalFormat.XLOG_BLCKSZ - headerSize;
-                if (remLen < space) {
-                    return new FirstRecord(segmentStart + page + headerSize + WalFormat.maxAlign(remLen), true);
-                }
-                tailEndsHere = remLen == space;
-            }
-        }
-        return tailEndsHere ? new FirstRecord(segmentStart + segmentSize, true) : FirstRecord.NONE;
-    }
-
-    private record Scan(long end, long records) {
-    }
-
-    /**
-     * Decodes forward from record boundary {@code from} through consecutive segments, up to the
-     * first invalid record, never-written space, a missing segment or a short file.
-     */
-    private Scan scan(NavigableMap<Long, Path> segments, long from) throws IOException {
-        WalRecordScanner decoder = new WalRecordScanner(format, new Lsn(from));
-        ByteBuffer buffer = ByteBuffer.allocate(READ_CHUNK);
-        long position = from;
-        scanning:
-        for (;;) {
-            long segNo = position / segmentSize;
-            Path file = segments.get(segNo);
-            if (file == null) {
-                break;
-            }
-            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-                for (long offset = position - segNo * segmentSize; offset < segmentSize; ) {
-                    int want = (int) Math.min(buffer.capacity(), segmentSize - offset);
-                    buffer.clear().limit(want);
-                    int got = readFully(channel, buffer, offset);
-                    try {
-                        decoder.feed(buffer.array(), 0, got);
-                    } catch (WalFormatException e) {
-                        break scanning;
-                    }
-                    if (decoder.atEndOfWal() || got < want) {
-                        break scanning;
-                    }
-                    offset += got;
-                    position += got;
-                }
-            }
-        }
-        return new Scan(decoder.lastRecordEnd().value(), decoder.recordCount());
-    }
-
     // ---- Files -----------------------------------------------------------------------------------
-
-    /**
-     * Makes {@code end} the end of the stored WAL: deletes the segments after it, fsyncs the
-     * {@code .partial} segments before the one holding {@code end} (filled, maybe never synced) and
-     * gives them their final names, cuts the segment holding {@code end} there (the rest reads as
-     * zeros), names it {@code .partial} and makes it the open segment; everything fsynced, the
-     * directory last.
-     */
-    private void cutAt(long end, NavigableMap<Long, Path> segments) throws IOException {
-        long endSegNo = end / segmentSize;
-        int endOffset = (int) (end % segmentSize);
-        long lastKept = endOffset == 0 ? endSegNo - 1 : endSegNo;
-        if (endOffset != 0 && !segments.containsKey(endSegNo)) {
-            throw new IOException("no segment file holds " + new Lsn(end) + " in " + dir);
-        }
-        for (Path file : segments.tailMap(lastKept, false).descendingMap().values()) {
-            Files.delete(file);
-        }
-        for (Map.Entry<Long, Path> entry : segments.headMap(endSegNo, false).entrySet()) {
-            Path before = entry.getValue();
-            // At a segment boundary the one ending there is the open segment's equivalent: synced here.
-            if (isPartial(before) || entry.getKey() == endSegNo - 1 && endOffset == 0) {
-                try (FileChannel channel = FileChannel.open(before, StandardOpenOption.WRITE)) {
-                    channel.force(true);
-                }
-                if (isPartial(before)) {
-                    Files.move(before, finalPath(entry.getKey()), StandardCopyOption.ATOMIC_MOVE);
-                }
-            }
-        }
-        if (endOffset != 0) {
-            Path file = segments.get(endSegNo);
-            OpenSegment segment = new OpenSegment(endSegNo, file);
-            try {
-                segment.file.setLength(endOffset);
-                segment.file.setLength(segmentSize);
-                segment.channel.force(true);
-                if (!isPartial(file)) {
-                    Files.move(file, partialPath(endSegNo), StandardCopyOption.ATOMIC_MOVE);
-                }
-            } catch (IOException | RuntimeException e) {
-                segment.close();
-                throw e;
-            }
-            current = segment;
-        }
-        SegmentFiles.fsyncDirectory(dir);
-    }
 
     /** Writes {@code bytes} from {@link #writeLsn}, segment by segment, setting filled ones aside for the next flush job. */
     private void writeSegments(byte[] bytes) throws IOException {
@@ -712,7 +461,7 @@ public final class SegmentedWalStore implements WalStore {
             done += n;
             position += n;
             if (offset + n == segmentSize) {
-                filled.add(new SegmentFlushJob.Filled(current, partialPath(current.segNo), finalPath(current.segNo)));
+                filled.add(new SegmentFlushJob.Filled(current, files.partialPath(current.segNo), files.finalPath(current.segNo)));
                 current = null;
             }
         }
@@ -732,49 +481,7 @@ public final class SegmentedWalStore implements WalStore {
                 return new OpenSegment(segNo, job.spareFile());
             }
         }
-        return createSegment(segNo);
-    }
-
-    /** A new, full-size, zero-filled {@code .partial} segment, durably in place. */
-    private OpenSegment createSegment(long segNo) throws IOException {
-        return new OpenSegment(segNo, SegmentFiles.createPreallocated(dir,
-                XLogFileName.of(format.timeline(), segNo, segmentSize), segmentSize));
-    }
-
-    /** Our segment files by number; where both names exist, the {@code .partial} one. */
-    private NavigableMap<Long, Path> listSegments() throws IOException {
-        NavigableMap<Long, Path> segments = new TreeMap<>();
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
-            for (Path file : files) {
-                String name = file.getFileName().toString();
-                boolean partial = XLogFileName.isPartialWalFileName(name);
-                if (!partial && !XLogFileName.isWalFileName(name) || XLogFileName.timeline(name) != format.timeline()) {
-                    continue;
-                }
-                long segNo;
-                try {
-                    segNo = XLogFileName.segNo(name, segmentSize);
-                } catch (IllegalArgumentException e) {
-                    throw new IOException("unexpected WAL file " + file + " for " + segmentSize + "-byte segments", e);
-                }
-                if (partial || !segments.containsKey(segNo)) {
-                    segments.put(segNo, file);
-                }
-            }
-        }
-        return segments;
-    }
-
-    private Path finalPath(long segNo) {
-        return dir.resolve(XLogFileName.of(format.timeline(), segNo, segmentSize));
-    }
-
-    private Path partialPath(long segNo) {
-        return dir.resolve(XLogFileName.of(format.timeline(), segNo, segmentSize) + XLogFileName.PARTIAL_SUFFIX);
-    }
-
-    private static boolean isPartial(Path file) {
-        return file.getFileName().toString().endsWith(XLogFileName.PARTIAL_SUFFIX);
+        return files.createSegment(segNo);
     }
 
     private WalRecordScanner newScanner(long start) {
@@ -799,25 +506,5 @@ public final class SegmentedWalStore implements WalStore {
         if (closed) {
             throw new IllegalStateException("WAL store " + dir + " is closed");
         }
-    }
-
-    /** Reads until the buffer is full or the file ends; returns the bytes read. */
-    private static int readFully(FileChannel channel, ByteBuffer buffer, long position) throws IOException {
-        int start = buffer.position();
-        while (buffer.hasRemaining()) {
-            if (channel.read(buffer, position + buffer.position() - start) < 0) {
-                break;
-            }
-        }
-        return buffer.position() - start;
-    }
-
-    private static boolean isZero(ByteBuffer buffer, int length) {
-        for (int i = 0; i < length; i++) {
-            if (buffer.get(i) != 0) {
-                return false;
-            }
-        }
-        return true;
     }
 }
