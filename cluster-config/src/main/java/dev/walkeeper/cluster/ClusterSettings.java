@@ -41,7 +41,7 @@ public record ClusterSettings(boolean enabled, String host, int port, List<HostP
     }
 
     /** "HOST:PORT" with the port in {@code lowestPort}..65535 (a seed has a real port, a listener may ask for 0). */
-    static HostPort hostPort(String setting, String value, int lowestPort) {
+    public static HostPort hostPort(String setting, String value, int lowestPort) {
         String text = value.strip();
         int colon = text.lastIndexOf(':');
         if (colon > 0 && colon < text.length() - 1) {
