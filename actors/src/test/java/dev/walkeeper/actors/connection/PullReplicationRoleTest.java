@@ -148,14 +148,24 @@ class PullReplicationRoleTest {
         wrongTerm.reader.expectMessage(SocketReader.Consumed.INSTANCE);
     }
 
+    /** A stream started at SEG1: CopyBoth answered, the timeline watched and told of the consumer. */
+    private record Started(ConnectionProbe c, TestProbe<Timeline.Command> timeline,
+                           ActorRef<Timeline.PositionsEvent> positions) {}
+
+    private Started startStreaming() throws Exception {
+        Requested requested = request("START_REPLICATION " + SEG1, status(SEG1, SEG1));
+        assertEquals(CopyBothResponse.REPLICATION, requested.c().next());
+        ActorRef<Timeline.PositionsEvent> positions =
+                requested.timeline().expectMessageClass(Timeline.WatchPositions.class).subscriber();
+        requested.timeline().expectMessageClass(Timeline.ConsumerReport.class);
+        return new Started(requested.c(), requested.timeline(), positions);
+    }
+
     @Test
     void aClientThatGoesAwayIsForgottenByTheTimeline() throws Exception {
-        Requested requested = request("START_REPLICATION " + SEG1, status(SEG1, SEG1));
-        ConnectionProbe c = requested.c();
-        TestProbe<Timeline.Command> timeline = requested.timeline();
-        assertEquals(CopyBothResponse.REPLICATION, c.next());
-        timeline.expectMessageClass(Timeline.WatchPositions.class);
-        timeline.expectMessageClass(Timeline.ConsumerReport.class);
+        Started started = startStreaming();
+        ConnectionProbe c = started.c();
+        TestProbe<Timeline.Command> timeline = started.timeline();
         c.events.tell(new SocketReader.PeerClosed("reset"));
         timeline.expectMessage(new Timeline.ConsumerGone(c.connection.path().name()));
         c.writer.expectTerminated(c.connection);
@@ -164,15 +174,11 @@ class PullReplicationRoleTest {
     /** A timeline that restarts or turns unavailable interrupts its subscribers: the stream ends with an error. */
     @Test
     void anInterruptedTimelineEndsTheStreamWithAnError() throws Exception {
-        Requested requested = request("START_REPLICATION " + SEG1, status(SEG1, SEG1));
-        ConnectionProbe c = requested.c();
-        TestProbe<Timeline.Command> timeline = requested.timeline();
-        assertEquals(CopyBothResponse.REPLICATION, c.next());
-        ActorRef<Timeline.PositionsEvent> positions =
-                timeline.expectMessageClass(Timeline.WatchPositions.class).subscriber();
-        timeline.expectMessageClass(Timeline.ConsumerReport.class);
+        Started started = startStreaming();
+        ConnectionProbe c = started.c();
+        TestProbe<Timeline.Command> timeline = started.timeline();
 
-        positions.tell(new Timeline.Interrupted("timeline t restarts after an error; reconnect"));
+        started.positions().tell(new Timeline.Interrupted("timeline t restarts after an error; reconnect"));
         ErrorResponse error = c.next(ErrorResponse.class);
         assertEquals(SqlState.INTERNAL_ERROR.code(), error.code());
         assertTrue(error.message().contains("restarts"), error.message());
