@@ -24,7 +24,7 @@ import java.util.Map;
  */
 public record NodeSettings(long nodeId, Path dataDir, String host, int port, ConnectionSettings connection,
                            Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams, Path receiveDir,
-                           Duration receiveStaleAfter) {
+                           Duration receiveStaleAfter, ClusterSettings cluster) {
 
     /** True when this node accepts START_PUSH_REPLICATION. */
     public boolean receives() {
@@ -61,7 +61,7 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
             receiveDir = dir.isBlank() ? dataDir.resolve("received") : Path.of(dir);
         }
         return new NodeSettings(c.getLong("node-id"), dataDir, host, c.getInt("listen.port"), connection,
-                downstreams(c), receiveDir, c.getDuration("receive.stale-after"));
+                downstreams(c), receiveDir, c.getDuration("receive.stale-after"), ClusterSettings.from(c));
     }
 
     private static Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams(Config c) {

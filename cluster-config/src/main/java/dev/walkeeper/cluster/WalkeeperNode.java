@@ -23,7 +23,12 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.List;
 import org.apache.pekko.Done;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.cluster.typed.JoinSeedNodes;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.slf4j.Logger;
@@ -33,6 +38,8 @@ import org.slf4j.LoggerFactory;
 public final class WalkeeperNode implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WalkeeperNode.class);
     private static final Duration BIND_TIMEOUT = Duration.ofSeconds(30);
+    /** The actor system's name, part of every member's address: the same on all nodes. */
+    private static final String SYSTEM_NAME = "walkeeper";
     private static final String JDBC_JOURNAL = "walkeeper.persistence.jdbc-journal";
 
     private final ActorSystem<NodeGuardian.Command> system;
@@ -74,7 +81,7 @@ public final class WalkeeperNode implements AutoCloseable {
                             settings.receiveStaleAfter())
                     : null;
             system = ActorSystem.create(NodeGuardian.create(settings, walStores(dataDirectory.path()), receivers),
-                    "walkeeper", withJournal(config));
+                    SYSTEM_NAME, settings.cluster().pekkoConfig().withFallback(withJournal(config)));
         } catch (RuntimeException e) {
             dataDirectory.close();
             throw e;
@@ -95,7 +102,24 @@ public final class WalkeeperNode implements AutoCloseable {
         InetSocketAddress address = ((Listener.Bound) result).address();
         log.info("walkeeper node {} listening on {}:{}, data in {}", settings.nodeId(),
                 address.getHostString(), address.getPort(), dataDirectory.path());
+        if (settings.cluster().enabled()) {
+            join(system, settings.cluster());
+        }
         return new WalkeeperNode(system, dataDirectory, receivers, address, settings);
+    }
+
+    /** Joins the seeds, or (with none) forms a cluster of this node alone. */
+    private static void join(ActorSystem<?> system, ClusterSettings settings) {
+        Cluster cluster = Cluster.get(system);
+        Address self = cluster.selfMember().address();
+        List<Address> seeds = settings.seedAddresses(SYSTEM_NAME);
+        if (seeds.isEmpty()) {
+            log.info("cluster member {}, no seed nodes: a single-node cluster that joins itself", self);
+            cluster.manager().tell(Join.create(self));
+        } else {
+            log.info("cluster member {}, joining through seed nodes {}", self, settings.seedNodes());
+            cluster.manager().tell(new JoinSeedNodes(seeds));
+        }
     }
 
     /** Each timeline's WAL lives in {@code <data>/<tenant>/<timeline>/}, in PostgreSQL-named segments. */
@@ -147,6 +171,14 @@ public final class WalkeeperNode implements AutoCloseable {
 
     public InetSocketAddress address() {
         return address;
+    }
+
+    /** This node's view of the cluster; only when {@code walkeeper.cluster.enabled}. */
+    public Cluster cluster() {
+        if (!settings.cluster().enabled()) {
+            throw new IllegalStateException("walkeeper.cluster.enabled is off: this node is no cluster member");
+        }
+        return Cluster.get(system);
     }
 
     public NodeSettings settings() {

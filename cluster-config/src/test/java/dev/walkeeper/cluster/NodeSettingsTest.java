@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.walkeeper.actors.connection.AuthPolicy;
 import dev.walkeeper.actors.connection.ConnectionSettings;
@@ -15,6 +16,7 @@ import dev.walkeeper.protocol.pg.FrameDecoder;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -209,6 +211,56 @@ class NodeSettingsTest {
         assertEquals(0, s.port());
         // Still no users: loopback clients are trusted.
         assertInstanceOf(AuthPolicy.Trusted.class, s.connection().auth().decide("anyone", InetAddress.getLoopbackAddress()));
+    }
+
+    @Test
+    void byDefaultTheNodeIsAClusterMemberOnAnyFreePortWithNoSeeds() {
+        ClusterSettings c = settings("").cluster();
+        assertTrue(c.enabled());
+        assertEquals("127.0.0.1", c.host());
+        assertEquals(0, c.port());
+        assertEquals(List.of(), c.seedNodes());
+    }
+
+    @Test
+    void clusterListenAndSeedNodesComeThroughAsWritten() {
+        ClusterSettings c = settings("""
+                walkeeper.cluster { listen = "10.0.0.3:2551", seed-nodes = ["10.0.0.1:2551", "node2.example:2552"] }
+                """).cluster();
+        assertEquals("10.0.0.3", c.host());
+        assertEquals(2551, c.port());
+        assertEquals(List.of(new ClusterSettings.HostPort("10.0.0.1", 2551),
+                new ClusterSettings.HostPort("node2.example", 2552)), c.seedNodes());
+        assertEquals("pekko://walkeeper@node2.example:2552", c.seedAddresses("walkeeper").get(1).toString());
+    }
+
+    @Test
+    void theClusterSettingsBecomeTheNodesPekkoClusterConfiguration() {
+        Config pekko = settings("walkeeper.cluster.listen = \"10.0.0.3:2551\"").cluster().pekkoConfig();
+        assertEquals("cluster", pekko.getString("pekko.actor.provider"));
+        assertEquals("tcp", pekko.getString("pekko.remote.artery.transport"));
+        assertEquals("10.0.0.3", pekko.getString("pekko.remote.artery.canonical.hostname"));
+        assertEquals(2551, pekko.getInt("pekko.remote.artery.canonical.port"));
+
+        assertTrue(settings("walkeeper.cluster.enabled = off").cluster().pekkoConfig().isEmpty(),
+                "a node that is no member keeps the local provider");
+    }
+
+    @Test
+    void referenceConfAloneKeepsOtherActorSystemsLocalAndTurnsTheSplitBrainResolverOn() {
+        Config reference = ConfigFactory.load();
+        assertEquals("local", reference.getString("pekko.actor.provider"));
+        assertEquals("org.apache.pekko.cluster.sbr.SplitBrainResolverProvider",
+                reference.getString("pekko.cluster.downing-provider-class"));
+        assertEquals("keep-majority", reference.getString("pekko.cluster.split-brain-resolver.active-strategy"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"walkeeper.cluster.listen = \"nonsense\"", "walkeeper.cluster.listen = \"host:\"",
+            "walkeeper.cluster.listen = \":2551\"", "walkeeper.cluster.listen = \"host:65536\"",
+            "walkeeper.cluster.seed-nodes = [\"host:0\"]", "walkeeper.cluster.seed-nodes = [\"host:x\"]"})
+    void aMalformedClusterAddressIsRefusedNamingTheSetting(String hocon) {
+        assertMentions(refused(hocon), "walkeeper.cluster.", "HOST:PORT");
     }
 
     private static AuthPolicy.User challengedUser(NodeSettings s, String name, AuthPolicy.Method method) {

@@ -3,9 +3,11 @@ package dev.walkeeper.ops;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import dev.walkeeper.cluster.ClusterSettings;
 import dev.walkeeper.cluster.WalkeeperNode;
 import java.io.File;
 import java.nio.file.Files;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -35,6 +37,14 @@ class NodeCommand implements Callable<Integer> {
 
     @Option(names = "--system-id", paramLabel = "N", description = "PostgreSQL system identifier reported by IDENTIFY_SYSTEM.")
     String systemId;
+
+    @Option(names = "--cluster-listen", paramLabel = "HOST:PORT",
+            description = "Address of this node's cluster transport (Artery TCP; default 127.0.0.1:0, any free port).")
+    String clusterListen;
+
+    @Option(names = "--seed-nodes", paramLabel = "HOST:PORT", split = ",",
+            description = "Cluster members to join through (default none: a cluster of this node alone).")
+    List<String> seedNodes;
 
     @Override
     public Integer call() throws Exception {
@@ -68,6 +78,14 @@ class NodeCommand implements Callable<Integer> {
         if (systemId != null) {
             config = config.withValue("walkeeper.system-id", ConfigValueFactory.fromAnyRef(systemId));
         }
+        if (clusterListen != null) {
+            checkHostPort("--cluster-listen", clusterListen, 0);
+            config = config.withValue("walkeeper.cluster.listen", ConfigValueFactory.fromAnyRef(clusterListen));
+        }
+        if (seedNodes != null) {
+            seedNodes.forEach(seed -> checkHostPort("--seed-nodes", seed, 1));
+            config = config.withValue("walkeeper.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedNodes));
+        }
         if (configFile != null) {
             if (!Files.isReadable(configFile.toPath())) {
                 throw new ParameterException(spec.commandLine(), "cannot read config file " + configFile);
@@ -77,6 +95,15 @@ class NodeCommand implements Callable<Integer> {
         // Resolved together with reference.conf, so settings derived from others (the journal's
         // directory from walkeeper.data-dir) follow the flags and the file.
         return ConfigFactory.load(config.withFallback(ConfigFactory.defaultApplication()));
+    }
+
+    /** A bad cluster address is a usage error (exit code 2), found before anything starts. */
+    private void checkHostPort(String flag, String value, int lowestPort) {
+        try {
+            ClusterSettings.hostPort(flag, value, lowestPort);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
     }
 
     private int parsePort(String text) {

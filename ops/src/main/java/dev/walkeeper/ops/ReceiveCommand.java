@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigValueFactory;
 import java.io.File;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 
 /**
  * {@code walkeeper receive}: a node that also accepts {@code START_PUSH_REPLICATION} — the
@@ -22,8 +23,14 @@ final class ReceiveCommand extends NodeCommand {
 
     @Override
     Config config() {
+        // A downstream stores what is pushed to it and takes no part in the cluster.
+        if (clusterListen != null || seedNodes != null) {
+            throw new ParameterException(spec.commandLine(),
+                    "walkeeper receive is no cluster member: --cluster-listen and --seed-nodes do not apply");
+        }
         Config receive = ConfigFactory.empty()
-                .withValue("walkeeper.receive.enabled", ConfigValueFactory.fromAnyRef(true));
+                .withValue("walkeeper.receive.enabled", ConfigValueFactory.fromAnyRef(true))
+                .withValue("walkeeper.cluster.enabled", ConfigValueFactory.fromAnyRef(false));
         if (out != null) {
             receive = receive.withValue("walkeeper.receive.dir", ConfigValueFactory.fromAnyRef(out.getPath()));
         }

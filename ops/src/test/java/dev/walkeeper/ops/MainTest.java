@@ -1,12 +1,14 @@
 package dev.walkeeper.ops;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import dev.walkeeper.actors.bridge.Bridge;
+import dev.walkeeper.cluster.ClusterSettings;
 import dev.walkeeper.cluster.NodeSettings;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -76,7 +78,7 @@ class MainTest {
         Run run = run("node", "--help");
         assertEquals(0, run.exitCode(), run.err());
         assertContains(run.out(), "Usage: walkeeper node", "--listen", "--data-dir", "--node-id", "--config",
-                "--system-id");
+                "--system-id", "--cluster-listen", "--seed-nodes");
     }
 
     @ParameterizedTest
@@ -144,6 +146,48 @@ class MainTest {
         assertEquals(Path.of("/srv/wk"), settings.dataDir());
         assertEquals(3, settings.nodeId());
         assertEquals("18446744073709551615", Long.toUnsignedString(settings.connection().systemId()));
+    }
+
+    @Test
+    void clusterFlagsOverrideTheConfigFile() throws Exception {
+        Path file = dir.resolve("node.conf");
+        Files.writeString(file, "walkeeper.cluster { listen = \"127.0.0.1:2551\", seed-nodes = [\"127.0.0.1:2551\"] }");
+
+        ClusterSettings cluster = NodeSettings.from(parseNode("node", "--config", file.toString(),
+                "--cluster-listen", "10.0.0.3:2552", "--seed-nodes", "10.0.0.1:2551,10.0.0.2:2551").config()).cluster();
+
+        assertEquals("10.0.0.3", cluster.host());
+        assertEquals(2552, cluster.port());
+        assertEquals(List.of(new ClusterSettings.HostPort("10.0.0.1", 2551), new ClusterSettings.HostPort("10.0.0.2", 2551)),
+                cluster.seedNodes());
+        // Without the flags, the file's settings stand.
+        ClusterSettings fromFile = NodeSettings.from(parseNode("node", "--config", file.toString()).config()).cluster();
+        assertEquals(2551, fromFile.port());
+        assertEquals(List.of(new ClusterSettings.HostPort("127.0.0.1", 2551)), fromFile.seedNodes());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "--cluster-listen | nonsense        | --cluster-listen must be HOST:PORT",
+        "--cluster-listen | 127.0.0.1:70000 | --cluster-listen must be HOST:PORT",
+        "--seed-nodes     | 127.0.0.1:0     | --seed-nodes must be HOST:PORT with a port in 1..65535",
+        "--seed-nodes     | a:1,b           | --seed-nodes must be HOST:PORT",
+    })
+    void aBadClusterAddressIsAUsageErrorWithExitCode2(String flag, String value, String message) {
+        Run run = run("node", flag, value, "--data-dir", dir.toString());
+        assertEquals(2, run.exitCode(), run.out() + run.err());
+        assertContains(run.err(), message);
+        assertTrue(Files.notExists(dir.resolve("walkeeper.lock")), "the node must not have started");
+    }
+
+    @Test
+    void aReceiveNodeIsNoClusterMemberAndRefusesTheClusterFlags() {
+        assertFalse(NodeSettings.from(parseNode("receive").config()).cluster().enabled());
+        assertTrue(NodeSettings.from(parseNode("node").config()).cluster().enabled());
+
+        Run run = run("receive", "--seed-nodes", "127.0.0.1:2551", "--data-dir", dir.toString());
+        assertEquals(2, run.exitCode(), run.out() + run.err());
+        assertContains(run.err(), "no cluster member");
     }
 
     @Test

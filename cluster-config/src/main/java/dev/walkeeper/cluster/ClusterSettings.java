@@ -1,0 +1,81 @@
+package dev.walkeeper.cluster;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.pekko.actor.Address;
+
+/**
+ * The {@code walkeeper.cluster} section: whether the node is a Pekko Cluster member, where its
+ * Artery TCP transport listens and which members it joins through.
+ *
+ * @param enabled   false for a node that is no member (a {@code walkeeper receive} downstream)
+ * @param host      Artery's canonical host: the address other members reach this node by
+ * @param port      Artery's port, 0 for any free port
+ * @param seedNodes members to join through; empty: the node forms a cluster of its own
+ */
+public record ClusterSettings(boolean enabled, String host, int port, List<HostPort> seedNodes) {
+
+    /** A HOST:PORT as written in the settings and flags. */
+    public record HostPort(String host, int port) {
+        @Override
+        public String toString() {
+            return host + ":" + port;
+        }
+    }
+
+    public ClusterSettings {
+        seedNodes = List.copyOf(seedNodes);
+    }
+
+    static ClusterSettings from(Config walkeeper) {
+        Config c = walkeeper.getConfig("cluster");
+        HostPort listen = hostPort("walkeeper.cluster.listen", c.getString("listen"), 0);
+        List<HostPort> seeds = new ArrayList<>();
+        for (String seed : c.getStringList("seed-nodes")) {
+            seeds.add(hostPort("walkeeper.cluster.seed-nodes", seed, 1));
+        }
+        return new ClusterSettings(c.getBoolean("enabled"), listen.host(), listen.port(), seeds);
+    }
+
+    /** "HOST:PORT" with the port in {@code lowestPort}..65535 (a seed has a real port, a listener may ask for 0). */
+    public static HostPort hostPort(String setting, String value, int lowestPort) {
+        String text = value.strip();
+        int colon = text.lastIndexOf(':');
+        if (colon > 0 && colon < text.length() - 1) {
+            try {
+                int port = Integer.parseInt(text.substring(colon + 1));
+                if (port >= lowestPort && port <= 65535) {
+                    return new HostPort(text.substring(0, colon), port);
+                }
+            } catch (NumberFormatException ignored) {
+                // reported below
+            }
+        }
+        throw new IllegalArgumentException(setting + " must be HOST:PORT with a port in " + lowestPort
+                + "..65535, got \"" + value + "\"");
+    }
+
+    /**
+     * What the node's actor system needs on top of its configuration to be a member: set here,
+     * for the node alone, so that other actor systems of the same class path (the bridge of
+     * {@code walkeeper propose}, tests' systems) stay local.
+     */
+    Config pekkoConfig() {
+        if (!enabled) {
+            return ConfigFactory.empty();
+        }
+        return ConfigFactory.empty()
+                .withValue("pekko.actor.provider", ConfigValueFactory.fromAnyRef("cluster"))
+                .withValue("pekko.remote.artery.transport", ConfigValueFactory.fromAnyRef("tcp"))
+                .withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(host))
+                .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(port));
+    }
+
+    /** The seeds as cluster addresses of an actor system named {@code systemName} (the same on every node). */
+    List<Address> seedAddresses(String systemName) {
+        return seedNodes.stream().map(s -> new Address("pekko", systemName, s.host(), s.port())).toList();
+    }
+}
