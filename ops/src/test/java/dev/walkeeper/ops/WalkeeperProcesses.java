@@ -1,9 +1,14 @@
 package dev.walkeeper.ops;
 
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import dev.walkeeper.testkit.Await;
 import dev.walkeeper.testkit.Command;
 import dev.walkeeper.testkit.Processes;
 import dev.walkeeper.testkit.RunningProcess;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
@@ -16,6 +21,9 @@ import java.util.stream.Collectors;
  * a test can crash them with SIGKILL and start them again on the same data directory and port.
  */
 final class WalkeeperProcesses {
+    /** A node JVM with Artery and its cluster join takes a few seconds; a loaded CI machine more. */
+    private static final Duration START_LIMIT = Duration.ofSeconds(60);
+
     private WalkeeperProcesses() {}
 
     /** A node on 127.0.0.1:{@code port}; returns once it listens. */
@@ -27,8 +35,39 @@ final class WalkeeperProcesses {
     static RunningProcess node(Path dataDir, int port, int nodeId, Path log, List<String> jvmArgs) {
         RunningProcess node = Processes.start(java(jvmArgs, "node", "--listen", "127.0.0.1:" + port,
                 "--data-dir", dataDir.toString(), "--node-id", Integer.toString(nodeId)), log);
-        node.awaitLog("listening on", Duration.ofSeconds(60));
+        try {
+            awaitListening(node, nodeId, port);
+        } catch (RuntimeException | AssertionError e) {
+            node.close();
+            throw e;
+        }
         return node;
+    }
+
+    /**
+     * Until the node's own listener accepts connections. Its log line names its port: Artery's
+     * "Remoting started ... listening on address" comes earlier and said nothing about the
+     * node's socket (a proposer connecting then was refused). A connect confirms it.
+     */
+    private static void awaitListening(RunningProcess node, int nodeId, int port) {
+        node.awaitLog("walkeeper node " + nodeId + " listening on 127.0.0.1:" + port, START_LIMIT);
+        try {
+            Await.until(START_LIMIT, () -> node.isAlive() && accepts(port),
+                    () -> "node " + nodeId + " accepting on 127.0.0.1:" + port + ", alive " + node.isAlive()
+                            + "\n" + Await.tail(node.output()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for node " + nodeId, e);
+        }
+    }
+
+    private static boolean accepts(int port) {
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1000);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /**
