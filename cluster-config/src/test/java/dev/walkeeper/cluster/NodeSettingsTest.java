@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
 import dev.walkeeper.actors.connection.AuthPolicy;
 import dev.walkeeper.actors.connection.ConnectionSettings;
 import dev.walkeeper.protocol.auth.Md5Authentication;
@@ -253,6 +254,38 @@ class NodeSettingsTest {
         assertEquals("org.apache.pekko.cluster.sbr.SplitBrainResolverProvider",
                 reference.getString("pekko.cluster.downing-provider-class"));
         assertEquals("keep-majority", reference.getString("pekko.cluster.split-brain-resolver.active-strategy"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 3})
+    void theOneMachineExamplesGiveThreeNodesDistinctPortsAndTheSameSeeds(int node) {
+        NodeSettings s = example("one-machine-node" + node + ".conf", ConfigFactory.empty());
+        assertEquals(node, s.nodeId());
+        assertEquals(Path.of("data/node" + node), s.dataDir());
+        assertEquals(5453 + node, s.port());
+        assertEquals(new ClusterSettings.HostPort("127.0.0.1", 2550 + node),
+                new ClusterSettings.HostPort(s.cluster().host(), s.cluster().port()));
+        assertEquals(List.of(new ClusterSettings.HostPort("127.0.0.1", 2551),
+                new ClusterSettings.HostPort("127.0.0.1", 2552)), s.cluster().seedNodes());
+    }
+
+    @Test
+    void theThreeMachinesExampleTakesTheNodeIdAndAddressFromTheEnvironment() {
+        NodeSettings s = example("three-machines.conf", ConfigFactory.parseString(
+                "WALKEEPER_NODE_ID = 3, WALKEEPER_HOST = \"10.0.0.3\""));
+        assertEquals(3, s.nodeId());
+        assertEquals("10.0.0.3", s.host());
+        assertEquals("10.0.0.3", s.cluster().host());
+        assertEquals(2551, s.cluster().port());
+        assertEquals(List.of(new ClusterSettings.HostPort("10.0.0.1", 2551),
+                new ClusterSettings.HostPort("10.0.0.2", 2551)), s.cluster().seedNodes());
+    }
+
+    /** A file of cluster-config/examples (the tests run in the module's directory), {@code env} standing in for the environment. */
+    private static NodeSettings example(String file, Config env) {
+        Config config = ConfigFactory.parseFile(Path.of("examples", file).toFile(),
+                ConfigParseOptions.defaults().setAllowMissing(false));
+        return NodeSettings.from(config.withFallback(env).withFallback(ConfigFactory.defaultReference()).resolve());
     }
 
     @ParameterizedTest
