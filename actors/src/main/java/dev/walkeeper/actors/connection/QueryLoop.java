@@ -1,7 +1,9 @@
 package dev.walkeeper.actors.connection;
 
 import dev.walkeeper.actors.replication.PushReplicator;
+import dev.walkeeper.actors.timeline.ClusterTimelines;
 import dev.walkeeper.actors.timeline.Timeline;
+import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
 import dev.walkeeper.protocol.pg.BackendMessage.DataRow;
@@ -210,7 +212,10 @@ final class QueryLoop {
         });
     }
 
-    /** TIMELINE_STATUS: flush_lsn and commit_lsn of the options' timeline; no row if it does not exist. */
+    /**
+     * TIMELINE_STATUS: flush_lsn and commit_lsn of the options' timeline on this node (no row if it
+     * does not exist here), then the other cluster members' positions of it, as they published them.
+     */
     private Outcome timelineStatus() {
         TenantTimelineId id = ctx.session().optionsTimeline();
         if (id == null) {
@@ -218,14 +223,24 @@ final class QueryLoop {
                     "TIMELINE_STATUS needs tenant_id and timeline_id in the startup options");
         }
         return withTimelineStatus(id, (timeline, status) -> {
-            ctx.write(new RowDescription(List.of(
-                    RowDescription.Field.text("flush_lsn", RowDescription.Field.TEXT_OID, -1),
-                    RowDescription.Field.text("commit_lsn", RowDescription.Field.TEXT_OID, -1))));
-            if (status.exists()) {
-                ctx.write(DataRow.ofText(status.flushLsn().toString(), status.commitLsn().toString()));
-            }
-            ctx.write(new CommandComplete("TIMELINE_STATUS"));
-            return commandDone();
+            ctx.actor().ask(ClusterTimelines.View.class, ctx.timelines(), ConnectionContext.ASK_TIMEOUT,
+                    replyTo -> new TimelineRegistry.AskCluster(new ClusterTimelines.GetTimeline(id, replyTo)),
+                    Connection.ClusterViewReceived::new);
+            pending = answer -> {
+                if (!(answer instanceof Connection.ClusterViewReceived received)) {
+                    return notAnswered(id, answer);
+                }
+                pending = null;
+                // The local row is the timeline's own word; without the shared state it still stands.
+                ClusterTimelines.View view = received.view();
+                if (received.failure() != null) {
+                    ctx.actor().getLog().warn("{}: no cluster view of {}: {}", ctx.client(), id, received.failure());
+                    view = ClusterTimelines.View.NONE;
+                }
+                queries.timelineStatus(status, view).forEach(ctx::write);
+                return commandDone();
+            };
+            return Continue.INSTANCE;
         });
     }
 

@@ -1,6 +1,7 @@
 package dev.walkeeper.actors.connection;
 
 import dev.walkeeper.actors.replication.PushReplicator;
+import dev.walkeeper.actors.timeline.ClusterTimelines;
 import dev.walkeeper.actors.timeline.Timeline;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendMessage;
@@ -60,6 +61,48 @@ final class SimpleQueries {
                     p.downstreamFlushLsn().toString(), p.downstreamFlushLsn().toString(), Long.toString(p.lagBytes())));
         }
         out.add(new CommandComplete("TIMELINE_CONSUMERS"));
+        return out;
+    }
+
+    /**
+     * TIMELINE_STATUS: Neon's flush_lsn and commit_lsn first, then the term, the member and where
+     * the row comes from: {@code local} (this node's timeline, the first row when it exists here)
+     * or {@code cluster} (another member's last published positions). node_id, member and
+     * member_status are null on a node that is no cluster member.
+     */
+    List<BackendMessage> timelineStatus(Timeline.Status local, ClusterTimelines.View view) {
+        List<BackendMessage> out = new ArrayList<>();
+        List<Field> columns = new ArrayList<>();
+        for (String name : List.of("flush_lsn", "commit_lsn")) {
+            columns.add(Field.text(name, Field.TEXT_OID, -1));
+        }
+        for (String name : List.of("term", "last_log_term", "node_id")) {
+            columns.add(Field.text(name, Field.INT8_OID, 8));
+        }
+        for (String name : List.of("member", "member_status", "source")) {
+            columns.add(Field.text(name, Field.TEXT_OID, -1));
+        }
+        out.add(new RowDescription(columns));
+        Map<String, ClusterTimelines.Member> members = new LinkedHashMap<>();
+        view.members().forEach(m -> members.put(m.address(), m));
+        if (local.exists()) {
+            ClusterTimelines.Member self = view.members().stream().filter(ClusterTimelines.Member::self)
+                    .findFirst().orElse(null);
+            out.add(DataRow.ofText(local.flushLsn().toString(), local.commitLsn().toString(),
+                    Long.toString(local.term()), Long.toString(local.lastLogTerm()),
+                    self == null ? null : Long.toString(self.nodeId()), self == null ? null : self.address(),
+                    self == null ? null : self.status(), "local"));
+        }
+        for (ClusterTimelines.MemberPositions p : view.positions()) {
+            ClusterTimelines.Member member = members.get(p.address());
+            if (member == null || member.self()) {
+                continue;
+            }
+            out.add(DataRow.ofText(p.flushLsn().toString(), p.commitLsn().toString(), Long.toString(p.term()),
+                    Long.toString(p.lastLogTerm()), Long.toString(p.nodeId()), p.address(), member.status(),
+                    "cluster"));
+        }
+        out.add(new CommandComplete("TIMELINE_STATUS"));
         return out;
     }
 

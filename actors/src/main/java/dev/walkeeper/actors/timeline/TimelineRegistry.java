@@ -3,6 +3,8 @@ package dev.walkeeper.actors.timeline;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import dev.walkeeper.actors.replication.PushReplicator;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -26,7 +28,23 @@ public final class TimelineRegistry {
     /** Replies with the timeline's actor, starting it if needed. */
     public record Get(TenantTimelineId id, ActorRef<ActorRef<Timeline.Command>> replyTo) implements Command {}
 
+    /**
+     * Tells {@code subscriber} of every timeline actor there is and every one started later (a
+     * restarted one keeps its ref; a stopped one is for the subscriber to watch).
+     */
+    public record WatchTimelines(ActorRef<TimelineStarted> subscriber) implements Command {}
+
+    public record TimelineStarted(TenantTimelineId id, ActorRef<Timeline.Command> timeline) {}
+
+    /** From now on {@link AskCluster} goes to {@code cluster}, the node's shared timeline state. */
+    public record AttachCluster(ActorRef<ClusterTimelines.Query> cluster) implements Command {}
+
+    /** Asks the attached shared state; with none (no cluster member), answers with no members. */
+    public record AskCluster(ClusterTimelines.Query query) implements Command {}
+
     private record Stopped(TenantTimelineId id) implements Command {}
+
+    private record SubscriberGone(ActorRef<TimelineStarted> subscriber) implements Command {}
 
     /** Configured by {@code walkeeper.timeline-dispatcher}: WAL writes may block, so timelines get their own threads. */
     public static final String DISPATCHER = "walkeeper.timeline-dispatcher";
@@ -40,6 +58,12 @@ public final class TimelineRegistry {
 
     private TimelineRegistry() {}
 
+    /** Who wants to know of new timelines, and the cluster's shared state (null until attached). */
+    private static final class Observers {
+        final Set<ActorRef<TimelineStarted>> timelines = new LinkedHashSet<>();
+        ActorRef<ClusterTimelines.Query> cluster;
+    }
+
     public static Behavior<Command> create(long nodeId, WalStores walStores) {
         return create(nodeId, walStores, Map.of());
     }
@@ -50,7 +74,7 @@ public final class TimelineRegistry {
         // Outlives every timeline actor (restarts included): a failed fsync is never retried.
         Map<TenantTimelineId, String> syncFailures = new java.util.concurrent.ConcurrentHashMap<>();
         return Behaviors.setup(ctx -> running(ctx, nodeId, walStores, Map.copyOf(downstreams), new HashMap<>(),
-                syncFailures));
+                syncFailures, new Observers()));
     }
 
     private static DispatcherSelector timelineDispatcher(ActorContext<?> ctx) {
@@ -62,7 +86,8 @@ public final class TimelineRegistry {
     private static Behavior<Command> running(ActorContext<Command> ctx, long nodeId, WalStores walStores,
                                              Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams,
                                              Map<TenantTimelineId, ActorRef<Timeline.Command>> timelines,
-                                             Map<TenantTimelineId, String> syncFailures) {
+                                             Map<TenantTimelineId, String> syncFailures,
+                                             Observers observers) {
         return Behaviors.receive(Command.class)
                 .onMessage(Get.class, get -> {
                     ActorRef<Timeline.Command> timeline = timelines.computeIfAbsent(get.id(), id -> {
@@ -74,6 +99,7 @@ public final class TimelineRegistry {
                                 "timeline-" + id.tenantId() + "-" + id.timelineId(),
                                 timelineDispatcher(ctx));
                         ctx.watchWith(ref, new Stopped(id));
+                        observers.timelines.forEach(w -> w.tell(new TimelineStarted(id, ref)));
                         return ref;
                     });
                     get.replyTo().tell(timeline);
@@ -81,6 +107,29 @@ public final class TimelineRegistry {
                 })
                 .onMessage(Stopped.class, stopped -> {
                     timelines.remove(stopped.id());
+                    return Behaviors.same();
+                })
+                .onMessage(WatchTimelines.class, watch -> {
+                    if (observers.timelines.add(watch.subscriber())) {
+                        ctx.watchWith(watch.subscriber(), new SubscriberGone(watch.subscriber()));
+                        timelines.forEach((id, ref) -> watch.subscriber().tell(new TimelineStarted(id, ref)));
+                    }
+                    return Behaviors.same();
+                })
+                .onMessage(SubscriberGone.class, gone -> {
+                    observers.timelines.remove(gone.subscriber());
+                    return Behaviors.same();
+                })
+                .onMessage(AttachCluster.class, attach -> {
+                    observers.cluster = attach.cluster();
+                    return Behaviors.same();
+                })
+                .onMessage(AskCluster.class, ask -> {
+                    if (observers.cluster != null) {
+                        observers.cluster.tell(ask.query());
+                    } else {
+                        ask.query().replyTo().tell(ClusterTimelines.View.NONE);
+                    }
                     return Behaviors.same();
                 })
                 .build();

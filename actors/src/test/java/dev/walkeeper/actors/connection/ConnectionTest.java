@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.walkeeper.actors.TestKits;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;
+import dev.walkeeper.actors.timeline.ClusterTimelines;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.protocol.auth.Md5Authentication;
 import dev.walkeeper.protocol.pg.BackendCodec;
@@ -479,11 +480,34 @@ class ConnectionTest {
         status.replyTo().tell(new dev.walkeeper.actors.timeline.Timeline.Status(true, 5, 5,
                 dev.walkeeper.protocol.Lsn.parse("0/3000000"), dev.walkeeper.protocol.Lsn.parse("0/2FFFF00"), 42,
                 16 << 20, java.nio.file.Path.of("unused")));
-        c.next(RowDescription.class);
-        assertEquals(DataRow.ofText("0/3000000", "0/2FFFF00"), c.next());
+        // Then the other members' view, from the shared state the registry forwards to.
+        TimelineRegistry.AskCluster ask = c.timelines.expectMessageClass(TimelineRegistry.AskCluster.class);
+        ClusterTimelines.GetTimeline question = (ClusterTimelines.GetTimeline) ask.query();
+        assertEquals(TIMELINE, question.id());
+        String self = "pekko://walkeeper@127.0.0.1:2551";
+        String other = "pekko://walkeeper@127.0.0.1:2552";
+        String gone = "pekko://walkeeper@127.0.0.1:2553";
+        question.replyTo().tell(new ClusterTimelines.View(
+                List.of(new ClusterTimelines.Member(self, 1, "up", true),
+                        new ClusterTimelines.Member(other, 2, "unreachable", false)),
+                List.of(position(self, 1, "0/2FFFF00"), position(other, 2, "0/2000000"),
+                        position(gone, 3, "0/1000000"))));
+        RowDescription columns = c.next(RowDescription.class);
+        assertEquals(List.of("flush_lsn", "commit_lsn", "term", "last_log_term", "node_id", "member",
+                "member_status", "source"), columns.fields().stream().map(RowDescription.Field::name).toList());
+        // This node's row is its timeline's own (not what it published), a member's is what it
+        // published, and positions of one that is no member any more are left out.
+        assertEquals(DataRow.ofText("0/3000000", "0/2FFFF00", "5", "5", "1", self, "up", "local"), c.next());
+        assertEquals(DataRow.ofText("0/2000000", "0/1F00000", "5", "5", "2", other, "unreachable", "cluster"),
+                c.next());
         assertEquals(new CommandComplete("TIMELINE_STATUS"), c.next());
         assertEquals(ReadyForQuery.IDLE, c.next());
         c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+    }
+
+    private static ClusterTimelines.MemberPositions position(String member, long nodeId, String flush) {
+        return new ClusterTimelines.MemberPositions(TIMELINE, member, nodeId, 5, 5,
+                dev.walkeeper.protocol.Lsn.parse(flush), dev.walkeeper.protocol.Lsn.parse("0/1F00000"));
     }
 
     @Test
