@@ -3,6 +3,7 @@ package dev.walkeeper.cluster;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.pekko.actor.Address;
@@ -15,8 +16,10 @@ import org.apache.pekko.actor.Address;
  * @param host      Artery's canonical host: the address other members reach this node by
  * @param port      Artery's port, 0 for any free port
  * @param seedNodes members to join through; empty: the node forms a cluster of its own
+ * @param publishInterval a timeline's positions are published to the others at most this often
  */
-public record ClusterSettings(boolean enabled, String host, int port, List<HostPort> seedNodes) {
+public record ClusterSettings(boolean enabled, String host, int port, List<HostPort> seedNodes,
+                              Duration publishInterval) {
 
     /** A HOST:PORT as written in the settings and flags. */
     public record HostPort(String host, int port) {
@@ -37,7 +40,12 @@ public record ClusterSettings(boolean enabled, String host, int port, List<HostP
         for (String seed : c.getStringList("seed-nodes")) {
             seeds.add(hostPort("walkeeper.cluster.seed-nodes", seed, 1));
         }
-        return new ClusterSettings(c.getBoolean("enabled"), listen.host(), listen.port(), seeds);
+        Duration publishInterval = c.getDuration("publish-interval");
+        if (publishInterval.isNegative() || publishInterval.isZero()) {
+            throw new IllegalArgumentException("walkeeper.cluster.publish-interval must be positive, got "
+                    + c.getString("publish-interval"));
+        }
+        return new ClusterSettings(c.getBoolean("enabled"), listen.host(), listen.port(), seeds, publishInterval);
     }
 
     /** "HOST:PORT" with the port in {@code lowestPort}..65535 (a seed has a real port, a listener may ask for 0). */
@@ -61,9 +69,10 @@ public record ClusterSettings(boolean enabled, String host, int port, List<HostP
     /**
      * What the node's actor system needs on top of its configuration to be a member: set here,
      * for the node alone, so that other actor systems of the same class path (the bridge of
-     * {@code walkeeper propose}, tests' systems) stay local.
+     * {@code walkeeper propose}, tests' systems) stay local. The member's role carries
+     * {@code nodeId}, so the others know it by it.
      */
-    Config pekkoConfig() {
+    Config pekkoConfig(long nodeId) {
         if (!enabled) {
             return ConfigFactory.empty();
         }
@@ -71,7 +80,9 @@ public record ClusterSettings(boolean enabled, String host, int port, List<HostP
                 .withValue("pekko.actor.provider", ConfigValueFactory.fromAnyRef("cluster"))
                 .withValue("pekko.remote.artery.transport", ConfigValueFactory.fromAnyRef("tcp"))
                 .withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(host))
-                .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(port));
+                .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(port))
+                .withValue("pekko.cluster.roles",
+                        ConfigValueFactory.fromIterable(List.of(SharedTimelineState.nodeRole(nodeId))));
     }
 
     /** The seeds as cluster addresses of an actor system named {@code systemName} (the same on every node). */

@@ -23,6 +23,10 @@ final class NodeGuardian {
                 .onMessage(Start.class, start -> {
                     ActorRef<TimelineRegistry.Command> timelines = ctx.spawn(
                             TimelineRegistry.create(settings.nodeId(), walStores, settings.downstreams()), "timelines");
+                    if (settings.cluster().enabled()) {
+                        ctx.spawn(SharedTimelineState.create(timelines, settings.nodeId(),
+                                settings.cluster().publishInterval()), "shared-timeline-state");
+                    }
                     ctx.spawn(Listener.create(settings.host(), settings.port(),
                             Listener.tcpConnections(settings.connection(), timelines, pushReceivers),
                             start.replyTo()), "listener");

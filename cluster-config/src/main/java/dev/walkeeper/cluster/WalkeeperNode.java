@@ -81,7 +81,7 @@ public final class WalkeeperNode implements AutoCloseable {
                             settings.receiveStaleAfter())
                     : null;
             system = ActorSystem.create(NodeGuardian.create(settings, walStores(dataDirectory.path()), receivers),
-                    SYSTEM_NAME, settings.cluster().pekkoConfig().withFallback(withJournal(config)));
+                    SYSTEM_NAME, settings.cluster().pekkoConfig(settings.nodeId()).withFallback(withJournal(config)));
         } catch (RuntimeException e) {
             dataDirectory.close();
             throw e;

@@ -221,6 +221,7 @@ class NodeSettingsTest {
         assertEquals("127.0.0.1", c.host());
         assertEquals(0, c.port());
         assertEquals(List.of(), c.seedNodes());
+        assertEquals(Duration.ofMillis(200), c.publishInterval());
     }
 
     @Test
@@ -237,13 +238,14 @@ class NodeSettingsTest {
 
     @Test
     void theClusterSettingsBecomeTheNodesPekkoClusterConfiguration() {
-        Config pekko = settings("walkeeper.cluster.listen = \"10.0.0.3:2551\"").cluster().pekkoConfig();
+        Config pekko = settings("walkeeper.cluster.listen = \"10.0.0.3:2551\"").cluster().pekkoConfig(7);
         assertEquals("cluster", pekko.getString("pekko.actor.provider"));
         assertEquals("tcp", pekko.getString("pekko.remote.artery.transport"));
         assertEquals("10.0.0.3", pekko.getString("pekko.remote.artery.canonical.hostname"));
         assertEquals(2551, pekko.getInt("pekko.remote.artery.canonical.port"));
+        assertEquals(List.of("walkeeper-node-7"), pekko.getStringList("pekko.cluster.roles"));
 
-        assertTrue(settings("walkeeper.cluster.enabled = off").cluster().pekkoConfig().isEmpty(),
+        assertTrue(settings("walkeeper.cluster.enabled = off").cluster().pekkoConfig(7).isEmpty(),
                 "a node that is no member keeps the local provider");
     }
 

@@ -1,0 +1,33 @@
+package dev.walkeeper.cluster;
+
+import dev.walkeeper.actors.timeline.ClusterTimelines;
+import dev.walkeeper.persistence.CborSerializable;
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+
+/**
+ * One member's positions of one timeline, as it publishes them in the replicated map: only the
+ * member itself writes its entries, so last-writer-wins never decides between two writers.
+ * {@code uid} tells a restarted node (same address, new incarnation) from the one that left.
+ */
+record TimelineEntry(String tenantId, String timelineId, String address, long uid, long nodeId, long term,
+                     long lastLogTerm, long flushLsn, long commitLsn) implements CborSerializable {
+
+    /** The map key: one entry per member incarnation and timeline. */
+    String key() {
+        return key(address, uid, new TenantTimelineId(tenantId, timelineId));
+    }
+
+    static String key(String address, long uid, TenantTimelineId id) {
+        return address + "#" + uid + "/" + id.tenantId() + "/" + id.timelineId();
+    }
+
+    TenantTimelineId id() {
+        return new TenantTimelineId(tenantId, timelineId);
+    }
+
+    ClusterTimelines.MemberPositions positions() {
+        return new ClusterTimelines.MemberPositions(id(), address, nodeId, term, lastLogTerm, new Lsn(flushLsn),
+                new Lsn(commitLsn));
+    }
+}
