@@ -26,7 +26,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 /**
  * The simple-query loop of an authenticated connection: parses each Query as a
  * {@link ReplicationCommand} and answers it as PostgreSQL's walsender would (IDENTIFY_SYSTEM,
- * SHOW, TIMELINE_STATUS, TIMELINE_CONSUMERS, TIMELINE_HISTORY, the empty query), or says which
+ * SHOW, TIMELINE_STATUS, TIMELINE_CONSUMERS, TIMELINE_HISTORY, CLUSTER_STATUS, the empty query), or says which
  * streaming role the command starts. A failed command answers ERROR and ReadyForQuery; the session
  * goes on.
  *
@@ -112,6 +112,8 @@ final class QueryLoop {
                     + String.format("%08X", history.timeline()) + ".history\": No such file or directory");
         } else if (command instanceof ReplicationCommand.TimelineConsumers) {
             return timelineConsumers();
+        } else if (command instanceof ReplicationCommand.ClusterStatus) {
+            return clusterStatus();
         } else if (command instanceof ReplicationCommand.StartWalPush push) {
             if (push.protoVersion() != 3) {
                 return queryError(SqlState.FEATURE_NOT_SUPPORTED, "START_WAL_PUSH protocol version "
@@ -242,6 +244,25 @@ final class QueryLoop {
             };
             return Continue.INSTANCE;
         });
+    }
+
+    /** CLUSTER_STATUS: the members and every timeline position they published (see {@link SimpleQueries}). */
+    private Outcome clusterStatus() {
+        ctx.holdReader();
+        ctx.actor().ask(ClusterTimelines.View.class, ctx.timelines(), ConnectionContext.ASK_TIMEOUT,
+                replyTo -> new TimelineRegistry.AskCluster(new ClusterTimelines.GetAll(replyTo)),
+                Connection.ClusterViewReceived::new);
+        pending = answer -> {
+            if (answer instanceof Connection.ClusterViewReceived received && received.failure() == null) {
+                pending = null;
+                queries.clusterStatus(received.view()).forEach(ctx::write);
+                return commandDone();
+            }
+            pending = null;
+            ctx.write(ErrorResponse.error(SqlState.INTERNAL_ERROR, "the cluster state did not answer: " + answer));
+            return commandDone();
+        };
+        return Continue.INSTANCE;
     }
 
     /**

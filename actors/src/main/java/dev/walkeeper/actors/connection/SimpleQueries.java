@@ -106,6 +106,44 @@ final class SimpleQueries {
         return out;
     }
 
+    /**
+     * CLUSTER_STATUS: one row per member ({@code kind} 'member': address, node id, status, 't' for
+     * this node), then one per timeline and member that published it ({@code kind} 'timeline':
+     * the member and the timeline's positions there). Empty on a node that is no cluster member.
+     */
+    List<BackendMessage> clusterStatus(ClusterTimelines.View view) {
+        List<BackendMessage> out = new ArrayList<>();
+        List<Field> columns = new ArrayList<>();
+        for (String name : List.of("kind", "member")) {
+            columns.add(Field.text(name, Field.TEXT_OID, -1));
+        }
+        columns.add(Field.text("node_id", Field.INT8_OID, 8));
+        for (String name : List.of("member_status", "self", "tenant_id", "timeline_id")) {
+            columns.add(Field.text(name, Field.TEXT_OID, -1));
+        }
+        for (String name : List.of("term", "last_log_term")) {
+            columns.add(Field.text(name, Field.INT8_OID, 8));
+        }
+        for (String name : List.of("flush_lsn", "commit_lsn")) {
+            columns.add(Field.text(name, Field.TEXT_OID, -1));
+        }
+        out.add(new RowDescription(columns));
+        Map<String, ClusterTimelines.Member> members = new LinkedHashMap<>();
+        for (ClusterTimelines.Member m : view.members()) {
+            members.put(m.address(), m);
+            out.add(DataRow.ofText("member", m.address(), Long.toString(m.nodeId()), m.status(), m.self() ? "t" : "f",
+                    null, null, null, null, null, null));
+        }
+        for (ClusterTimelines.MemberPositions p : view.positions()) {
+            ClusterTimelines.Member m = members.get(p.address());
+            out.add(DataRow.ofText("timeline", p.address(), Long.toString(p.nodeId()), m == null ? null : m.status(),
+                    m != null && m.self() ? "t" : "f", p.id().tenantId(), p.id().timelineId(), Long.toString(p.term()),
+                    Long.toString(p.lastLogTerm()), p.flushLsn().toString(), p.commitLsn().toString()));
+        }
+        out.add(new CommandComplete("CLUSTER_STATUS"));
+        return out;
+    }
+
     /** SHOW name, or an ERROR naming the parameter as PostgreSQL does. */
     List<BackendMessage> show(String parameter) {
         String value = parameters().get(parameter);

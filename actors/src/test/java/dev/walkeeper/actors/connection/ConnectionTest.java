@@ -511,6 +511,31 @@ class ConnectionTest {
     }
 
     @Test
+    void clusterStatusListsTheMembersThenEveryPublishedPosition() throws Exception {
+        Client c = loggedInTrusted();
+        c.events.tell(new SocketReader.Received(new Query("CLUSTER_STATUS")));
+        TimelineRegistry.AskCluster ask = c.timelines.expectMessageClass(TimelineRegistry.AskCluster.class);
+        c.reader.expectNoMessage(Duration.ofMillis(100)); // held until answered
+        String self = "pekko://walkeeper@127.0.0.1:2551";
+        String other = "pekko://walkeeper@127.0.0.1:2552";
+        ask.query().replyTo().tell(new ClusterTimelines.View(
+                List.of(new ClusterTimelines.Member(self, 1, "up", true),
+                        new ClusterTimelines.Member(other, 2, "leaving", false)),
+                List.of(position(other, 2, "0/2000000"))));
+        RowDescription columns = c.next(RowDescription.class);
+        assertEquals(List.of("kind", "member", "node_id", "member_status", "self", "tenant_id", "timeline_id", "term",
+                "last_log_term", "flush_lsn", "commit_lsn"),
+                columns.fields().stream().map(RowDescription.Field::name).toList());
+        assertEquals(DataRow.ofText("member", self, "1", "up", "t", null, null, null, null, null, null), c.next());
+        assertEquals(DataRow.ofText("member", other, "2", "leaving", "f", null, null, null, null, null, null), c.next());
+        assertEquals(DataRow.ofText("timeline", other, "2", "leaving", "f", TIMELINE.tenantId(), TIMELINE.timelineId(),
+                "5", "5", "0/2000000", "0/1F00000"), c.next());
+        assertEquals(new CommandComplete("CLUSTER_STATUS"), c.next());
+        assertEquals(ReadyForQuery.IDLE, c.next());
+        c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+    }
+
+    @Test
     void timelineStatusWithoutTimelineOptionsIsAnError() throws Exception {
         Client c = loggedInTrusted();
         c.send(new Query("TIMELINE_STATUS"));

@@ -16,7 +16,7 @@ import java.util.Objects;
  */
 public sealed interface ReplicationCommand
         permits ReplicationCommand.Empty, ReplicationCommand.IdentifySystem, ReplicationCommand.TimelineStatus,
-                ReplicationCommand.TimelineConsumers,
+                ReplicationCommand.TimelineConsumers, ReplicationCommand.ClusterStatus,
                 ReplicationCommand.Show, ReplicationCommand.TimelineHistory, ReplicationCommand.StartWalPush,
                 ReplicationCommand.StartReplication, ReplicationCommand.StartPushReplication,
                 ReplicationCommand.Unsupported {
@@ -47,6 +47,12 @@ public sealed interface ReplicationCommand
      * downstreams), how far each has got, and its lag behind the commit LSN.
      */
     record TimelineConsumers() implements ReplicationCommand {}
+
+    /**
+     * walkeeper's CLUSTER_STATUS: the cluster's members as this node sees them, and every
+     * timeline's positions as each member last published them.
+     */
+    record ClusterStatus() implements ReplicationCommand {}
 
     /** {@code SHOW name}; the name lower-cased, as PostgreSQL folds unquoted identifiers. */
     record Show(String parameter) implements ReplicationCommand {

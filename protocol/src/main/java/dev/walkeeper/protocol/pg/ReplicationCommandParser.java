@@ -78,6 +78,10 @@ final class ReplicationCommandParser {
                 expectEnd();
                 return new TimelineStatus();
             }
+            case "CLUSTER_STATUS" -> {
+                expectEnd();
+                return new ReplicationCommand.ClusterStatus();
+            }
             case "TIMELINE_CONSUMERS" -> {
                 expectEnd();
                 return new ReplicationCommand.TimelineConsumers();

@@ -138,6 +138,7 @@ class ReplicationCommandTest {
         assertEquals(new IdentifySystem(), ReplicationCommand.parse(" identify_system ; "));
         assertEquals(new TimelineStatus(), ReplicationCommand.parse("TIMELINE_STATUS"));
         assertEquals(new ReplicationCommand.TimelineConsumers(), ReplicationCommand.parse("timeline_consumers;"));
+        assertEquals(new ReplicationCommand.ClusterStatus(), ReplicationCommand.parse("cluster_status;"));
         assertEquals(new Show("wal_segment_size"), ReplicationCommand.parse("SHOW WAL_SEGMENT_SIZE"));
         assertEquals(new Show("neon.tenant_id"), ReplicationCommand.parse("show neon.tenant_id;"));
         assertEquals(new TimelineHistory(1), ReplicationCommand.parse("TIMELINE_HISTORY 1"));
@@ -147,7 +148,7 @@ class ReplicationCommandTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"SHOW", "SHOW a b", "SHOW 'x'", "TIMELINE_HISTORY", "TIMELINE_HISTORY -1",
-            "TIMELINE_STATUS now", "IDENTIFY_SYSTEM;;"})
+            "TIMELINE_STATUS now", "IDENTIFY_SYSTEM;;", "CLUSTER_STATUS all"})
     void malformedSimpleCommandsAreSyntaxErrors(String sql) {
         assertSyntaxError(sql);
     }
