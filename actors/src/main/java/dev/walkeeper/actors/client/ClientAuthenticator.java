@@ -24,7 +24,7 @@ import java.util.List;
  *
  * <p>Not thread-safe; one instance per connection attempt.
  */
-final class ClientAuthenticator {
+public final class ClientAuthenticator {
 
     /** What to do after one server message. */
     public sealed interface Step {}
