@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 import java.util.stream.Collectors;
 import java.util.stream.StreamSupport;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -239,7 +240,7 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
         return this;
     }
 
-    private void update(java.util.function.Function<LWWMap<String, TimelineEntry>, LWWMap<String, TimelineEntry>> modify) {
+    private void update(UnaryOperator<LWWMap<String, TimelineEntry>> modify) {
         // Local write: gossip (and delta propagation) carry it to the others within a second or two.
         replicator.askUpdate(replyTo -> new Replicator.Update<>(KEY, LWWMap.create(), Replicator.writeLocal(), replyTo,
                 modify::apply), Updated::new);
