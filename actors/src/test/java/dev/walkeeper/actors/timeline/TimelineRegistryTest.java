@@ -2,30 +2,18 @@ package dev.walkeeper.actors.timeline;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import com.typesafe.config.ConfigFactory;
 import dev.walkeeper.actors.consensus.InMemoryWalStores;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
 
 /** What the registry tells about its timelines, and how it routes questions to the cluster's shared state. */
 class TimelineRegistryTest {
-    private static final ActorTestKit testKit = createTestKit();
+    private static final ActorTestKit testKit = TimelineTest.createTestKit();
     private static int counter;
-
-    private static ActorTestKit createTestKit() {
-        LoggerFactory.getILoggerFactory();
-        return ActorTestKit.create(PersistenceTestKitPlugin.getInstance().config()
-                .withFallback(ConfigFactory.parseString("""
-                        walkeeper.timeline-dispatcher { type = Dispatcher, executor = "thread-pool-executor" }
-                        """))
-                .withFallback(ConfigFactory.load()));
-    }
 
     @AfterAll
     static void shutdown() {

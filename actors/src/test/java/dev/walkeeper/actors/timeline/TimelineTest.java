@@ -43,7 +43,8 @@ import org.slf4j.LoggerFactory;
 class TimelineTest {
     private static final ActorTestKit testKit = createTestKit();
 
-    private static ActorTestKit createTestKit() {
+    /** The persistence testkit journal and a thread-pool timeline dispatcher: timeline tests share it. */
+    static ActorTestKit createTestKit() {
         LoggerFactory.getILoggerFactory();
         return ActorTestKit.create(PersistenceTestKitPlugin.getInstance().config()
                 .withFallback(ConfigFactory.parseString("""
