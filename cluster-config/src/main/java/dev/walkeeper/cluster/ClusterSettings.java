@@ -17,9 +17,18 @@ import org.apache.pekko.actor.Address;
  * @param port      Artery's port, 0 for any free port
  * @param seedNodes members to join through; empty: the node forms a cluster of its own
  * @param publishInterval a timeline's positions are published to the others at most this often
+ * @param pusherLagTolerance bytes a member's flush LSN may be behind the highest commit LSN and
+ *     still push the timeline (see {@code PusherChoice})
  */
 public record ClusterSettings(boolean enabled, String host, int port, List<HostPort> seedNodes,
-                              Duration publishInterval) {
+                              Duration publishInterval, long pusherLagTolerance) {
+
+    /** The default pusher lag tolerance: one 16 MiB segment. */
+    public static final long DEFAULT_PUSHER_LAG_TOLERANCE = 16L * 1024 * 1024;
+
+    public ClusterSettings(boolean enabled, String host, int port, List<HostPort> seedNodes, Duration publishInterval) {
+        this(enabled, host, port, seedNodes, publishInterval, DEFAULT_PUSHER_LAG_TOLERANCE);
+    }
 
     /** A HOST:PORT as written in the settings and flags. */
     public record HostPort(String host, int port) {
@@ -45,7 +54,13 @@ public record ClusterSettings(boolean enabled, String host, int port, List<HostP
             throw new IllegalArgumentException("walkeeper.cluster.publish-interval must be positive, got "
                     + c.getString("publish-interval"));
         }
-        return new ClusterSettings(c.getBoolean("enabled"), listen.host(), listen.port(), seeds, publishInterval);
+        long tolerance = c.getBytes("pusher-lag-tolerance");
+        if (tolerance < 0) {
+            throw new IllegalArgumentException("walkeeper.cluster.pusher-lag-tolerance must not be negative, got "
+                    + c.getString("pusher-lag-tolerance"));
+        }
+        return new ClusterSettings(c.getBoolean("enabled"), listen.host(), listen.port(), seeds, publishInterval,
+                tolerance);
     }
 
     /** "HOST:PORT" with the port in {@code lowestPort}..65535 (a seed has a real port, a listener may ask for 0). */

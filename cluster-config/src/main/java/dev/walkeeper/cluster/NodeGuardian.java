@@ -22,10 +22,12 @@ final class NodeGuardian {
         return Behaviors.setup(ctx -> Behaviors.receive(Command.class)
                 .onMessage(Start.class, start -> {
                     ActorRef<TimelineRegistry.Command> timelines = ctx.spawn(
-                            TimelineRegistry.create(settings.nodeId(), walStores, settings.downstreams()), "timelines");
+                            TimelineRegistry.create(settings.nodeId(), walStores, settings.downstreams(),
+                                    settings.cluster().enabled()), "timelines");
                     if (settings.cluster().enabled()) {
                         ctx.spawn(SharedTimelineState.create(timelines, settings.nodeId(),
-                                settings.cluster().publishInterval()), "shared-timeline-state");
+                                settings.cluster().publishInterval(), settings.cluster().pusherLagTolerance()),
+                                "shared-timeline-state");
                     }
                     ctx.spawn(Listener.create(settings.host(), settings.port(),
                             Listener.tcpConnections(settings.connection(), timelines, pushReceivers),

@@ -1,6 +1,7 @@
 package dev.walkeeper.cluster;
 
 import dev.walkeeper.actors.timeline.ClusterTimelines;
+import dev.walkeeper.actors.timeline.PusherChoice;
 import dev.walkeeper.actors.timeline.Timeline;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
@@ -8,9 +9,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.UnaryOperator;
 import java.util.stream.Collectors;
@@ -43,6 +46,11 @@ import org.apache.pekko.cluster.typed.Subscribe;
  * when its actor stops, and every member removes a removed member's entries (each does, so the
  * removal does not depend on one node seeing it). It answers the {@link ClusterTimelines} port
  * from the map as last replicated here, with the members' status from this node's view.
+ *
+ * <p>It also decides whether this node pushes each of its timelines ({@link PusherChoice} over
+ * that same view, which every member computes alike): on every change of the map, of membership
+ * or reachability, after its own publication, and once a second (a restarted timeline actor has
+ * forgotten its role), it tells each timeline {@link Timeline.PushRole}.
  */
 final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Command> {
 
@@ -55,6 +63,12 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
     private record TimelineStopped(TenantTimelineId id) implements Command {}
 
     private record Observed(TenantTimelineId id, Timeline.Positions positions) implements Command {}
+
+    private record PushObserved(TenantTimelineId id, Timeline.PushProgress progress) implements Command {}
+
+    private enum MembershipChanged implements Command { INSTANCE }
+
+    private enum Evaluate implements Command { INSTANCE }
 
     private record PublishDue(TenantTimelineId id) implements Command {}
 
@@ -76,15 +90,23 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
     /** How long a watcher waits before it watches a timeline again after an interruption (a restart). */
     private static final Duration REWATCH_AFTER = Duration.ofSeconds(1);
 
+    /** How often push roles are told again even with nothing changed (a restarted timeline starts without one). */
+    private static final Duration REEVALUATE_EVERY = Duration.ofSeconds(1);
+
     private final ReplicatorMessageAdapter<Command, LWWMap<String, TimelineEntry>> replicator;
     private final TimerScheduler<Command> timers;
     private final Duration publishInterval;
     private final long nodeId;
     private final SelfUniqueAddress self;
     private final Cluster cluster;
+    private final long pusherLagTolerance;
     private final Map<TenantTimelineId, ActorRef<Object>> watchers = new HashMap<>();
+    private final Map<TenantTimelineId, ActorRef<Timeline.Command>> timelines = new HashMap<>();
     private final Map<TenantTimelineId, Timeline.Positions> latest = new HashMap<>();
-    private final Map<TenantTimelineId, Timeline.Positions> published = new HashMap<>();
+    private final Map<TenantTimelineId, Timeline.PushProgress> pushes = new HashMap<>();
+    private final Map<TenantTimelineId, TimelineEntry> published = new HashMap<>();
+    /** The push role each timeline was last told. */
+    private final Map<TenantTimelineId, Boolean> roles = new HashMap<>();
     /** The map as last replicated to this node. */
     private Map<String, TimelineEntry> entries = Map.of();
 
@@ -93,9 +115,16 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
      * {@link ClusterTimelines}; {@code nodeId} goes into every entry it publishes.
      */
     static Behavior<Command> create(ActorRef<TimelineRegistry.Command> registry, long nodeId, Duration publishInterval) {
+        return create(registry, nodeId, publishInterval, ClusterSettings.DEFAULT_PUSHER_LAG_TOLERANCE);
+    }
+
+    /** ... with the {@link PusherChoice} lag tolerance in bytes. */
+    static Behavior<Command> create(ActorRef<TimelineRegistry.Command> registry, long nodeId, Duration publishInterval,
+                                    long pusherLagTolerance) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
                 DistributedData.<Command, LWWMap<String, TimelineEntry>>withReplicatorMessageAdapter(replicator ->
-                        new SharedTimelineState(ctx, timers, replicator, registry, nodeId, publishInterval))));
+                        new SharedTimelineState(ctx, timers, replicator, registry, nodeId, publishInterval,
+                                pusherLagTolerance))));
     }
 
     static String nodeRole(long nodeId) {
@@ -104,8 +133,10 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
 
     private SharedTimelineState(ActorContext<Command> ctx, TimerScheduler<Command> timers,
                                 ReplicatorMessageAdapter<Command, LWWMap<String, TimelineEntry>> replicator,
-                                ActorRef<TimelineRegistry.Command> registry, long nodeId, Duration publishInterval) {
+                                ActorRef<TimelineRegistry.Command> registry, long nodeId, Duration publishInterval,
+                                long pusherLagTolerance) {
         super(ctx);
+        this.pusherLagTolerance = pusherLagTolerance;
         this.replicator = replicator;
         this.timers = timers;
         this.publishInterval = publishInterval;
@@ -113,9 +144,16 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
         this.self = DistributedData.get(ctx.getSystem()).selfUniqueAddress();
         this.cluster = Cluster.get(ctx.getSystem());
         replicator.subscribe(KEY, Replicated::new);
+        // One adapter for all member events (adapters match by class, MemberRemoved is one of them).
+        // Who is up and reachable decides the pusher: look again at once when that changes.
         cluster.subscriptions().tell(Subscribe.create(
-                ctx.messageAdapter(ClusterEvent.MemberRemoved.class, e -> new MemberRemoved(e.member().uniqueAddress())),
-                ClusterEvent.MemberRemoved.class));
+                ctx.messageAdapter(ClusterEvent.MemberEvent.class, e -> e instanceof ClusterEvent.MemberRemoved removed
+                        ? new MemberRemoved(removed.member().uniqueAddress()) : MembershipChanged.INSTANCE),
+                ClusterEvent.MemberEvent.class));
+        cluster.subscriptions().tell(Subscribe.create(
+                ctx.messageAdapter(ClusterEvent.ReachabilityEvent.class, e -> MembershipChanged.INSTANCE),
+                ClusterEvent.ReachabilityEvent.class));
+        timers.startTimerWithFixedDelay(Evaluate.INSTANCE, REEVALUATE_EVERY);
         registry.tell(new TimelineRegistry.WatchTimelines(ctx.messageAdapter(TimelineRegistry.TimelineStarted.class,
                 Started::new)));
         registry.tell(new TimelineRegistry.AttachCluster(ctx.messageAdapter(ClusterTimelines.Query.class, Query::new)));
@@ -126,6 +164,18 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
         return newReceiveBuilder()
                 .onMessage(Started.class, this::onStarted)
                 .onMessage(Observed.class, this::onObserved)
+                .onMessage(PushObserved.class, observed -> {
+                    pushes.put(observed.id(), observed.progress());
+                    return onChange(observed.id());
+                })
+                .onMessage(MembershipChanged.class, changed -> {
+                    evaluate(false);
+                    return this;
+                })
+                .onMessage(Evaluate.class, tick -> {
+                    evaluate(true);
+                    return this;
+                })
                 .onMessage(PublishDue.class, due -> {
                     publishIfChanged(due.id());
                     return this;
@@ -151,25 +201,31 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
         ActorRef<Timeline.Command> timeline = message.started().timeline();
         ActorRef<Object> watcher = getContext().spawnAnonymous(watcher(id, timeline, getContext().getSelf()));
         watchers.put(id, watcher);
+        timelines.put(id, timeline);
         getContext().watchWith(timeline, new TimelineStopped(id));
         return this;
     }
 
     /**
-     * Forwards a timeline's positions with its id. A timeline that restarts (its ref survives)
-     * or turns unavailable interrupts its subscribers: watch it again a moment later.
+     * Forwards a timeline's positions and push progress with its id. A timeline that restarts
+     * (its ref survives, its subscribers are forgotten) or turns unavailable interrupts its
+     * position subscribers: watch it again a moment later.
      */
     private static Behavior<Object> watcher(TenantTimelineId id, ActorRef<Timeline.Command> timeline,
                                             ActorRef<Command> parent) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             timeline.tell(new Timeline.WatchPositions(ctx.getSelf().narrow()));
+            timeline.tell(new Timeline.WatchPush(ctx.getSelf().narrow()));
             return Behaviors.receiveMessage(message -> {
                 if (message instanceof Timeline.Positions positions) {
                     parent.tell(new Observed(id, positions));
+                } else if (message instanceof Timeline.PushProgress progress) {
+                    parent.tell(new PushObserved(id, progress));
                 } else if (message instanceof Timeline.Interrupted) {
                     timers.startSingleTimer(Rewatch.INSTANCE, REWATCH_AFTER);
                 } else if (message == Rewatch.INSTANCE) {
                     timeline.tell(new Timeline.WatchPositions(ctx.getSelf().narrow()));
+                    timeline.tell(new Timeline.WatchPush(ctx.getSelf().narrow()));
                 }
                 return Behaviors.same();
             });
@@ -183,24 +239,39 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
             return this;
         }
         latest.put(observed.id(), p);
-        if (!timers.isTimerActive(observed.id())) {
+        return onChange(observed.id());
+    }
+
+    private Behavior<Command> onChange(TenantTimelineId id) {
+        if (!timers.isTimerActive(id)) {
             // The first change after a quiet spell goes out at once; later ones wait for the timer.
-            publishIfChanged(observed.id());
+            publishIfChanged(id);
         }
         return this;
     }
 
     private void publishIfChanged(TenantTimelineId id) {
         Timeline.Positions p = latest.get(id);
-        if (p == null || p.equals(published.get(id))) {
+        if (p == null) {
             return;
         }
-        published.put(id, p);
+        Timeline.PushProgress push = pushes.getOrDefault(id, new Timeline.PushProgress(false, List.of()));
+        Map<String, Long> downstreams = new LinkedHashMap<>();
+        push.downstreams().forEach(d -> downstreams.put(d.downstream(), d.flushLsn().value()));
         TimelineEntry entry = new TimelineEntry(id.tenantId(), id.timelineId(), self.uniqueAddress().address().toString(),
                 self.uniqueAddress().longUid(), nodeId, p.term(), p.lastLogTerm(), p.flushLsn().value(),
-                p.commitLsn().value());
+                p.commitLsn().value(), push.pushing(), downstreams);
+        if (entry.equals(published.get(id))) {
+            return;
+        }
+        published.put(id, entry);
         update(map -> map.put(self, entry.key(), entry));
+        // Our own entry counts for the choice at once, not only once the replicator notifies us.
+        Map<String, TimelineEntry> withOwn = new HashMap<>(entries);
+        withOwn.put(entry.key(), entry);
+        entries = Map.copyOf(withOwn);
         timers.startSingleTimer(id, new PublishDue(id), publishInterval);
+        evaluate(false);
     }
 
     private Behavior<Command> onTimelineStopped(TimelineStopped stopped) {
@@ -211,6 +282,9 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
         }
         timers.cancel(id);
         latest.remove(id);
+        pushes.remove(id);
+        timelines.remove(id);
+        roles.remove(id);
         if (published.remove(id) != null) {
             String key = TimelineEntry.key(self.uniqueAddress().address().toString(), self.uniqueAddress().longUid(), id);
             update(map -> map.remove(self, key));
@@ -230,14 +304,43 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
             }
             return out;
         });
+        evaluate(false);
         return this;
     }
 
     private Behavior<Command> onReplicated(Replicated replicated) {
         if (replicated.response() instanceof Replicator.Changed<LWWMap<String, TimelineEntry>> changed) {
             entries = Map.copyOf(changed.get(KEY).getEntries());
+            evaluate(false);
         }
         return this;
+    }
+
+    /**
+     * Tells each timeline held and published here whether this node pushes it, when that changed
+     * (or always, with {@code retell}). One never published cannot be chosen and keeps no role.
+     */
+    private void evaluate(boolean retell) {
+        if (published.isEmpty()) {
+            return;
+        }
+        ClusterTimelines.View view = view(null);
+        String selfAddress = cluster.selfMember().address().toString();
+        timelines.forEach((id, timeline) -> {
+            if (!published.containsKey(id)) {
+                return;
+            }
+            Optional<String> chosen = PusherChoice.choose(view, id, pusherLagTolerance);
+            boolean push = chosen.isPresent() && chosen.get().equals(selfAddress);
+            Boolean before = roles.put(id, push);
+            if (before == null || before != push) {
+                getContext().getLog().info("timeline {}: pusher is {}{}", id, chosen.orElse("nobody"),
+                        push ? " (this node)" : "");
+            }
+            if (retell || before == null || before != push) {
+                timeline.tell(new Timeline.PushRole(push));
+            }
+        });
     }
 
     private void update(UnaryOperator<LWWMap<String, TimelineEntry>> modify) {
@@ -246,7 +349,7 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
                 modify::apply), Updated::new);
     }
 
-    /** The members as this node sees them now, and the entries of current members only. */
+    /** The members as this node sees them now, and the entries of current members only ({@code query} null: all). */
     private ClusterTimelines.View view(ClusterTimelines.Query query) {
         Set<UniqueAddress> unreachable = cluster.state().getUnreachable().stream().map(Member::uniqueAddress)
                 .collect(Collectors.toSet());

@@ -4,14 +4,21 @@ import dev.walkeeper.actors.timeline.ClusterTimelines;
 import dev.walkeeper.persistence.CborSerializable;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 
 /**
  * One member's positions of one timeline, as it publishes them in the replicated map: only the
  * member itself writes its entries, so last-writer-wins never decides between two writers.
  * {@code uid} tells a restarted node (same address, new incarnation) from the one that left.
+ * {@code pusher}: the member runs the timeline's push replicators; {@code downstreamFlushLsns}:
+ * per downstream it is configured with ({@code host:port}), the durable LSN it last heard from it
+ * (0 when it never pushed there).
  */
 record TimelineEntry(String tenantId, String timelineId, String address, long uid, long nodeId, long term,
-                     long lastLogTerm, long flushLsn, long commitLsn) implements CborSerializable {
+                     long lastLogTerm, long flushLsn, long commitLsn, boolean pusher,
+                     Map<String, Long> downstreamFlushLsns) implements CborSerializable {
 
     /** The map key: one entry per member incarnation and timeline. */
     String key() {
@@ -27,7 +34,12 @@ record TimelineEntry(String tenantId, String timelineId, String address, long ui
     }
 
     ClusterTimelines.MemberPositions positions() {
+        List<ClusterTimelines.DownstreamPosition> downstreams = new ArrayList<>();
+        if (downstreamFlushLsns != null) {
+            downstreamFlushLsns.forEach((d, lsn) -> downstreams.add(new ClusterTimelines.DownstreamPosition(d,
+                    new Lsn(lsn))));
+        }
         return new ClusterTimelines.MemberPositions(id(), address, nodeId, term, lastLogTerm, new Lsn(flushLsn),
-                new Lsn(commitLsn));
+                new Lsn(commitLsn), pusher, downstreams);
     }
 }

@@ -222,6 +222,14 @@ class NodeSettingsTest {
         assertEquals(0, c.port());
         assertEquals(List.of(), c.seedNodes());
         assertEquals(Duration.ofMillis(200), c.publishInterval());
+        assertEquals(16L << 20, c.pusherLagTolerance());
+    }
+
+    @Test
+    void thePusherLagToleranceIsReadInBytesAndNeverNegative() {
+        assertEquals(1L << 30, settings("walkeeper.cluster.pusher-lag-tolerance = 1GiB").cluster().pusherLagTolerance());
+        assertEquals(0, settings("walkeeper.cluster.pusher-lag-tolerance = 0").cluster().pusherLagTolerance());
+        assertMentions(refused("walkeeper.cluster.pusher-lag-tolerance = -1"), "walkeeper.cluster.pusher-lag-tolerance");
     }
 
     @Test

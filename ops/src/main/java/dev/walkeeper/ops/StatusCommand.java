@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -19,7 +20,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code walkeeper status}: asks one node (CLUSTER_STATUS) for the cluster as it sees it — the
  * members and their status, and per timeline each member's term, flush and commit LSN as it last
- * published them, with its lag behind the highest commit LSN any member reports.
+ * published them, with its lag behind the highest commit LSN any member reports, whether it is the
+ * timeline's pusher and the durable LSN each of its downstreams reported to it.
  */
 @Command(name = "status", mixinStandardHelpOptions = true,
         description = "Print the cluster's members and, per timeline, each member's positions, as one node sees them.")
@@ -39,9 +41,31 @@ class StatusCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print JSON instead of text.")
     boolean json;
 
-    /** One member's positions of one timeline. */
+    /** One member's positions of one timeline, and of its downstreams. */
     record Row(String address, long nodeId, String status, boolean self, long term, long lastLogTerm, Lsn flush,
-               Lsn commit) {}
+               Lsn commit, boolean pusher, List<Downstream> downstreams) {}
+
+    /** A downstream ({@code host:port}) a member lists, and the durable LSN it reported to that member. */
+    record Downstream(String address, String flushLsn) {
+        /** From the node's {@code host:port=LSN,...}; null or empty: none. */
+        static List<Downstream> parse(String text) {
+            List<Downstream> out = new ArrayList<>();
+            if (text != null) {
+                for (String item : text.split(",")) {
+                    int eq = item.lastIndexOf('=');
+                    if (eq > 0) {
+                        out.add(new Downstream(item.substring(0, eq), item.substring(eq + 1)));
+                    }
+                }
+            }
+            return out;
+        }
+
+        @Override
+        public String toString() {
+            return address + "=" + flushLsn;
+        }
+    }
 
     record Member(String address, long nodeId, String status, boolean self) {}
 
@@ -69,7 +93,9 @@ class StatusCommand implements Callable<Integer> {
                 timelines.computeIfAbsent(result.value(r, "tenant_id") + "/" + result.value(r, "timeline_id"),
                         k -> new ArrayList<>()).add(new Row(memberAddress, nodeId, status, self,
                         Long.parseLong(result.value(r, "term")), Long.parseLong(result.value(r, "last_log_term")),
-                        Lsn.parse(result.value(r, "flush_lsn")), Lsn.parse(result.value(r, "commit_lsn"))));
+                        Lsn.parse(result.value(r, "flush_lsn")), Lsn.parse(result.value(r, "commit_lsn")),
+                        "t".equals(optional(result, r, "pusher")),
+                        Downstream.parse(optional(result, r, "downstream_flush_lsns"))));
             }
         }
         PrintWriter out = spec.commandLine().getOut();
@@ -80,6 +106,11 @@ class StatusCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    /** A column a node of an earlier version does not send: null there. */
+    private static String optional(StatusClient.Result result, List<String> row, String column) {
+        return result.columns().contains(column) ? result.value(row, column) : null;
     }
 
     /** How far {@code row}'s flush LSN is behind the highest commit LSN any member of the timeline reports. */
@@ -100,8 +131,11 @@ class StatusCommand implements Callable<Integer> {
         for (Map.Entry<String, List<Row>> timeline : timelines.entrySet()) {
             out.printf("timeline %s:%n", timeline.getKey());
             for (Row r : timeline.getValue()) {
-                out.printf("  node %-4d term %-5d last log term %-5d flush %-12s commit %-12s lag %d%n", r.nodeId(),
-                        r.term(), r.lastLogTerm(), r.flush(), r.commit(), lag(r, timeline.getValue()));
+                out.printf("  node %-4d term %-5d last log term %-5d flush %-12s commit %-12s lag %d%s%s%n", r.nodeId(),
+                        r.term(), r.lastLogTerm(), r.flush(), r.commit(), lag(r, timeline.getValue()),
+                        r.pusher() ? "  pusher" : "",
+                        r.downstreams().isEmpty() ? "" : "  downstreams " + r.downstreams().stream()
+                                .map(Downstream::toString).collect(Collectors.joining(",")));
             }
         }
     }
@@ -129,7 +163,15 @@ class StatusCommand implements Callable<Integer> {
                         .append(",\"term\":").append(r.term()).append(",\"last_log_term\":").append(r.lastLogTerm())
                         .append(",\"flush_lsn\":").append(quote(r.flush().toString()))
                         .append(",\"commit_lsn\":").append(quote(r.commit().toString()))
-                        .append(",\"lag_bytes\":").append(lag(r, rows)).append('}');
+                        .append(",\"lag_bytes\":").append(lag(r, rows))
+                        .append(",\"pusher\":").append(r.pusher())
+                        .append(",\"downstreams\":[");
+                for (int d = 0; d < r.downstreams().size(); d++) {
+                    Downstream downstream = r.downstreams().get(d);
+                    b.append(d == 0 ? "" : ",").append("{\"address\":").append(quote(downstream.address()))
+                            .append(",\"flush_lsn\":").append(quote(downstream.flushLsn())).append('}');
+                }
+                b.append("]}");
             }
             b.append("]}");
         }

@@ -68,7 +68,10 @@ final class SimpleQueries {
      * TIMELINE_STATUS: Neon's flush_lsn and commit_lsn first, then the term, the member and where
      * the row comes from: {@code local} (this node's timeline, the first row when it exists here)
      * or {@code cluster} (another member's last published positions). node_id, member and
-     * member_status are null on a node that is no cluster member.
+     * member_status are null on a node that is no cluster member. Then, as published: pusher
+     * ('t' for the member that pushes the timeline to its downstreams) and downstream_flush_lsns
+     * (each downstream it lists, {@code host:port=LSN}, comma-separated); null where nothing was
+     * published.
      */
     List<BackendMessage> timelineStatus(Timeline.Status local, ClusterTimelines.View view) {
         List<BackendMessage> out = new ArrayList<>();
@@ -79,7 +82,7 @@ final class SimpleQueries {
         for (String name : List.of("term", "last_log_term", "node_id")) {
             columns.add(Field.text(name, Field.INT8_OID, 8));
         }
-        for (String name : List.of("member", "member_status", "source")) {
+        for (String name : List.of("member", "member_status", "source", "pusher", "downstream_flush_lsns")) {
             columns.add(Field.text(name, Field.TEXT_OID, -1));
         }
         out.add(new RowDescription(columns));
@@ -88,10 +91,13 @@ final class SimpleQueries {
         if (local.exists()) {
             ClusterTimelines.Member self = view.members().stream().filter(ClusterTimelines.Member::self)
                     .findFirst().orElse(null);
+            ClusterTimelines.MemberPositions published = self == null ? null : view.positions().stream()
+                    .filter(p -> p.address().equals(self.address())).findFirst().orElse(null);
             out.add(DataRow.ofText(local.flushLsn().toString(), local.commitLsn().toString(),
                     Long.toString(local.term()), Long.toString(local.lastLogTerm()),
                     self == null ? null : Long.toString(self.nodeId()), self == null ? null : self.address(),
-                    self == null ? null : self.status(), "local"));
+                    self == null ? null : self.status(), "local", published == null ? null : pusher(published),
+                    published == null ? null : downstreams(published)));
         }
         for (ClusterTimelines.MemberPositions p : view.positions()) {
             ClusterTimelines.Member member = members.get(p.address());
@@ -100,7 +106,7 @@ final class SimpleQueries {
             }
             out.add(DataRow.ofText(p.flushLsn().toString(), p.commitLsn().toString(), Long.toString(p.term()),
                     Long.toString(p.lastLogTerm()), Long.toString(p.nodeId()), p.address(), member.status(),
-                    "cluster"));
+                    "cluster", pusher(p), downstreams(p)));
         }
         out.add(new CommandComplete("TIMELINE_STATUS"));
         return out;
@@ -109,7 +115,8 @@ final class SimpleQueries {
     /**
      * CLUSTER_STATUS: one row per member ({@code kind} 'member': address, node id, status, 't' for
      * this node), then one per timeline and member that published it ({@code kind} 'timeline':
-     * the member and the timeline's positions there). Empty on a node that is no cluster member.
+     * the member and the timeline's positions there, whether it is the timeline's pusher and its
+     * downstreams' durable LSNs, as in TIMELINE_STATUS). Empty on a node that is no cluster member.
      */
     List<BackendMessage> clusterStatus(ClusterTimelines.View view) {
         List<BackendMessage> out = new ArrayList<>();
@@ -124,7 +131,7 @@ final class SimpleQueries {
         for (String name : List.of("term", "last_log_term")) {
             columns.add(Field.text(name, Field.INT8_OID, 8));
         }
-        for (String name : List.of("flush_lsn", "commit_lsn")) {
+        for (String name : List.of("flush_lsn", "commit_lsn", "pusher", "downstream_flush_lsns")) {
             columns.add(Field.text(name, Field.TEXT_OID, -1));
         }
         out.add(new RowDescription(columns));
@@ -132,16 +139,30 @@ final class SimpleQueries {
         for (ClusterTimelines.Member m : view.members()) {
             members.put(m.address(), m);
             out.add(DataRow.ofText("member", m.address(), Long.toString(m.nodeId()), m.status(), m.self() ? "t" : "f",
-                    null, null, null, null, null, null));
+                    null, null, null, null, null, null, null, null));
         }
         for (ClusterTimelines.MemberPositions p : view.positions()) {
             ClusterTimelines.Member m = members.get(p.address());
             out.add(DataRow.ofText("timeline", p.address(), Long.toString(p.nodeId()), m == null ? null : m.status(),
                     m != null && m.self() ? "t" : "f", p.id().tenantId(), p.id().timelineId(), Long.toString(p.term()),
-                    Long.toString(p.lastLogTerm()), p.flushLsn().toString(), p.commitLsn().toString()));
+                    Long.toString(p.lastLogTerm()), p.flushLsn().toString(), p.commitLsn().toString(), pusher(p),
+                    downstreams(p)));
         }
         out.add(new CommandComplete("CLUSTER_STATUS"));
         return out;
+    }
+
+    private static String pusher(ClusterTimelines.MemberPositions p) {
+        return p.pusher() ? "t" : "f";
+    }
+
+    /** {@code host:port=LSN,...}: what each downstream last reported durable to the member. */
+    private static String downstreams(ClusterTimelines.MemberPositions p) {
+        StringBuilder b = new StringBuilder();
+        for (ClusterTimelines.DownstreamPosition d : p.downstreams()) {
+            b.append(b.length() == 0 ? "" : ",").append(d.downstream()).append('=').append(d.flushLsn());
+        }
+        return b.toString();
     }
 
     /** SHOW name, or an ERROR naming the parameter as PostgreSQL does. */

@@ -77,6 +77,12 @@ public final class PushReplicator {
     /** Push what is committed, wait for the downstream to flush it (bounded), end cleanly, stop; then reply. */
     public record Drain(ActorRef<Drained> replyTo) implements Command {}
 
+    /**
+     * Told to the replicator's progress listener whenever the downstream reports a higher durable
+     * LSN (its {@code 'i'} at the handshake, then its {@code 'r'}s).
+     */
+    public record DownstreamFlushed(InetSocketAddress downstream, Lsn flushLsn) {}
+
     /** The answer to {@link Drain}, sent just before the replicator stops. */
     public record Drained(boolean downstreamCaughtUp, Lsn downstreamFlushLsn) {}
 
@@ -187,16 +193,28 @@ public final class PushReplicator {
     }
 
     public static Behavior<Command> create(Downstream downstream, Source source, Lsn initialCommitLsn, Tuning tuning) {
+        return create(downstream, source, initialCommitLsn, tuning, (ActorRef<DownstreamFlushed>) null);
+    }
+
+    /** As {@link #create(Downstream, Source, Lsn, Tuning)}, telling {@code progress} (if not null) of the downstream's durable LSN. */
+    public static Behavior<Command> create(Downstream downstream, Source source, Lsn initialCommitLsn, Tuning tuning,
+                                           ActorRef<DownstreamFlushed> progress) {
         return create(downstream, source, initialCommitLsn, tuning, address -> ClientConnection.sockets(address,
-                tuning.connectTimeout()));
+                tuning.connectTimeout()), progress);
     }
 
     /** As {@link #create(Downstream, Source, Lsn, Tuning)}, with the sockets of each connection from {@code sockets}. */
     public static Behavior<Command> create(Downstream downstream, Source source, Lsn initialCommitLsn, Tuning tuning,
                                            Function<InetSocketAddress, SocketFactory> sockets) {
+        return create(downstream, source, initialCommitLsn, tuning, sockets, null);
+    }
+
+    private static Behavior<Command> create(Downstream downstream, Source source, Lsn initialCommitLsn, Tuning tuning,
+                                            Function<InetSocketAddress, SocketFactory> sockets,
+                                            ActorRef<DownstreamFlushed> progress) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             PushReplicator replicator = new PushReplicator(ctx, timers, downstream, source, initialCommitLsn, tuning,
-                    sockets);
+                    sockets, progress);
             Duration tick = tuning.keepaliveInterval().dividedBy(4);
             timers.startTimerWithFixedDelay(Tick.INSTANCE, tick.compareTo(Duration.ofMillis(10)) < 0
                     ? Duration.ofMillis(10) : tick);
@@ -214,6 +232,8 @@ public final class PushReplicator {
     private final ActorRef<OutboundConnection.Event> events;
     private final ActorRef<WalSender.Event> senderEvents;
     private final WalSender.Settings senderSettings;
+    /** Told of each higher downstream flush LSN; null for nobody. */
+    private final ActorRef<DownstreamFlushed> progress;
 
     private Lsn commitLsn;
     /** The current connection, until it stopped; null while backing off. */
@@ -240,8 +260,9 @@ public final class PushReplicator {
 
     private PushReplicator(ActorContext<Command> context, TimerScheduler<Command> timers, Downstream downstream,
                            Source source, Lsn initialCommitLsn, Tuning tuning,
-                           Function<InetSocketAddress, SocketFactory> sockets) {
+                           Function<InetSocketAddress, SocketFactory> sockets, ActorRef<DownstreamFlushed> progress) {
         this.context = context;
+        this.progress = progress;
         this.timers = timers;
         this.downstream = downstream;
         this.source = source;
@@ -300,7 +321,7 @@ public final class PushReplicator {
         connected = true;
         lastHeardNanos = System.nanoTime();
         if (start.isValid()) {
-            downstreamFlush = start;
+            noteDownstreamFlush(start);
             position = start;
         }
         context.getLog().info("{} → {}: pushing from {} (downstream start {}, commit {})", source.timeline(),
@@ -353,9 +374,7 @@ public final class PushReplicator {
             lastHeardNanos = System.nanoTime();
             if (received.message() instanceof ReceiverMessage.StandbyStatusUpdate status) {
                 attempt = 0; // a downstream that reports is healthy
-                if (status.flushLsn().compareTo(downstreamFlush) > 0) {
-                    downstreamFlush = status.flushLsn();
-                }
+                noteDownstreamFlush(status.flushLsn());
                 if (status.replyRequested() && sender != null) {
                     sender.tell(new WalSender.SendKeepalive(false));
                 }
@@ -422,9 +441,8 @@ public final class PushReplicator {
                 .onMessage(FromConnection.class, f -> {
                     if (f.event().connection().equals(connection)
                             && f.event() instanceof OutboundConnection.Received received
-                            && received.message() instanceof ReceiverMessage.StandbyStatusUpdate status
-                            && status.flushLsn().compareTo(downstreamFlush) > 0) {
-                        downstreamFlush = status.flushLsn();
+                            && received.message() instanceof ReceiverMessage.StandbyStatusUpdate status) {
+                        noteDownstreamFlush(status.flushLsn());
                     }
                     return Behaviors.same();
                 })
@@ -542,6 +560,16 @@ public final class PushReplicator {
             sender.tell(new WalSender.Finish(List.of()));
         }
         return stopping();
+    }
+
+    /** A durable LSN the downstream reported: kept if higher, and told to the progress listener. */
+    private void noteDownstreamFlush(Lsn flushLsn) {
+        if (flushLsn.compareTo(downstreamFlush) > 0) {
+            downstreamFlush = flushLsn;
+            if (progress != null) {
+                progress.tell(new DownstreamFlushed(downstream.address(), flushLsn));
+            }
+        }
     }
 
     private boolean caughtUp() {

@@ -31,9 +31,26 @@ public final class ClusterTimelines {
      */
     public record Member(String address, long nodeId, String status, boolean self) {}
 
-    /** What one member published about one of its timelines. */
+    /**
+     * What one member published about one of its timelines: its positions, whether it runs the
+     * timeline's push replicators ({@code pusher}) and, per downstream it is configured with, the
+     * durable LSN it last heard from it ({@link Lsn#INVALID} when it never pushed there).
+     */
     public record MemberPositions(TenantTimelineId id, String address, long nodeId, long term, long lastLogTerm,
-                                  Lsn flushLsn, Lsn commitLsn) {}
+                                  Lsn flushLsn, Lsn commitLsn, boolean pusher, List<DownstreamPosition> downstreams) {
+        public MemberPositions {
+            downstreams = List.copyOf(downstreams);
+        }
+
+        /** A member that pushes nowhere. */
+        public MemberPositions(TenantTimelineId id, String address, long nodeId, long term, long lastLogTerm,
+                               Lsn flushLsn, Lsn commitLsn) {
+            this(id, address, nodeId, term, lastLogTerm, flushLsn, commitLsn, false, List.of());
+        }
+    }
+
+    /** A downstream ({@code host:port}) and the durable LSN it reported to this member's pusher. */
+    public record DownstreamPosition(String downstream, Lsn flushLsn) {}
 
     /**
      * The answer: the members, and the positions they published (sorted by timeline, then

@@ -125,6 +125,35 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     public record Consumers(List<WalConsumer> consumers, List<ActorRef<PushReplicator.Command>> pushers,
                             Lsn commitLsn) {}
 
+    /**
+     * Whether this node pushes the timeline's committed WAL to its downstreams (one member of a
+     * cluster does, see {@link PusherChoice}): its push replicators start (once the timeline
+     * exists) or stop. Repeating the current role changes nothing.
+     */
+    public record PushRole(boolean push) implements Command {}
+
+    /**
+     * Subscribes to the push side: the subscriber gets a {@link PushProgress} now and whenever the
+     * role or a downstream's durable LSN changes, until it stops.
+     */
+    public record WatchPush(ActorRef<PushProgress> subscriber) implements Command {}
+
+    /**
+     * Whether push replicators run here, and each configured downstream ({@code host:port}) with
+     * the durable LSN it last reported to this node ({@link Lsn#INVALID} before it reported).
+     */
+    public record PushProgress(boolean pushing, List<ClusterTimelines.DownstreamPosition> downstreams) {
+        public PushProgress {
+            downstreams = List.copyOf(downstreams);
+        }
+    }
+
+    record DownstreamFlushed(PushReplicator.DownstreamFlushed flushed) implements Command {}
+
+    record PusherStopped(ActorRef<PushReplicator.Command> pusher) implements Command {}
+
+    record PushWatcherGone(ActorRef<PushProgress> subscriber) implements Command {}
+
     private enum FlushDue implements Command { INSTANCE }
 
     /** The flusher ran {@code job}: it failed if {@code failure} is set. */
@@ -159,7 +188,20 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     public static Behavior<Command> create(TenantTimelineId id, long nodeId, WalStores walStores,
                                            List<PushReplicator.Downstream> downstreams,
                                            Map<TenantTimelineId, String> syncFailures) {
-        return Behaviors.setup(ctx -> new Timeline(ctx, id, nodeId, walStores, downstreams, syncFailures));
+        return create(id, nodeId, walStores, downstreams, syncFailures, false);
+    }
+
+    /**
+     * As {@link #create(TenantTimelineId, long, WalStores, List, Map)}; with {@code awaitPushRole}
+     * (a cluster member, where one member pushes) the downstreams get WAL only once a
+     * {@link PushRole} says so, otherwise as soon as the timeline exists. A restarted actor
+     * starts over without the role until it is told again.
+     */
+    public static Behavior<Command> create(TenantTimelineId id, long nodeId, WalStores walStores,
+                                           List<PushReplicator.Downstream> downstreams,
+                                           Map<TenantTimelineId, String> syncFailures, boolean awaitPushRole) {
+        return Behaviors.setup(ctx -> new Timeline(ctx, id, nodeId, walStores, downstreams, syncFailures,
+                !awaitPushRole));
     }
 
     public static PersistenceId persistenceId(TenantTimelineId id) {
@@ -194,16 +236,16 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     private final java.util.Set<ActorRef<PositionsEvent>> watchers = new java.util.HashSet<>();
     private Positions lastPositions;
     private final java.util.Map<String, WalConsumer> consumers = new java.util.TreeMap<>();
-    private final List<PushReplicator.Downstream> downstreams;
-    /** One per downstream, started once the timeline exists; told every commit advance. */
-    private final List<ActorRef<PushReplicator.Command>> pushers = new ArrayList<>();
+    /** The push replicators, while this node pushes and the timeline exists. */
+    private final TimelinePushers pushers;
 
     private Timeline(ActorContext<Command> context, TenantTimelineId id, long nodeId, WalStores walStores,
-                     List<PushReplicator.Downstream> downstreams, Map<TenantTimelineId, String> syncFailures) {
+                     List<PushReplicator.Downstream> downstreams, Map<TenantTimelineId, String> syncFailures,
+                     boolean pushRole) {
         super(persistenceId(id));
         this.syncFailures = syncFailures;
         this.unavailable = syncFailures.get(id);
-        this.downstreams = List.copyOf(downstreams);
+        this.pushers = new TimelinePushers(context, id, nodeId, walStores.directory(id), downstreams, pushRole);
         this.context = context;
         this.id = id;
         this.nodeId = nodeId;
@@ -266,12 +308,31 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
                     return Effect().none();
                 })
                 .onCommand(GetConsumers.class, (state, get) -> {
-                    get.replyTo().tell(new Consumers(List.copyOf(consumers.values()), List.copyOf(pushers),
+                    get.replyTo().tell(new Consumers(List.copyOf(consumers.values()), pushers.running(),
                             state.created() ? acceptor.commitLsn() : Lsn.INVALID));
                     return Effect().none();
                 })
                 .onCommand(WatcherGone.class, (state, gone) -> {
                     watchers.remove(gone.subscriber());
+                    return Effect().none();
+                })
+                .onCommand(PushRole.class, this::onPushRole)
+                .onCommand(PusherStopped.class, (state, stopped) -> {
+                    if (pushers.stopped(stopped.pusher())) {
+                        startPushers(state);
+                    }
+                    return Effect().none();
+                })
+                .onCommand(WatchPush.class, (state, watch) -> {
+                    pushers.watch(watch.subscriber());
+                    return Effect().none();
+                })
+                .onCommand(PushWatcherGone.class, (state, gone) -> {
+                    pushers.unwatch(gone.subscriber());
+                    return Effect().none();
+                })
+                .onCommand(DownstreamFlushed.class, (state, flushed) -> {
+                    pushers.flushed(flushed.flushed());
                     return Effect().none();
                 })
                 .build();
@@ -515,7 +576,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         Positions now = positions(state);
         if (!now.equals(lastPositions)) {
             if (lastPositions == null || !now.commitLsn().equals(lastPositions.commitLsn())) {
-                pushers.forEach(p -> p.tell(new PushReplicator.CommitAdvanced(now.commitLsn())));
+                pushers.commitAdvanced(now.commitLsn());
             }
             lastPositions = now;
             watchers.forEach(w -> w.tell(now));
@@ -535,15 +596,17 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         }
     }
 
-    /** Pushers read committed WAL from the timeline's directory, never past what they are told. */
+    private Effect<AcceptorEvent, AcceptorState> onPushRole(AcceptorState state, PushRole role) {
+        if (pushers.setRole(role.push())) {
+            startPushers(state);
+        }
+        return Effect().none();
+    }
+
+    /** Once the timeline exists (and serves): pushers read its committed WAL, never past what they are told. */
     private void startPushers(AcceptorState state) {
-        for (PushReplicator.Downstream downstream : downstreams) {
-            PushReplicator.Source source = new PushReplicator.Source(id, state.server().systemId(),
-                    state.server().walSegSize(), state.server().pgVersion(), walStores.directory(id), nodeId);
-            // It reads segment files: off the default dispatcher.
-            pushers.add(context.spawn(PushReplicator.create(downstream, source, state.commitLsn(),
-                    PushReplicator.Tuning.DEFAULTS), PushReplicator.actorName(downstream.address()),
-                    DispatcherSelector.blocking()));
+        if (state.created() && acceptor != null && unavailable == null) {
+            pushers.startIfDue(state.server(), Lsn.max(state.commitLsn(), acceptor.commitLsn()));
         }
     }
 

@@ -68,13 +68,24 @@ public final class TimelineRegistry {
         return create(nodeId, walStores, Map.of());
     }
 
-    /** {@code downstreams}: per timeline, where its committed WAL is pushed. */
+    /** {@code downstreams}: per timeline, where its committed WAL is pushed (by this node alone). */
     public static Behavior<Command> create(long nodeId, WalStores walStores,
                                            Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams) {
+        return create(nodeId, walStores, downstreams, false);
+    }
+
+    /**
+     * As {@link #create(long, WalStores, Map)}; with {@code clusterPushes} (a cluster member) a
+     * timeline pushes only once told {@link Timeline.PushRole} (by the shared timeline state,
+     * which chooses one member per timeline), otherwise as soon as it exists.
+     */
+    public static Behavior<Command> create(long nodeId, WalStores walStores,
+                                           Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams,
+                                           boolean clusterPushes) {
         // Outlives every timeline actor (restarts included): a failed fsync is never retried.
         Map<TenantTimelineId, String> syncFailures = new java.util.concurrent.ConcurrentHashMap<>();
-        return Behaviors.setup(ctx -> running(ctx, nodeId, walStores, Map.copyOf(downstreams), new HashMap<>(),
-                syncFailures, new Observers()));
+        return Behaviors.setup(ctx -> running(ctx, nodeId, walStores, Map.copyOf(downstreams), clusterPushes,
+                new HashMap<>(), syncFailures, new Observers()));
     }
 
     private static DispatcherSelector timelineDispatcher(ActorContext<?> ctx) {
@@ -85,6 +96,7 @@ public final class TimelineRegistry {
 
     private static Behavior<Command> running(ActorContext<Command> ctx, long nodeId, WalStores walStores,
                                              Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams,
+                                             boolean clusterPushes,
                                              Map<TenantTimelineId, ActorRef<Timeline.Command>> timelines,
                                              Map<TenantTimelineId, String> syncFailures,
                                              Observers observers) {
@@ -93,7 +105,7 @@ public final class TimelineRegistry {
                     ActorRef<Timeline.Command> timeline = timelines.computeIfAbsent(get.id(), id -> {
                         ActorRef<Timeline.Command> ref = ctx.spawn(
                                 Behaviors.supervise(Timeline.create(id, nodeId, walStores,
-                                                downstreams.getOrDefault(id, List.of()), syncFailures))
+                                                downstreams.getOrDefault(id, List.of()), syncFailures, clusterPushes))
                                         .onFailure(SupervisorStrategy.restartWithBackoff(
                                                 Duration.ofMillis(200), Duration.ofSeconds(10), 0.2)),
                                 "timeline-" + id.tenantId() + "-" + id.timelineId(),

@@ -490,16 +490,17 @@ class ConnectionTest {
         question.replyTo().tell(new ClusterTimelines.View(
                 List.of(new ClusterTimelines.Member(self, 1, "up", true),
                         new ClusterTimelines.Member(other, 2, "unreachable", false)),
-                List.of(position(self, 1, "0/2FFFF00"), position(other, 2, "0/2000000"),
+                List.of(position(self, 1, "0/2FFFF00"), pusher(other, 2, "0/2000000"),
                         position(gone, 3, "0/1000000"))));
         RowDescription columns = c.next(RowDescription.class);
         assertEquals(List.of("flush_lsn", "commit_lsn", "term", "last_log_term", "node_id", "member",
-                "member_status", "source"), columns.fields().stream().map(RowDescription.Field::name).toList());
-        // This node's row is its timeline's own (not what it published), a member's is what it
-        // published, and positions of one that is no member any more are left out.
-        assertEquals(DataRow.ofText("0/3000000", "0/2FFFF00", "5", "5", "1", self, "up", "local"), c.next());
-        assertEquals(DataRow.ofText("0/2000000", "0/1F00000", "5", "5", "2", other, "unreachable", "cluster"),
-                c.next());
+                "member_status", "source", "pusher", "downstream_flush_lsns"),
+                columns.fields().stream().map(RowDescription.Field::name).toList());
+        // This node's row is its timeline's own (not what it published; its push columns are),
+        // a member's is what it published, and positions of one that is no member any more are left out.
+        assertEquals(DataRow.ofText("0/3000000", "0/2FFFF00", "5", "5", "1", self, "up", "local", "f", ""), c.next());
+        assertEquals(DataRow.ofText("0/2000000", "0/1F00000", "5", "5", "2", other, "unreachable", "cluster", "t",
+                "127.0.0.1:5455=0/1E00000,127.0.0.1:5456=0/0"), c.next());
         assertEquals(new CommandComplete("TIMELINE_STATUS"), c.next());
         assertEquals(ReadyForQuery.IDLE, c.next());
         c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
@@ -508,6 +509,15 @@ class ConnectionTest {
     private static ClusterTimelines.MemberPositions position(String member, long nodeId, String flush) {
         return new ClusterTimelines.MemberPositions(TIMELINE, member, nodeId, 5, 5,
                 dev.walkeeper.protocol.Lsn.parse(flush), dev.walkeeper.protocol.Lsn.parse("0/1F00000"));
+    }
+
+    /** A member that pushes to two downstreams, one of which never reported. */
+    private static ClusterTimelines.MemberPositions pusher(String member, long nodeId, String flush) {
+        return new ClusterTimelines.MemberPositions(TIMELINE, member, nodeId, 5, 5,
+                dev.walkeeper.protocol.Lsn.parse(flush), dev.walkeeper.protocol.Lsn.parse("0/1F00000"), true,
+                List.of(new ClusterTimelines.DownstreamPosition("127.0.0.1:5455",
+                                dev.walkeeper.protocol.Lsn.parse("0/1E00000")),
+                        new ClusterTimelines.DownstreamPosition("127.0.0.1:5456", dev.walkeeper.protocol.Lsn.INVALID)));
     }
 
     @Test
@@ -521,15 +531,17 @@ class ConnectionTest {
         ask.query().replyTo().tell(new ClusterTimelines.View(
                 List.of(new ClusterTimelines.Member(self, 1, "up", true),
                         new ClusterTimelines.Member(other, 2, "leaving", false)),
-                List.of(position(other, 2, "0/2000000"))));
+                List.of(pusher(other, 2, "0/2000000"))));
         RowDescription columns = c.next(RowDescription.class);
         assertEquals(List.of("kind", "member", "node_id", "member_status", "self", "tenant_id", "timeline_id", "term",
-                "last_log_term", "flush_lsn", "commit_lsn"),
+                "last_log_term", "flush_lsn", "commit_lsn", "pusher", "downstream_flush_lsns"),
                 columns.fields().stream().map(RowDescription.Field::name).toList());
-        assertEquals(DataRow.ofText("member", self, "1", "up", "t", null, null, null, null, null, null), c.next());
-        assertEquals(DataRow.ofText("member", other, "2", "leaving", "f", null, null, null, null, null, null), c.next());
+        assertEquals(DataRow.ofText("member", self, "1", "up", "t", null, null, null, null, null, null, null, null),
+                c.next());
+        assertEquals(DataRow.ofText("member", other, "2", "leaving", "f", null, null, null, null, null, null, null,
+                null), c.next());
         assertEquals(DataRow.ofText("timeline", other, "2", "leaving", "f", TIMELINE.tenantId(), TIMELINE.timelineId(),
-                "5", "5", "0/2000000", "0/1F00000"), c.next());
+                "5", "5", "0/2000000", "0/1F00000", "t", "127.0.0.1:5455=0/1E00000,127.0.0.1:5456=0/0"), c.next());
         assertEquals(new CommandComplete("CLUSTER_STATUS"), c.next());
         assertEquals(ReadyForQuery.IDLE, c.next());
         c.reader.expectMessage(SocketReader.Consumed.INSTANCE);

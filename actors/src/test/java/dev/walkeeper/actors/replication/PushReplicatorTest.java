@@ -394,6 +394,43 @@ class PushReplicatorTest {
         testKit.stop(replicator);
     }
 
+    /**
+     * A takeover, as when the cluster moves the push role: the first replicator is stopped
+     * mid-stream (its node lost the role or died) while the next one starts at once. The next one
+     * is refused (55006) until the first one's connection is gone, then resumes where the
+     * downstream is: every byte crosses once, no gap; both report the downstream's durable LSN.
+     */
+    @Test
+    void aReplicatorTakingOverResumesWhereTheDownstreamIsAndReportsItsProgress() throws Exception {
+        List<Lsn> ends = writeSource(3 * SEG, 11);
+        Lsn first = ends.get(ends.size() / 3);
+        Lsn end = ends.get(ends.size() - 1);
+        downstream = new FakeDownstream(FakeDownstream.Auth.TRUST, "pusher", null, receivers);
+        PushReplicator.Downstream to = new PushReplicator.Downstream(downstream.address(), "pusher", null);
+        TestProbe<PushReplicator.DownstreamFlushed> progress = testKit.createTestProbe();
+        ActorRef<PushReplicator.Command> old = testKit.spawn(PushReplicator.create(to, source(), first, TUNING,
+                progress.getRef()));
+        awaitFlush(old, first);
+        Lsn reported = Lsn.INVALID;
+        while (reported.compareTo(first) < 0) {
+            PushReplicator.DownstreamFlushed flushed = progress.receiveMessage(WAIT);
+            assertEquals(downstream.address(), flushed.downstream());
+            assertTrue(flushed.flushLsn().compareTo(reported) > 0, "only higher LSNs are reported");
+            reported = flushed.flushLsn();
+        }
+
+        testKit.stop(old);
+        ActorRef<PushReplicator.Command> next = testKit.spawn(PushReplicator.create(to, source(), end, TUNING,
+                progress.getRef()));
+        awaitFlush(next, end);
+        progress.fishForMessage(WAIT, f -> f.flushLsn().equals(end)
+                ? org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes.complete()
+                : org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore());
+        assertEquals(end.value() - SEG1.value(), downstream.walBytesReceived.get());
+        assertDownstreamEqualsSource(end);
+        testKit.stop(next);
+    }
+
     @Test
     void aDownstreamHeldByAnotherPusherIsRetriedUntilItIsFree() throws Exception {
         List<Lsn> ends = writeSource(SEG / 2, 9);
