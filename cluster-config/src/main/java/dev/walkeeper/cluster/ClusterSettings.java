@@ -1,6 +1,7 @@
 package dev.walkeeper.cluster;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import java.time.Duration;
@@ -54,10 +55,15 @@ public record ClusterSettings(boolean enabled, String host, int port, List<HostP
             throw new IllegalArgumentException("walkeeper.cluster.publish-interval must be positive, got "
                     + c.getString("publish-interval"));
         }
-        long tolerance = c.getBytes("pusher-lag-tolerance");
+        long tolerance;
+        try {
+            tolerance = c.getBytes("pusher-lag-tolerance");
+        } catch (ConfigException.BadValue e) {
+            tolerance = -1; // a negative size is refused by the parser itself
+        }
         if (tolerance < 0) {
-            throw new IllegalArgumentException("walkeeper.cluster.pusher-lag-tolerance must not be negative, got "
-                    + c.getString("pusher-lag-tolerance"));
+            throw new IllegalArgumentException("walkeeper.cluster.pusher-lag-tolerance must be a size of 0 or more, got "
+                    + c.getValue("pusher-lag-tolerance").render());
         }
         return new ClusterSettings(c.getBoolean("enabled"), listen.host(), listen.port(), seeds, publishInterval,
                 tolerance);
