@@ -104,7 +104,11 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
      */
     public record Interrupted(String reason) implements PositionsEvent {}
 
-    private record WatcherGone(ActorRef<PositionsEvent> subscriber) implements Command {}
+    /**
+     * A positions or push subscriber stopped. One message for both kinds: the same actor may
+     * subscribe to both, and an actor is watched with one termination message only.
+     */
+    record WatcherGone(ActorRef<?> subscriber) implements Command {}
 
     /**
      * A WAL consumer of this timeline and how far it got: pull clients report on every standby
@@ -151,8 +155,6 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     record DownstreamFlushed(PushReplicator.DownstreamFlushed flushed) implements Command {}
 
     record PusherStopped(ActorRef<PushReplicator.Command> pusher) implements Command {}
-
-    record PushWatcherGone(ActorRef<PushProgress> subscriber) implements Command {}
 
     private enum FlushDue implements Command { INSTANCE }
 
@@ -314,6 +316,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
                 })
                 .onCommand(WatcherGone.class, (state, gone) -> {
                     watchers.remove(gone.subscriber());
+                    pushers.unwatch(gone.subscriber());
                     return Effect().none();
                 })
                 .onCommand(PushRole.class, this::onPushRole)
@@ -325,10 +328,6 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
                 })
                 .onCommand(WatchPush.class, (state, watch) -> {
                     pushers.watch(watch.subscriber());
-                    return Effect().none();
-                })
-                .onCommand(PushWatcherGone.class, (state, gone) -> {
-                    pushers.unwatch(gone.subscriber());
                     return Effect().none();
                 })
                 .onCommand(DownstreamFlushed.class, (state, flushed) -> {

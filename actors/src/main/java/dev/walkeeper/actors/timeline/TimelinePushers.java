@@ -120,12 +120,12 @@ final class TimelinePushers {
 
     void watch(ActorRef<Timeline.PushProgress> subscriber) {
         if (watchers.add(subscriber)) {
-            context.watchWith(subscriber, new Timeline.PushWatcherGone(subscriber));
+            context.watchWith(subscriber, new Timeline.WatcherGone(subscriber));
         }
         subscriber.tell(progress());
     }
 
-    void unwatch(ActorRef<Timeline.PushProgress> subscriber) {
+    void unwatch(ActorRef<?> subscriber) {
         watchers.remove(subscriber);
     }
 

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
 import dev.walkeeper.actors.consensus.InMemoryWalStores;
+import dev.walkeeper.actors.replication.PushReplicator;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
@@ -193,6 +194,46 @@ class TimelineTest {
         // The old proposer's appends now get our higher term, so it steps down.
         first.send(timeline, append(1, START, 8));
         assertEquals(2, first.reply(AppendResponse.class).term());
+    }
+
+    /**
+     * On a cluster member the timeline pushes only with the role; one subscriber may watch both
+     * its positions and its push progress (the shared timeline state's watcher does).
+     */
+    @Test
+    void theReplicatorsRunOnlyWithThePushRoleAndItsProgressIsWatched() {
+        TenantTimelineId id = newId();
+        PushReplicator.Downstream downstream = new PushReplicator.Downstream(
+                new java.net.InetSocketAddress("127.0.0.1", 1), "pusher", null);
+        ActorRef<Timeline.Command> timeline = testKit.spawn(Timeline.create(id, 7, new InMemoryWalStores(),
+                List.of(downstream), new java.util.concurrent.ConcurrentHashMap<>(), true));
+        elect(new Proposer(), timeline, id, 1, history(1), START);
+        TestProbe<Object> watcher = testKit.createTestProbe();
+        timeline.tell(new Timeline.WatchPositions(watcher.getRef().narrow()));
+        timeline.tell(new Timeline.WatchPush(watcher.getRef().narrow()));
+        watcher.expectMessageClass(Timeline.Positions.class);
+        List<ClusterTimelines.DownstreamPosition> unknown =
+                List.of(new ClusterTimelines.DownstreamPosition("127.0.0.1:1", Lsn.INVALID));
+        assertEquals(new Timeline.PushProgress(false, unknown), watcher.receiveMessage());
+        assertTrue(consumers(timeline).pushers().isEmpty());
+
+        timeline.tell(new Timeline.PushRole(true));
+        assertEquals(new Timeline.PushProgress(true, unknown), watcher.receiveMessage());
+        assertEquals(1, consumers(timeline).pushers().size());
+        timeline.tell(new Timeline.PushRole(true)); // no change
+        timeline.tell(new Timeline.PushRole(false));
+        assertEquals(new Timeline.PushProgress(false, unknown), watcher.receiveMessage());
+        assertTrue(consumers(timeline).pushers().isEmpty());
+        // Taken again once the stopped replicator is gone.
+        timeline.tell(new Timeline.PushRole(true));
+        assertEquals(new Timeline.PushProgress(true, unknown), watcher.receiveMessage());
+        watcher.expectNoMessage(java.time.Duration.ofMillis(200)); // no restart, no interruption
+    }
+
+    private Timeline.Consumers consumers(ActorRef<Timeline.Command> timeline) {
+        TestProbe<Timeline.Consumers> reply = testKit.createTestProbe();
+        timeline.tell(new Timeline.GetConsumers(reply.getRef()));
+        return reply.receiveMessage();
     }
 
     @Test
