@@ -31,10 +31,12 @@ final class WalkeeperProcesses {
         return node(dataDir, port, nodeId, log, List.of());
     }
 
-    /** ... with more JVM options, e.g. {@code -Dwalkeeper.trace.enabled=true}. */
-    static RunningProcess node(Path dataDir, int port, int nodeId, Path log, List<String> jvmArgs) {
-        RunningProcess node = Processes.start(java(jvmArgs, "node", "--listen", "127.0.0.1:" + port,
-                "--data-dir", dataDir.toString(), "--node-id", Integer.toString(nodeId)), log);
+    /** ... with more JVM options, e.g. {@code -Dwalkeeper.trace.enabled=true}, and more {@code node} options. */
+    static RunningProcess node(Path dataDir, int port, int nodeId, Path log, List<String> jvmArgs, String... extraArgs) {
+        List<String> args = new ArrayList<>(List.of("node", "--listen", "127.0.0.1:" + port,
+                "--data-dir", dataDir.toString(), "--node-id", Integer.toString(nodeId)));
+        args.addAll(List.of(extraArgs));
+        RunningProcess node = Processes.start(java(jvmArgs, args.toArray(String[]::new)), log);
         try {
             awaitListening(node, nodeId, port);
         } catch (RuntimeException | AssertionError e) {
