@@ -31,6 +31,14 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
         return receiveDir != null;
     }
 
+    /**
+     * The same settings on the ports a first start bound (where port 0 asked for any free one):
+     * a node rejoining after it was downed keeps the addresses its clients and peers know.
+     */
+    NodeSettings withPorts(int listenPort, int clusterPort) {
+        return new NodeSettings(nodeId, dataDir, host, listenPort, connection, downstreams, receiveDir,
+                receiveStaleAfter, cluster.withPort(clusterPort));
+    }
 
     public static NodeSettings from(Config root) {
         Config c = root.getConfig("walkeeper");

@@ -258,6 +258,33 @@ class NodeSettingsTest {
     }
 
     @Test
+    void anAdvertisedClusterAddressIsArteryCanonicalAndTheListenAddressItsBindAddress() {
+        ClusterSettings c = settings("""
+                walkeeper.cluster { listen = "127.0.0.1:2552", advertise = "127.0.0.1:3552" }
+                """).cluster();
+        Config pekko = c.pekkoConfig(7);
+        assertEquals("127.0.0.1", pekko.getString("pekko.remote.artery.canonical.hostname"));
+        assertEquals(3552, pekko.getInt("pekko.remote.artery.canonical.port"));
+        assertEquals("127.0.0.1", pekko.getString("pekko.remote.artery.bind.hostname"));
+        assertEquals(2552, pekko.getInt("pekko.remote.artery.bind.port"));
+
+        assertFalse(settings("").cluster().pekkoConfig(7).hasPath("pekko.remote.artery.bind.port"),
+                "without advertise Artery binds its canonical address");
+    }
+
+    @Test
+    void anAdvertisedAddressNeedsARealListenPort() {
+        assertMentions(refused("walkeeper.cluster { listen = \"127.0.0.1:0\", advertise = \"127.0.0.1:3552\" }"),
+                "walkeeper.cluster.listen", "walkeeper.cluster.advertise");
+    }
+
+    @Test
+    void aDownedNodeRejoinsByDefault() {
+        assertTrue(settings("").cluster().rejoinAfterDowned());
+        assertFalse(settings("walkeeper.cluster.rejoin-after-downed = off").cluster().rejoinAfterDowned());
+    }
+
+    @Test
     void referenceConfAloneKeepsOtherActorSystemsLocalAndTurnsTheSplitBrainResolverOn() {
         Config reference = ConfigFactory.load();
         assertEquals("local", reference.getString("pekko.actor.provider"));
@@ -301,7 +328,8 @@ class NodeSettingsTest {
     @ParameterizedTest
     @ValueSource(strings = {"walkeeper.cluster.listen = \"nonsense\"", "walkeeper.cluster.listen = \"host:\"",
             "walkeeper.cluster.listen = \":2551\"", "walkeeper.cluster.listen = \"host:65536\"",
-            "walkeeper.cluster.seed-nodes = [\"host:0\"]", "walkeeper.cluster.seed-nodes = [\"host:x\"]"})
+            "walkeeper.cluster.seed-nodes = [\"host:0\"]", "walkeeper.cluster.seed-nodes = [\"host:x\"]",
+            "walkeeper.cluster.advertise = \"host:0\""})
     void aMalformedClusterAddressIsRefusedNamingTheSetting(String hocon) {
         assertMentions(refused(hocon), "walkeeper.cluster.", "HOST:PORT");
     }

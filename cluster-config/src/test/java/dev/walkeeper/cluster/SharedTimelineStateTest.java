@@ -73,8 +73,8 @@ class SharedTimelineStateTest {
     }
 
     private Node start(long nodeId) {
-        ActorTestKit kit = ActorTestKit.create("walkeeper", new ClusterSettings(true, "127.0.0.1", 0, List.of(),
-                Duration.ofMillis(200)).pekkoConfig(nodeId)
+        ActorTestKit kit = ActorTestKit.create("walkeeper", new ClusterSettings(true, "127.0.0.1", 0, null, List.of(),
+                Duration.ofMillis(200), true).pekkoConfig(nodeId)
                 .withFallback(ConfigFactory.parseString("pekko.cluster.distributed-data.notify-subscribers-interval = 100ms"))
                 .withFallback(ConfigFactory.load()));
         TestProbe<TimelineRegistry.Command> registry = kit.createTestProbe();

@@ -32,7 +32,7 @@ class WalkeeperNodeTest {
     }
 
     /** Sends an SSLRequest over a fresh socket and returns the one-byte answer. */
-    private static int sslAnswer(InetSocketAddress address) throws IOException {
+    static int sslAnswer(InetSocketAddress address) throws IOException {
         try (Socket socket = new Socket(address.getAddress(), address.getPort())) {
             socket.setSoTimeout(10_000);
             socket.getOutputStream().write(FrontendCodec.encode(new FrontendMessage.SslRequest()));
@@ -79,7 +79,8 @@ class WalkeeperNodeTest {
 
         node.close();
 
-        assertTrue(node.whenTerminated().toCompletableFuture().isDone(), "close() returns after the actor system ended");
+        assertEquals(WalkeeperNode.Ending.STOPPED, node.whenEnded().toCompletableFuture().getNow(null),
+                "close() returns after the node ended");
         DataDirectory.open(dataDir).close();
         try (ServerSocket rebound = new ServerSocket()) {
             rebound.bind(address);

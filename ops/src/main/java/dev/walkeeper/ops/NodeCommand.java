@@ -15,7 +15,10 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
 
-/** {@code walkeeper node}: run a node until it is interrupted. */
+/**
+ * {@code walkeeper node}: run a node until it is interrupted (exit status 0), or until it ends
+ * otherwise: downed with {@code walkeeper.cluster.rejoin-after-downed} off, or failed (status 1).
+ */
 @Command(name = "node", mixinStandardHelpOptions = true,
         description = "Run a walkeeper node. Settings come from the config file (HOCON), then these flags.")
 class NodeCommand implements Callable<Integer> {
@@ -42,6 +45,11 @@ class NodeCommand implements Callable<Integer> {
             description = "Address of this node's cluster transport (Artery TCP; default 127.0.0.1:0, any free port).")
     String clusterListen;
 
+    @Option(names = "--cluster-advertise", paramLabel = "HOST:PORT",
+            description = "Address the other members reach this node's cluster transport by, when something "
+                    + "(a NAT, a proxy) forwards it to --cluster-listen (default: the --cluster-listen address).")
+    String clusterAdvertise;
+
     @Option(names = "--seed-nodes", paramLabel = "HOST:PORT", split = ",",
             description = "Cluster members to join through (default none: a cluster of this node alone).")
     List<String> seedNodes;
@@ -54,8 +62,10 @@ class NodeCommand implements Callable<Integer> {
         spec.commandLine().getOut().printf("walkeeper node %d listening on %s:%d%n", node.settings().nodeId(),
                 node.address().getHostString(), node.address().getPort());
         spec.commandLine().getOut().flush();
-        node.whenTerminated().toCompletableFuture().join();
-        return 0;
+        // Not when an incarnation ends: a node the cluster downed rejoins in this process.
+        WalkeeperNode.Ending ending = node.whenEnded().toCompletableFuture().join();
+        // Downed without rejoining, or failed: a service manager's restart is the way back.
+        return ending == WalkeeperNode.Ending.STOPPED ? 0 : 1;
     }
 
     /** Flags over the file over application.conf/reference.conf. */
@@ -81,6 +91,10 @@ class NodeCommand implements Callable<Integer> {
         if (clusterListen != null) {
             checkHostPort("--cluster-listen", clusterListen, 0);
             config = config.withValue("walkeeper.cluster.listen", ConfigValueFactory.fromAnyRef(clusterListen));
+        }
+        if (clusterAdvertise != null) {
+            checkHostPort("--cluster-advertise", clusterAdvertise, 1);
+            config = config.withValue("walkeeper.cluster.advertise", ConfigValueFactory.fromAnyRef(clusterAdvertise));
         }
         if (seedNodes != null) {
             seedNodes.forEach(seed -> checkHostPort("--seed-nodes", seed, 1));

@@ -24,9 +24,9 @@ final class ReceiveCommand extends NodeCommand {
     @Override
     Config config() {
         // A downstream stores what is pushed to it and takes no part in the cluster.
-        if (clusterListen != null || seedNodes != null) {
-            throw new ParameterException(spec.commandLine(),
-                    "walkeeper receive is no cluster member: --cluster-listen and --seed-nodes do not apply");
+        if (clusterListen != null || clusterAdvertise != null || seedNodes != null) {
+            throw new ParameterException(spec.commandLine(), "walkeeper receive is no cluster member: "
+                    + "--cluster-listen, --cluster-advertise and --seed-nodes do not apply");
         }
         Config receive = ConfigFactory.empty()
                 .withValue("walkeeper.receive.enabled", ConfigValueFactory.fromAnyRef(true))

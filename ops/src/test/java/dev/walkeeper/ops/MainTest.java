@@ -78,7 +78,7 @@ class MainTest {
         Run run = run("node", "--help");
         assertEquals(0, run.exitCode(), run.err());
         assertContains(run.out(), "Usage: walkeeper node", "--listen", "--data-dir", "--node-id", "--config",
-                "--system-id", "--cluster-listen", "--seed-nodes");
+                "--system-id", "--cluster-listen", "--cluster-advertise", "--seed-nodes");
     }
 
     @ParameterizedTest
@@ -166,11 +166,22 @@ class MainTest {
         assertEquals(List.of(new ClusterSettings.HostPort("127.0.0.1", 2551)), fromFile.seedNodes());
     }
 
+    @Test
+    void clusterAdvertiseSplitsWhereMembersConnectFromWhereArteryListens() {
+        ClusterSettings cluster = NodeSettings.from(parseNode("node", "--cluster-listen", "127.0.0.1:2552",
+                "--cluster-advertise", "127.0.0.1:3552").config()).cluster();
+
+        assertEquals(new ClusterSettings.HostPort("127.0.0.1", 2552), new ClusterSettings.HostPort(cluster.host(),
+                cluster.port()));
+        assertEquals(new ClusterSettings.HostPort("127.0.0.1", 3552), cluster.advertise());
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
         "--cluster-listen | nonsense        | --cluster-listen must be HOST:PORT",
         "--cluster-listen | 127.0.0.1:70000 | --cluster-listen must be HOST:PORT",
         "--seed-nodes     | 127.0.0.1:0     | --seed-nodes must be HOST:PORT with a port in 1..65535",
+        "--cluster-advertise | 127.0.0.1:0  | --cluster-advertise must be HOST:PORT with a port in 1..65535",
         "--seed-nodes     | a:1,b           | --seed-nodes must be HOST:PORT",
     })
     void aBadClusterAddressIsAUsageErrorWithExitCode2(String flag, String value, String message) {

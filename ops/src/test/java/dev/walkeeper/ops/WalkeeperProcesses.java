@@ -52,6 +52,11 @@ final class WalkeeperProcesses {
         return node;
     }
 
+    /** ... and more {@code node} options, given one by one. */
+    static RunningProcess node(Path dataDir, int port, int nodeId, Path log, List<String> jvmArgs, String... extraArgs) {
+        return node(dataDir, port, nodeId, log, jvmArgs, List.of(extraArgs));
+    }
+
     /**
      * Until the node's own listener accepts connections. Its log line names its port: Artery's
      * "Remoting started ... listening on address" comes earlier and said nothing about the
