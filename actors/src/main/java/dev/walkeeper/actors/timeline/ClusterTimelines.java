@@ -31,9 +31,22 @@ public final class ClusterTimelines {
      */
     public record Member(String address, long nodeId, String status, boolean self) {}
 
-    /** What one member published about one of its timelines. */
+    /**
+     * What one member published about one of its timelines; {@code listen} is the member's wire
+     * (PostgreSQL protocol) address as HOST:PORT, where peers fetch WAL from it (empty if unknown).
+     */
     public record MemberPositions(TenantTimelineId id, String address, long nodeId, long term, long lastLogTerm,
-                                  Lsn flushLsn, Lsn commitLsn) {}
+                                  Lsn flushLsn, Lsn commitLsn, String listen) {
+        public MemberPositions {
+            listen = listen == null ? "" : listen;
+        }
+
+        /** Without a wire address (a member that publishes none). */
+        public MemberPositions(TenantTimelineId id, String address, long nodeId, long term, long lastLogTerm,
+                               Lsn flushLsn, Lsn commitLsn) {
+            this(id, address, nodeId, term, lastLogTerm, flushLsn, commitLsn, "");
+        }
+    }
 
     /**
      * The answer: the members, and the positions they published (sorted by timeline, then
