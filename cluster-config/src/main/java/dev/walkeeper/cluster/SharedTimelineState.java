@@ -50,6 +50,9 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
 
     private record Query(ClusterTimelines.Query query) implements Command {}
 
+    /** Where this node's listener is bound (HOST:PORT): published with every entry from now on. */
+    record Listening(String listen) implements Command {}
+
     private record Started(TimelineRegistry.TimelineStarted started) implements Command {}
 
     private record TimelineStopped(TenantTimelineId id) implements Command {}
@@ -81,6 +84,8 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
     private final Duration publishInterval;
     private final long nodeId;
     private final SelfUniqueAddress self;
+    /** This node's wire address, published so that peers can recover WAL from it; empty until known. */
+    private String listen = "";
     private final Cluster cluster;
     private final Map<TenantTimelineId, ActorRef<Object>> watchers = new HashMap<>();
     private final Map<TenantTimelineId, Timeline.Positions> latest = new HashMap<>();
@@ -137,6 +142,12 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
                     if (!(updated.response() instanceof Replicator.UpdateSuccess)) {
                         getContext().getLog().warn("shared timeline state not updated: {}", updated.response());
                     }
+                    return this;
+                })
+                .onMessage(Listening.class, listening -> {
+                    listen = listening.listen();
+                    published.clear(); // republish every timeline with the address
+                    latest.keySet().forEach(this::publishIfChanged);
                     return this;
                 })
                 .onMessage(Query.class, query -> {
@@ -198,7 +209,7 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
         published.put(id, p);
         TimelineEntry entry = new TimelineEntry(id.tenantId(), id.timelineId(), self.uniqueAddress().address().toString(),
                 self.uniqueAddress().longUid(), nodeId, p.term(), p.lastLogTerm(), p.flushLsn().value(),
-                p.commitLsn().value());
+                p.commitLsn().value(), listen);
         update(map -> map.put(self, entry.key(), entry));
         timers.startSingleTimer(id, new PublishDue(id), publishInterval);
     }

@@ -8,10 +8,11 @@ import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 /**
  * One member's positions of one timeline, as it publishes them in the replicated map: only the
  * member itself writes its entries, so last-writer-wins never decides between two writers.
- * {@code uid} tells a restarted node (same address, new incarnation) from the one that left.
+ * {@code uid} tells a restarted node (same address, new incarnation) from the one that left;
+ * {@code listen} is the member's wire address (HOST:PORT) for peers that recover WAL from it.
  */
 record TimelineEntry(String tenantId, String timelineId, String address, long uid, long nodeId, long term,
-                     long lastLogTerm, long flushLsn, long commitLsn) implements CborSerializable {
+                     long lastLogTerm, long flushLsn, long commitLsn, String listen) implements CborSerializable {
 
     /** The map key: one entry per member incarnation and timeline. */
     String key() {
@@ -28,6 +29,6 @@ record TimelineEntry(String tenantId, String timelineId, String address, long ui
 
     ClusterTimelines.MemberPositions positions() {
         return new ClusterTimelines.MemberPositions(id(), address, nodeId, term, lastLogTerm, new Lsn(flushLsn),
-                new Lsn(commitLsn));
+                new Lsn(commitLsn), listen);
     }
 }
