@@ -33,8 +33,16 @@ final class WalkeeperProcesses {
 
     /** ... with more JVM options, e.g. {@code -Dwalkeeper.trace.enabled=true}. */
     static RunningProcess node(Path dataDir, int port, int nodeId, Path log, List<String> jvmArgs) {
-        RunningProcess node = Processes.start(java(jvmArgs, "node", "--listen", "127.0.0.1:" + port,
-                "--data-dir", dataDir.toString(), "--node-id", Integer.toString(nodeId)), log);
+        return node(dataDir, port, nodeId, log, jvmArgs, List.of());
+    }
+
+    /** ... and more {@code node} options, e.g. {@code --cluster-listen} and {@code --seed-nodes}. */
+    static RunningProcess node(Path dataDir, int port, int nodeId, Path log, List<String> jvmArgs,
+                               List<String> nodeArgs) {
+        List<String> args = new ArrayList<>(List.of("node", "--listen", "127.0.0.1:" + port,
+                "--data-dir", dataDir.toString(), "--node-id", Integer.toString(nodeId)));
+        args.addAll(nodeArgs);
+        RunningProcess node = Processes.start(java(jvmArgs, args.toArray(String[]::new)), log);
         try {
             awaitListening(node, nodeId, port);
         } catch (RuntimeException | AssertionError e) {
