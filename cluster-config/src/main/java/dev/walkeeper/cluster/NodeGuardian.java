@@ -1,6 +1,7 @@
 package dev.walkeeper.cluster;
 
 import dev.walkeeper.actors.connection.Listener;
+import dev.walkeeper.actors.recovery.RecoverySettings;
 import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.actors.timeline.WalStores;
@@ -23,17 +24,37 @@ final class NodeGuardian {
                 .onMessage(Start.class, start -> {
                     ActorRef<TimelineRegistry.Command> timelines = ctx.spawn(
                             TimelineRegistry.create(settings.nodeId(), walStores, settings.downstreams(),
-                                    settings.cluster().enabled()), "timelines");
+                                    settings.cluster().enabled(),
+                                    settings.cluster().enabled() ? settings.recovery() : RecoverySettings.DISABLED),
+                            "timelines");
+                    ActorRef<Listener.BindResult> bound = start.replyTo();
                     if (settings.cluster().enabled()) {
-                        ctx.spawn(SharedTimelineState.create(timelines, settings.nodeId(),
-                                settings.cluster().publishInterval(), settings.cluster().pusherLagTolerance()),
-                                "shared-timeline-state");
+                        ActorRef<SharedTimelineState.Command> shared = ctx.spawn(SharedTimelineState.create(timelines,
+                                settings.nodeId(), settings.cluster().publishInterval(),
+                                settings.cluster().pusherLagTolerance()), "shared-timeline-state");
+                        bound = ctx.spawnAnonymous(publishListenAddress(shared, start.replyTo()));
                     }
                     ctx.spawn(Listener.create(settings.host(), settings.port(),
                             Listener.tcpConnections(settings.connection(), timelines, pushReceivers),
-                            start.replyTo()), "listener");
+                            bound), "listener");
                     return Behaviors.empty();
                 })
                 .build());
+    }
+
+    /**
+     * Passes the bind result on, and tells the shared state the bound address (the configured
+     * port may be 0): peers recover WAL from it.
+     */
+    private static Behavior<Listener.BindResult> publishListenAddress(ActorRef<SharedTimelineState.Command> shared,
+                                                                     ActorRef<Listener.BindResult> replyTo) {
+        return Behaviors.receiveMessage(result -> {
+            if (result instanceof Listener.Bound bound) {
+                shared.tell(new SharedTimelineState.Listening(
+                        bound.address().getHostString() + ":" + bound.address().getPort()));
+            }
+            replyTo.tell(result);
+            return Behaviors.stopped();
+        });
     }
 }

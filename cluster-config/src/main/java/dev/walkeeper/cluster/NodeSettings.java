@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigUtil;
 import dev.walkeeper.actors.connection.AuthPolicy;
 import dev.walkeeper.actors.connection.ConnectionSettings;
+import dev.walkeeper.actors.recovery.RecoverySettings;
 import dev.walkeeper.actors.replication.PushReplicator;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -24,7 +25,7 @@ import java.util.Map;
  */
 public record NodeSettings(long nodeId, Path dataDir, String host, int port, ConnectionSettings connection,
                            Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams, Path receiveDir,
-                           Duration receiveStaleAfter, ClusterSettings cluster) {
+                           Duration receiveStaleAfter, ClusterSettings cluster, RecoverySettings recovery) {
 
     /** True when this node accepts START_PUSH_REPLICATION. */
     public boolean receives() {
@@ -37,7 +38,7 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
      */
     NodeSettings withPorts(int listenPort, int clusterPort) {
         return new NodeSettings(nodeId, dataDir, host, listenPort, connection, downstreams, receiveDir,
-                receiveStaleAfter, cluster.withPort(clusterPort));
+                receiveStaleAfter, cluster.withPort(clusterPort), recovery);
     }
 
     public static NodeSettings from(Config root) {
@@ -69,7 +70,19 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
             receiveDir = dir.isBlank() ? dataDir.resolve("received") : Path.of(dir);
         }
         return new NodeSettings(c.getLong("node-id"), dataDir, host, c.getInt("listen.port"), connection,
-                downstreams(c), receiveDir, c.getDuration("receive.stale-after"), ClusterSettings.from(c));
+                downstreams(c), receiveDir, c.getDuration("receive.stale-after"), ClusterSettings.from(c),
+                recovery(c.getConfig("recovery")));
+    }
+
+    private static RecoverySettings recovery(Config r) {
+        String password = r.getString("password");
+        try {
+            return new RecoverySettings(r.getBoolean("enabled"), r.getDuration("check-interval"),
+                    r.getBytes("min-lag"), r.getString("user"), password.isEmpty() ? null : password,
+                    r.getDuration("handshake-timeout"));
+        } catch (IllegalArgumentException | ConfigException e) {
+            throw new IllegalArgumentException("walkeeper.recovery: " + e.getMessage(), e);
+        }
     }
 
     private static Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams(Config c) {

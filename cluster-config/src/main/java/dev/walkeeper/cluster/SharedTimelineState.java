@@ -58,6 +58,9 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
 
     private record Query(ClusterTimelines.Query query) implements Command {}
 
+    /** Where this node's listener is bound (HOST:PORT): published with every entry from now on. */
+    record Listening(String listen) implements Command {}
+
     private record Started(TimelineRegistry.TimelineStarted started) implements Command {}
 
     private record TimelineStopped(TenantTimelineId id) implements Command {}
@@ -98,6 +101,8 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
     private final Duration publishInterval;
     private final long nodeId;
     private final SelfUniqueAddress self;
+    /** This node's wire address, published so that peers can recover WAL from it; empty until known. */
+    private String listen = "";
     private final Cluster cluster;
     private final long pusherLagTolerance;
     private final Map<TenantTimelineId, ActorRef<Object>> watchers = new HashMap<>();
@@ -189,6 +194,12 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
                     }
                     return this;
                 })
+                .onMessage(Listening.class, listening -> {
+                    listen = listening.listen();
+                    published.clear(); // republish every timeline with the address
+                    latest.keySet().forEach(this::publishIfChanged);
+                    return this;
+                })
                 .onMessage(Query.class, query -> {
                     query.query().replyTo().tell(view(query.query()));
                     return this;
@@ -260,7 +271,7 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
         push.downstreams().forEach(d -> downstreams.put(d.downstream(), d.flushLsn().value()));
         TimelineEntry entry = new TimelineEntry(id.tenantId(), id.timelineId(), self.uniqueAddress().address().toString(),
                 self.uniqueAddress().longUid(), nodeId, p.term(), p.lastLogTerm(), p.flushLsn().value(),
-                p.commitLsn().value(), push.pushing(), downstreams);
+                p.commitLsn().value(), push.pushing(), downstreams, listen);
         if (entry.equals(published.get(id))) {
             return;
         }

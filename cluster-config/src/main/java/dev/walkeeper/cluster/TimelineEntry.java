@@ -14,11 +14,12 @@ import java.util.Map;
  * {@code uid} tells a restarted node (same address, new incarnation) from the one that left.
  * {@code pusher}: the member runs the timeline's push replicators; {@code downstreamFlushLsns}:
  * per downstream it is configured with ({@code host:port}), the durable LSN it last heard from it
- * (0 when it never pushed there).
+ * (0 when it never pushed there); {@code listen} is the member's wire address (HOST:PORT) for
+ * peers that recover WAL from it.
  */
 record TimelineEntry(String tenantId, String timelineId, String address, long uid, long nodeId, long term,
                      long lastLogTerm, long flushLsn, long commitLsn, boolean pusher,
-                     Map<String, Long> downstreamFlushLsns) implements CborSerializable {
+                     Map<String, Long> downstreamFlushLsns, String listen) implements CborSerializable {
 
     /** The map key: one entry per member incarnation and timeline. */
     String key() {
@@ -40,6 +41,6 @@ record TimelineEntry(String tenantId, String timelineId, String address, long ui
                     new Lsn(lsn))));
         }
         return new ClusterTimelines.MemberPositions(id(), address, nodeId, term, lastLogTerm, new Lsn(flushLsn),
-                new Lsn(commitLsn), pusher, downstreams);
+                new Lsn(commitLsn), pusher, downstreams, listen);
     }
 }

@@ -11,6 +11,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigParseOptions;
 import dev.walkeeper.actors.connection.AuthPolicy;
 import dev.walkeeper.actors.connection.ConnectionSettings;
+import dev.walkeeper.actors.recovery.RecoverySettings;
 import dev.walkeeper.protocol.auth.Md5Authentication;
 import dev.walkeeper.protocol.auth.ScramVerifier;
 import dev.walkeeper.protocol.pg.FrameDecoder;
@@ -183,6 +184,25 @@ class NodeSettingsTest {
     void aWalSegmentSizeThatIsNotAPowerOfTwoBetween1MiBAnd1GiBIsRefused(String size) {
         IllegalArgumentException e = refused("walkeeper.wal-segment-size = " + size);
         assertMentions(e, "walkeeper.wal-segment-size");
+    }
+
+    @Test
+    void peerRecoveryDefaultsAndItsSettings() {
+        RecoverySettings defaults = settings("").recovery();
+        assertTrue(defaults.enabled());
+        assertEquals(Duration.ofSeconds(1), defaults.checkInterval());
+        assertEquals(16L << 20, defaults.minLagBytes());
+        assertEquals("walkeeper", defaults.user());
+        assertEquals(null, defaults.password(), "an empty password is none");
+        assertEquals(Duration.ofSeconds(10), defaults.handshakeTimeout());
+
+        RecoverySettings set = settings("""
+                walkeeper.recovery { enabled = off, check-interval = 250ms, min-lag = 1MiB, user = peer,
+                  password = secret, handshake-timeout = 3s }
+                """).recovery();
+        assertEquals(new RecoverySettings(false, Duration.ofMillis(250), 1L << 20, "peer", "secret",
+                Duration.ofSeconds(3)), set);
+        assertMentions(refused("walkeeper.recovery.min-lag = -1"), "walkeeper.recovery", "min-lag");
     }
 
     @Test

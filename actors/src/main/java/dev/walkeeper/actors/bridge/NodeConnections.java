@@ -144,8 +144,12 @@ final class NodeConnections {
             boolean isBehind = status.state() == Proposer.NodeState.BEHIND;
             if (isBehind && !behind[i]) {
                 ctx.getLog().warn("node {} ({}) is behind: it needs WAL from {} but the buffer starts at {};"
-                                + " it gets no WAL until it is recovered from a peer, the quorum goes on without it", i,
+                                + " it gets no WAL until it recovered from a peer, the quorum goes on without it", i,
                         address(i), status.streamingAt(), proposer.bufferStart());
+            } else if (behind[i] && (status.state() == Proposer.NodeState.ELECTED
+                    || status.state() == Proposer.NodeState.STREAMING)) {
+                ctx.getLog().info("node {} ({}) recovered up to {}: streaming to it again", i, address(i),
+                        status.flushLsn());
             }
             behind[i] = isBehind;
         }

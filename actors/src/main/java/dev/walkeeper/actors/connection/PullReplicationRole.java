@@ -46,6 +46,9 @@ final class PullReplicationRole {
 
     private final ConnectionContext ctx;
     private final boolean toFlush;
+    /** For a {@code (term='N')} client: N, and our term when the stream began. */
+    private final long recoveryTerm;
+    private final long startTerm;
     private final ActorRef<Timeline.Command> timeline;
     private final ActorRef<WalSender.Command> sender;
     private final String name;
@@ -56,11 +59,13 @@ final class PullReplicationRole {
     private Lsn standbyFlush = Lsn.INVALID;
     private Lsn standbyApply = Lsn.INVALID;
 
-    private PullReplicationRole(ConnectionContext ctx, Lsn start, boolean toFlush, ActorRef<Timeline.Command> timeline,
-                                ActorRef<WalSender.Command> sender) {
+    private PullReplicationRole(ConnectionContext ctx, Lsn start, Long recoveryTerm, long startTerm,
+                                ActorRef<Timeline.Command> timeline, ActorRef<WalSender.Command> sender) {
         this.ctx = ctx;
         this.sent = start;
-        this.toFlush = toFlush;
+        this.toFlush = recoveryTerm != null;
+        this.recoveryTerm = toFlush ? recoveryTerm : 0;
+        this.startTerm = startTerm;
         this.timeline = timeline;
         this.sender = sender;
         this.name = ctx.actor().getSelf().path().name();
@@ -106,7 +111,8 @@ final class PullReplicationRole {
                 toFlush ? status.flushLsn() : status.commitLsn(), SENDER,
                 ctx.actor().messageAdapter(WalSender.Event.class, Connection.FromSender::new)),
                 DispatcherSelector.blocking());
-        PullReplicationRole role = new PullReplicationRole(ctx, start.start(), toFlush, timeline, sender);
+        PullReplicationRole role = new PullReplicationRole(ctx, start.start(), start.term(), status.term(), timeline,
+                sender);
         timeline.tell(new Timeline.WatchPositions(
                 ctx.actor().messageAdapter(Timeline.PositionsEvent.class, Connection.PositionsChanged::new)));
         role.report();
@@ -162,6 +168,14 @@ final class PullReplicationRole {
                 return Next.DRAIN;
             }
             Timeline.Positions positions = (Timeline.Positions) changed.positions();
+            if (toFlush && (positions.term() != startTerm || positions.lastLogTerm() != recoveryTerm)) {
+                // A new proposer may truncate this WAL: what follows our flush is no longer term N's.
+                String message = "term changed to " + positions.term() + " (last log term " + positions.lastLogTerm()
+                        + ") while streaming WAL of term " + recoveryTerm;
+                ctx.actor().getLog().info("{}: ending replication: {}", ctx.client(), message);
+                ctx.write(ErrorResponse.error(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE, message));
+                return Next.DRAIN;
+            }
             sender.tell(new WalSender.Serve(toFlush ? positions.flushLsn() : positions.commitLsn()));
             return Next.STAY;
         }

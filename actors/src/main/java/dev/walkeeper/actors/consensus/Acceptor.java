@@ -58,6 +58,11 @@ public final class Acceptor {
     /** An append arrived since the last AppendResponse: the next flush answers it. */
     private boolean responseOwed;
     private Lsn lastReportedFlush = Lsn.INVALID;
+    /**
+     * Where WAL recovered from a peer began to be written since the last truncation (INVALID if
+     * none): an AppendRequest of our term may overlap it, since both carry the same term's WAL.
+     */
+    private Lsn recoveredFrom = Lsn.INVALID;
 
     public Acceptor(long nodeId, StateStore store, WalStore wal) {
         this.nodeId = nodeId;
@@ -208,6 +213,7 @@ public final class Acceptor {
         proposedCommit = commitLsn;
         termStartLsn = elected.history().entries().get(elected.history().entries().size() - 1).lsn();
         lastReportedFlush = Lsn.INVALID;
+        recoveredFrom = Lsn.INVALID;
     }
 
     /**
@@ -255,7 +261,8 @@ public final class Acceptor {
         }
         if (!append.isHeartbeat()) {
             Lsn writeLsn = wal.writeLsn();
-            if (append.beginLsn().compareTo(writeLsn) < 0) {
+            boolean overRecovered = recoveredFrom.isValid() && append.beginLsn().compareTo(recoveredFrom) >= 0;
+            if (append.beginLsn().compareTo(writeLsn) < 0 && !overRecovered) {
                 throw new AcceptorException("AppendRequest rewrites WAL: write_lsn " + writeLsn + ", begin "
                         + append.beginLsn());
             }
@@ -263,17 +270,65 @@ public final class Acceptor {
                 throw new AcceptorException("AppendRequest creates a gap: write_lsn " + writeLsn + ", begin "
                         + append.beginLsn());
             }
-            try {
-                wal.write(append.beginLsn(), append.wal());
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot write WAL at " + append.beginLsn(), e);
-            }
+            // WAL recovered from a peer of our term is this proposer's WAL: only the rest is new.
+            writeFrom(writeLsn, append.beginLsn(), append.wal());
         }
         if (append.commitLsn().isValid()) {
             proposedCommit = append.commitLsn();
         }
         peerHorizonLsn = Lsn.max(peerHorizonLsn, append.truncateLsn());
         responseOwed = true;
+    }
+
+    /**
+     * WAL of term {@code term} recovered from a peer, {@code [begin, begin + bytes.length)}, with
+     * the peer's commit LSN. Accepted only while our term is the last term of our installed history
+     * and equals {@code term}: the peer's last log term was {@code term}, so its WAL is the one
+     * proposer of that term's WAL, of which ours is a prefix (both hold that proposer's history up
+     * to its term) — writing it past our end is what that proposer's AppendRequests would do, and
+     * leaves our term history true. Bytes we already hold are skipped; a gap is refused. The commit
+     * LSN may advance to min(peer's commit, our flush) at the next flush: committed WAL is a
+     * prefix of every log of the last committed term's history. Written without fsync; the
+     * caller flushes as for appends.
+     */
+    public void recovered(long term, Lsn begin, byte[] bytes, Lsn peerCommitLsn) {
+        requireCreated();
+        AcceptorState state = store.state();
+        long historyTerm = state.termHistory().lastTerm();
+        if (historyTerm == 0 || state.term() != historyTerm || term != historyTerm) {
+            throw new AcceptorException("recovered WAL of term " + term + " refused: our term is " + state.term()
+                    + ", the last term of our history " + historyTerm);
+        }
+        if (wal.isEmpty()) {
+            throw new AcceptorException("recovered WAL refused: no WAL here to continue");
+        }
+        Lsn writeLsn = wal.writeLsn();
+        if (begin.compareTo(writeLsn) > 0) {
+            throw new AcceptorException("recovered WAL creates a gap: write_lsn " + writeLsn + ", begin " + begin);
+        }
+        if (begin.plus(bytes.length).compareTo(writeLsn) > 0) {
+            if (!recoveredFrom.isValid()) {
+                recoveredFrom = writeLsn;
+            }
+            writeFrom(writeLsn, begin, bytes);
+        }
+        if (peerCommitLsn.isValid()) {
+            proposedCommit = Lsn.max(proposedCommit, peerCommitLsn);
+        }
+    }
+
+    /** Writes the part of {@code [begin, begin + bytes.length)} at or after {@code writeLsn}. */
+    private void writeFrom(Lsn writeLsn, Lsn begin, byte[] bytes) {
+        long skip = writeLsn.value() - begin.value();
+        if (skip >= bytes.length) {
+            return;
+        }
+        byte[] rest = skip == 0 ? bytes : java.util.Arrays.copyOfRange(bytes, (int) skip, bytes.length);
+        try {
+            wal.write(writeLsn, rest);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write WAL at " + writeLsn, e);
+        }
     }
 
     /**

@@ -400,12 +400,27 @@ public final class Proposer {
         return out;
     }
 
-    /** Empty AppendRequests to every elected node, carrying the current commit and truncate LSNs. */
+    /**
+     * Empty AppendRequests to every elected node, carrying the current commit and truncate LSNs. A
+     * {@link NodeState#BEHIND} node whose flush LSN came back into the buffer (it recovered WAL
+     * from a peer) is streamed to again from there instead.
+     */
     public List<Outbound> heartbeat() {
         checkActive();
         List<Outbound> out = new ArrayList<>();
         for (int i = 0; i < nodes.length; i++) {
-            if (isElected(nodes[i])) {
+            Node n = nodes[i];
+            if (n.state == NodeState.BEHIND && walAppended && n.flushLsn.compareTo(bufferStart) >= 0
+                    && n.flushLsn.compareTo(endOfWal) <= 0) {
+                n.streamingAt = n.flushLsn;
+                n.writtenLsn = n.flushLsn;
+                n.state = NodeState.ELECTED;
+                pump(i, out);
+                if (!out.isEmpty() && out.get(out.size() - 1).node() == i) {
+                    continue; // it got WAL, which carries the horizons
+                }
+            }
+            if (isElected(n)) {
                 out.add(new Outbound(i, appendRequest(nodes[i], new byte[0])));
             }
         }

@@ -33,19 +33,35 @@ public final class ClusterTimelines {
 
     /**
      * What one member published about one of its timelines: its positions, whether it runs the
-     * timeline's push replicators ({@code pusher}) and, per downstream it is configured with, the
-     * durable LSN it last heard from it ({@link Lsn#INVALID} when it never pushed there).
+     * timeline's push replicators ({@code pusher}), per downstream it is configured with the
+     * durable LSN it last heard from it ({@link Lsn#INVALID} when it never pushed there), and its
+     * wire (PostgreSQL protocol) address {@code listen} as HOST:PORT, where peers fetch WAL from
+     * it (empty if unknown).
      */
     public record MemberPositions(TenantTimelineId id, String address, long nodeId, long term, long lastLogTerm,
-                                  Lsn flushLsn, Lsn commitLsn, boolean pusher, List<DownstreamPosition> downstreams) {
+                                  Lsn flushLsn, Lsn commitLsn, boolean pusher, List<DownstreamPosition> downstreams,
+                                  String listen) {
         public MemberPositions {
             downstreams = List.copyOf(downstreams);
+            listen = listen == null ? "" : listen;
+        }
+
+        /** A member that pushes nowhere and publishes no wire address. */
+        public MemberPositions(TenantTimelineId id, String address, long nodeId, long term, long lastLogTerm,
+                               Lsn flushLsn, Lsn commitLsn) {
+            this(id, address, nodeId, term, lastLogTerm, flushLsn, commitLsn, false, List.of(), "");
+        }
+
+        /** Without a wire address. */
+        public MemberPositions(TenantTimelineId id, String address, long nodeId, long term, long lastLogTerm,
+                               Lsn flushLsn, Lsn commitLsn, boolean pusher, List<DownstreamPosition> downstreams) {
+            this(id, address, nodeId, term, lastLogTerm, flushLsn, commitLsn, pusher, downstreams, "");
         }
 
         /** A member that pushes nowhere. */
         public MemberPositions(TenantTimelineId id, String address, long nodeId, long term, long lastLogTerm,
-                               Lsn flushLsn, Lsn commitLsn) {
-            this(id, address, nodeId, term, lastLogTerm, flushLsn, commitLsn, false, List.of());
+                               Lsn flushLsn, Lsn commitLsn, String listen) {
+            this(id, address, nodeId, term, lastLogTerm, flushLsn, commitLsn, false, List.of(), listen);
         }
     }
 

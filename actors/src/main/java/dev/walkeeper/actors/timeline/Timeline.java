@@ -66,6 +66,23 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     public record FromProposer(ProposerMessage message, boolean allowTimelineCreation, ActorRef<?> connection,
                                ActorRef<ProposerReply> replyTo) implements Command {}
 
+    /**
+     * WAL of {@code term} recovered from a peer (whose commit LSN was {@code peerCommitLsn}),
+     * checked by {@link Acceptor#recovered}, written and flushed as appends are; answered with a
+     * {@link RecoveryReply}.
+     */
+    public record RecoveredWal(long term, Lsn begin, byte[] wal, Lsn peerCommitLsn, ActorRef<RecoveryReply> replyTo)
+            implements Command {}
+
+    /** What a recovery stream hears from its timeline. */
+    public sealed interface RecoveryReply {}
+
+    /** Written (not yet flushed: positions watchers learn the flush); the stream may deliver more. */
+    public record RecoveryWritten(Lsn end) implements RecoveryReply {}
+
+    /** The acceptor refused the WAL (or the timeline cannot take it): end the stream. */
+    public record RecoveryRefused(String reason) implements RecoveryReply {}
+
     /** Current positions, for TIMELINE_STATUS and IDENTIFY_SYSTEM. */
     public record GetStatus(ActorRef<Status> replyTo) implements Command {}
 
@@ -296,6 +313,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     public CommandHandler<Command, AcceptorEvent, AcceptorState> commandHandler() {
         return newCommandHandlerBuilder().forAnyState()
                 .onCommand(FromProposer.class, this::onProposerMessage)
+                .onCommand(RecoveredWal.class, this::onRecoveredWal)
                 .onCommand(FlushDue.class, (state, flush) -> onFlushDue(state))
                 .onCommand(FlushDone.class, this::onFlushDone)
                 .onCommand(ProposerGone.class, this::onProposerGone)
@@ -363,9 +381,11 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
             if (append) {
                 trace.stamp(Stage.NODE_WRITTEN, ((ProposerMessage.AppendRequest) command.message()).endLsn().value());
             }
-            if (append && !flushScheduled) {
-                flushScheduled = true;
-                context.getSelf().tell(FlushDue.INSTANCE);
+            if (append) {
+                scheduleFlush();
+            } else {
+                // A vote or an election may change the term: recovery streams served from here stop.
+                publishPositions(journal.state());
             }
         } catch (AcceptorException e) {
             context.getLog().info("timeline {}: refusing proposer message: {}", id, e.getMessage());
@@ -381,6 +401,36 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
             }
         }
         replyTo.tell(new Processed());
+        return journal.effect();
+    }
+
+    private void scheduleFlush() {
+        if (!flushScheduled) {
+            flushScheduled = true;
+            context.getSelf().tell(FlushDue.INSTANCE);
+        }
+    }
+
+    private Effect<AcceptorEvent, AcceptorState> onRecoveredWal(AcceptorState state, RecoveredWal recovered) {
+        if (unavailable != null) {
+            recovered.replyTo().tell(new RecoveryRefused(unavailable));
+            return Effect().none();
+        }
+        journal.begin(state);
+        try {
+            acceptor.recovered(recovered.term(), recovered.begin(), recovered.wal(), recovered.peerCommitLsn());
+            scheduleFlush();
+            recovered.replyTo().tell(new RecoveryWritten(recovered.begin().plus(recovered.wal().length)));
+        } catch (AcceptorException e) {
+            context.getLog().info("timeline {}: refusing recovered WAL: {}", id, e.getMessage());
+            recovered.replyTo().tell(new RecoveryRefused(e.getMessage()));
+        } catch (UncheckedIOException e) {
+            if (!(e.getCause() instanceof WalSyncFailedException failed)) {
+                throw e;
+            }
+            becomeUnavailable(failed);
+            recovered.replyTo().tell(new RecoveryRefused(unavailable));
+        }
         return journal.effect();
     }
 

@@ -1,6 +1,8 @@
 package dev.walkeeper.actors.timeline;
 
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import dev.walkeeper.actors.recovery.PeerRecovery;
+import dev.walkeeper.actors.recovery.RecoverySettings;
 import dev.walkeeper.actors.replication.PushReplicator;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -19,7 +21,8 @@ import java.time.Duration;
  * Owns one {@link Timeline} per (tenant, timeline), created on first use and supervised: a
  * timeline that fails (a write error, a journal failure) is restarted with backoff, which re-reads
  * its journal and finds the end of its WAL again, as a node restart would. A failed fsync does not
- * fail the actor: the timeline stays, unavailable (see {@link Timeline}).
+ * fail the actor: the timeline stays, unavailable (see {@link Timeline}). With recovery enabled,
+ * each timeline also gets a {@link PeerRecovery}, which fetches WAL from a peer when it lags.
  */
 public final class TimelineRegistry {
 
@@ -71,21 +74,22 @@ public final class TimelineRegistry {
     /** {@code downstreams}: per timeline, where its committed WAL is pushed (by this node alone). */
     public static Behavior<Command> create(long nodeId, WalStores walStores,
                                            Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams) {
-        return create(nodeId, walStores, downstreams, false);
+        return create(nodeId, walStores, downstreams, false, RecoverySettings.DISABLED);
     }
 
     /**
      * As {@link #create(long, WalStores, Map)}; with {@code clusterPushes} (a cluster member) a
      * timeline pushes only once told {@link Timeline.PushRole} (by the shared timeline state,
-     * which chooses one member per timeline), otherwise as soon as it exists.
+     * which chooses one member per timeline), otherwise as soon as it exists. {@code recovery}:
+     * whether and how each timeline fetches WAL it lacks from its peers.
      */
     public static Behavior<Command> create(long nodeId, WalStores walStores,
                                            Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams,
-                                           boolean clusterPushes) {
+                                           boolean clusterPushes, RecoverySettings recovery) {
         // Outlives every timeline actor (restarts included): a failed fsync is never retried.
         Map<TenantTimelineId, String> syncFailures = new java.util.concurrent.ConcurrentHashMap<>();
         return Behaviors.setup(ctx -> running(ctx, nodeId, walStores, Map.copyOf(downstreams), clusterPushes,
-                new HashMap<>(), syncFailures, new Observers()));
+                new HashMap<>(), syncFailures, new Observers(), recovery));
     }
 
     private static DispatcherSelector timelineDispatcher(ActorContext<?> ctx) {
@@ -99,7 +103,7 @@ public final class TimelineRegistry {
                                              boolean clusterPushes,
                                              Map<TenantTimelineId, ActorRef<Timeline.Command>> timelines,
                                              Map<TenantTimelineId, String> syncFailures,
-                                             Observers observers) {
+                                             Observers observers, RecoverySettings recovery) {
         return Behaviors.receive(Command.class)
                 .onMessage(Get.class, get -> {
                     ActorRef<Timeline.Command> timeline = timelines.computeIfAbsent(get.id(), id -> {
@@ -111,6 +115,11 @@ public final class TimelineRegistry {
                                 "timeline-" + id.tenantId() + "-" + id.timelineId(),
                                 timelineDispatcher(ctx));
                         ctx.watchWith(ref, new Stopped(id));
+                        if (recovery.enabled()) {
+                            // Anonymous: it stops with its timeline, maybe after a new one of that id started.
+                            ctx.spawnAnonymous(PeerRecovery.create(id, nodeId, ref, ctx.getSelf(), recovery,
+                                    PeerRecovery.tcp(recovery)));
+                        }
                         observers.timelines.forEach(w -> w.tell(new TimelineStarted(id, ref)));
                         return ref;
                     });

@@ -184,4 +184,26 @@ class PullReplicationRoleTest {
         assertTrue(error.message().contains("restarts"), error.message());
         timeline.expectMessage(new Timeline.ConsumerGone(c.connection.path().name()));
     }
+
+    /** A peer recovering WAL of term 2 up to our flush LSN: the stream ends once our term moves on. */
+    @Test
+    void aTermStreamServesUpToTheFlushAndEndsWhenTheTermChanges() throws Exception {
+        Lsn flush = SEG1.plus(2 * 8192);
+        Requested requested = request("START_REPLICATION " + SEG1 + " (term='2')", status(flush, SEG1));
+        ConnectionProbe c = requested.c();
+        assertEquals(CopyBothResponse.REPLICATION, c.next());
+        ActorRef<Timeline.PositionsEvent> positions =
+                requested.timeline().expectMessageClass(Timeline.WatchPositions.class).subscriber();
+        requested.timeline().expectMessageClass(Timeline.ConsumerReport.class);
+
+        positions.tell(new Timeline.Positions(2, 2, flush, SEG1));
+        assertArrayEquals(Arrays.copyOf(segment, 2 * 8192), streamed(c, SEG1, flush), "up to the flush, not the commit");
+
+        // A vote for term 3: a new proposer may truncate what follows.
+        positions.tell(new Timeline.Positions(3, 2, flush, SEG1));
+        ErrorResponse error = c.next(ErrorResponse.class);
+        assertEquals(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE.code(), error.code());
+        assertTrue(error.message().contains("term changed"), error.message());
+        requested.timeline().expectMessage(new Timeline.ConsumerGone(c.connection.path().name()));
+    }
 }

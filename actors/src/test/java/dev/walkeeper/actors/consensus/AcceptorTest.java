@@ -296,6 +296,77 @@ class AcceptorTest {
         assertEquals(START.plus(200), wal.writeLsn());
     }
 
+    /** Peer recovery: WAL of our term beyond our end, as the one proposer of that term would send it. */
+    @Test
+    void walRecoveredFromAPeerOfOurTermIsWrittenFlushedAndCommittedWithinOurFlush() {
+        electedIn(1, history(1, "0/1000028"), START);
+        send(append(1, START, walBytes(100, 1), START.plus(50)));
+        acceptor.flush(replies::add);
+        reboot(); // a node back after a crash: no proposer attached, no ProposerElected in this life
+        replies.clear();
+
+        acceptor.recovered(1, START.plus(100), walBytes(200, 2), START.plus(250));
+        assertEquals(START.plus(300), wal.writeLsn());
+        assertEquals(START.plus(100), acceptor.flushLsn(), "not flushed before the fsync");
+        acceptor.flush(replies::add);
+        assertEquals(START.plus(300), acceptor.flushLsn());
+        assertEquals(START.plus(250), acceptor.commitLsn(), "the peer's commit LSN, within our flush");
+        assertArrayEquals(walBytes(200, 2), wal.read(START.plus(100)));
+
+        // A chunk that overlaps what we hold: only the new part is written.
+        byte[] overlapping = walBytes(150, 2);
+        Arrays.fill(overlapping, 100, 150, (byte) 3);
+        acceptor.recovered(1, START.plus(200), overlapping, START.plus(400));
+        assertEquals(START.plus(350), wal.writeLsn());
+        assertArrayEquals(walBytes(50, 3), wal.read(START.plus(300)));
+        acceptor.flush(replies::add);
+        assertEquals(START.plus(350), acceptor.commitLsn(), "commit capped by our flush, not the peer's 400");
+        reboot();
+        assertEquals(START.plus(350), acceptor.flushLsn(), "recovered WAL is durable");
+    }
+
+    @Test
+    void recoveredWalIsRefusedOnAnotherTermAGapOrAPendingElection() {
+        electedIn(2, history(2, "0/1000028"), START);
+        send(append(2, START, walBytes(100, 1), Lsn.INVALID));
+        acceptor.flush(replies::add);
+
+        AcceptorException otherTerm = assertThrows(AcceptorException.class,
+                () -> acceptor.recovered(1, START.plus(100), walBytes(10, 2), Lsn.INVALID));
+        assertTrue(otherTerm.getMessage().contains("term"), otherTerm.getMessage());
+        AcceptorException gap = assertThrows(AcceptorException.class,
+                () -> acceptor.recovered(2, START.plus(101), walBytes(10, 2), Lsn.INVALID));
+        assertTrue(gap.getMessage().contains("gap"), gap.getMessage());
+
+        // Voted for term 3, not yet elected in it: its proposer decides where our WAL ends.
+        send(new VoteRequest(0, 3));
+        assertThrows(AcceptorException.class,
+                () -> acceptor.recovered(2, START.plus(100), walBytes(10, 2), Lsn.INVALID));
+        assertThrows(AcceptorException.class,
+                () -> acceptor.recovered(3, START.plus(100), walBytes(10, 2), Lsn.INVALID));
+        assertEquals(START.plus(100), wal.writeLsn(), "nothing written by a refusal");
+    }
+
+    @Test
+    void appendsOfOurTermMayOverlapRecoveredWalButNothingElse() {
+        electedIn(1, history(1, "0/1000028"), START);
+        send(append(1, START, walBytes(100, 1), Lsn.INVALID));
+        acceptor.recovered(1, START.plus(100), walBytes(100, 2), Lsn.INVALID);
+        // The proposer streams from where it left us: the part already recovered is skipped.
+        send(append(1, START.plus(100), walBytes(150, 2), Lsn.INVALID));
+        assertEquals(START.plus(250), wal.writeLsn());
+        send(append(1, START.plus(250), walBytes(10, 3), Lsn.INVALID));
+        assertEquals(START.plus(260), wal.writeLsn());
+        AcceptorException rewrite = assertThrows(AcceptorException.class,
+                () -> send(append(1, START.plus(50), walBytes(10, 1), Lsn.INVALID)));
+        assertTrue(rewrite.getMessage().contains("rewrites"), rewrite.getMessage());
+
+        // A new election truncates to the common point: the overlap allowance ends with it.
+        send(new VoteRequest(0, 2));
+        send(new ProposerElected(0, 2, START.plus(260), history(1, "0/1000028", 2, "0/100012C")));
+        assertThrows(AcceptorException.class, () -> send(append(2, START.plus(150), walBytes(10, 1), Lsn.INVALID)));
+    }
+
     @Test
     void generationMismatchIsAnError() {
         send(greeting(42));

@@ -448,6 +448,35 @@ class ProposerTest {
     }
 
     @Test
+    void aBehindNodeThatRecoveredFromAPeerIsStreamedToAgainFromItsFlush() {
+        Proposer p = new Proposer(ID, 150018, 42, SEG, 3, BASEBACKUP, 64 * KIB, Proposer.UNLIMITED_WINDOW);
+        net.start(p);
+        Lsn old = append(p, 1, 8 * KIB, 1);
+        net.settle();
+        net.partition(p, 2);
+        append(p, 10, 16 * KIB, 2);
+        net.settle();
+        net.reconnect(p, 2);
+        assertEquals(NodeState.BEHIND, p.nodeStatus(2).state());
+        net.send(p, p.heartbeat());
+        assertEquals(NodeState.BEHIND, p.nodeStatus(2).state(), "its flush is still out of the buffer");
+
+        // Node 2 fetches node 0's WAL of term 1 past the buffer start, as peer recovery does.
+        Lsn recovered = new Lsn(p.endOfWal().value() - 16 * KIB);
+        assertTrue(recovered.compareTo(p.bufferStart()) > 0);
+        net.acceptors[2].recovered(1, old, net.wals[0].read(old, recovered), p.commitLsn());
+        net.flush(2);
+        assertEquals(recovered, p.nodeStatus(2).flushLsn(), "its AppendResponse told the proposer");
+
+        net.send(p, p.heartbeat());
+        assertEquals(NodeState.STREAMING, p.nodeStatus(2).state());
+        Lsn end = append(p, 1, 8 * KIB, 30);
+        net.settle();
+        assertEquals(end, net.acceptors[2].flushLsn());
+        assertSameWal(end, 0, 1, 2);
+    }
+
+    @Test
     void theSendWindowHoldsACatchUpUntilTheSocketReportsWrittenAndASlowNodeEndsBehind() {
         Proposer p = new Proposer(ID, 150018, 42, SEG, 3, BASEBACKUP, 96 * KIB, 16 * KIB);
         net.start(p);
