@@ -48,11 +48,19 @@ import org.junit.jupiter.api.io.TempDir;
  * System properties: {@code pgbench.seconds} (30), {@code pgbench.clients} (1,8),
  * {@code pgbench.configs} (a,b,c,d: which configurations run; ratios need both of theirs),
  * {@code pgbench.trace} (false: true runs the bridge and nodes of (c) with walkeeper.trace and
- * prints p50/p99 per commit stage for each client count after the results).
+ * prints p50/p99 per commit stage for each client count after the results),
+ * {@code pgbench.warmup} (20: seconds of unmeasured {@code pgbench -N} before the measured runs,
+ * for every configuration alike; 0 for none).
  */
 @Tag("bench")
 class PgbenchBenchmark {
     private static final int SECONDS = Integer.getInteger("pgbench.seconds", 30);
+    /**
+     * The commit path's JIT compilation takes the first ~20 s of a JVM's run (C2 used 10-13 % of a
+     * core per walkeeper JVM then, measured per thread): without a warm-up the bench measured it,
+     * not the steady state a node runs in. {@code pgbench -i} does not warm that path.
+     */
+    private static final int WARMUP_SECONDS = Integer.getInteger("pgbench.warmup", 20);
     private static final List<Integer> CLIENTS = Arrays.stream(System.getProperty("pgbench.clients", "1,8")
             .split(",")).map(String::trim).map(Integer::valueOf).toList();
     private static final Set<Config> CONFIGS = configs(System.getProperty("pgbench.configs", "a,b,c,d"));
@@ -183,6 +191,10 @@ class PgbenchBenchmark {
             // Initialized through the synchronous standby: the same for all, and it warms the bridge's JVMs up.
             pgbench(primary, standby, config.label + " init", Duration.ofMinutes(15), "-i", "-q", "-s",
                     Integer.toString(SCALE));
+            if (WARMUP_SECONDS > 0) {
+                pgbench(primary, standby, config.label + " warm-up", Duration.ofSeconds(WARMUP_SECONDS + 120), "-N",
+                        "-c", Integer.toString(CLIENTS.get(CLIENTS.size() - 1)), "-T", Integer.toString(WARMUP_SECONDS));
+            }
             Map<Integer, Result> results = new LinkedHashMap<>();
             for (int clients : CLIENTS) {
                 primary.psql("checkpoint"); // no run starts with the previous one's checkpoint due
