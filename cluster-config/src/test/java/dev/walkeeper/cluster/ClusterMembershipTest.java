@@ -1,15 +1,15 @@
 package dev.walkeeper.cluster;
 
+import static dev.walkeeper.cluster.InProcessNodes.config;
+import static dev.walkeeper.cluster.InProcessNodes.members;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.StreamSupport;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
@@ -33,15 +33,7 @@ class ClusterMembershipTest {
         testKit.shutdownTestKit();
     }
 
-    /** A node on free ports with its own data directory, and {@code extra} HOCON over that. */
-    private static Config config(Path dataDir, String extra) {
-        return ConfigFactory.load(ConfigFactory.parseString(extra).withFallback(ConfigFactory.parseString(
-                "walkeeper { listen.port = 0, data-dir = \"" + dataDir.toString().replace("\\", "/") + "\" }")));
-    }
 
-    private static List<Member> members(WalkeeperNode node) {
-        return StreamSupport.stream(node.cluster().state().getMembers().spliterator(), false).toList();
-    }
 
     @Test
     void aNodeWithoutClusterSettingsIsUpInAClusterOfItsOwn() throws Exception {

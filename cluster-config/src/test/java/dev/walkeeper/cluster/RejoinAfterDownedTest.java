@@ -1,13 +1,14 @@
 package dev.walkeeper.cluster;
 
+import static dev.walkeeper.cluster.InProcessNodes.config;
+import static dev.walkeeper.cluster.InProcessNodes.members;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 import dev.walkeeper.persistence.DataDirectory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -16,7 +17,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.StreamSupport;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
@@ -47,14 +47,7 @@ class RejoinAfterDownedTest {
         testKit.shutdownTestKit();
     }
 
-    private static Config config(Path dataDir, String extra) {
-        return ConfigFactory.load(ConfigFactory.parseString(extra).withFallback(ConfigFactory.parseString(
-                "walkeeper { listen.port = 0, data-dir = \"" + dataDir.toString().replace("\\", "/") + "\" }")));
-    }
 
-    private static List<Member> members(WalkeeperNode node) {
-        return StreamSupport.stream(node.cluster().state().getMembers().spliterator(), false).toList();
-    }
 
     private static String seedOf(WalkeeperNode node) {
         Address a = node.cluster().selfMember().address();
