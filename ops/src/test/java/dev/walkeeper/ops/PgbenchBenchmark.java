@@ -118,7 +118,7 @@ class PgbenchBenchmark {
         }
     }
 
-    private record Result(double tps, double latencyMs, double stddevMs, double p99Ms) {}
+    private record Result(double tps, double latencyMs, double stddevMs, double p50Ms, double p99Ms) {}
 
     /** What the primary's commits wait for; closing it stops it. */
     private interface Standby extends AutoCloseable {
@@ -144,11 +144,11 @@ class PgbenchBenchmark {
 
         System.out.printf(Locale.ROOT, "%nbench pgbench: pgbench -N, scale %d, %d s per run, synchronous_commit = on,"
                 + " %d cores%n", SCALE, SECONDS, CORES);
-        System.out.printf(Locale.ROOT, "%-34s %7s %9s %11s %10s %8s%n", "config", "clients", "tps", "lat avg ms",
-                "stddev ms", "p99 ms");
+        System.out.printf(Locale.ROOT, "%-34s %7s %9s %11s %10s %8s %8s%n", "config", "clients", "tps",
+                "lat avg ms", "stddev ms", "p50 ms", "p99 ms");
         results.forEach((config, byClients) -> byClients.forEach((clients, r) -> System.out.printf(Locale.ROOT,
-                "%-34s %7d %9.1f %11.3f %10.3f %8.3f%n", config.label, clients, r.tps(), r.latencyMs(),
-                r.stddevMs(), r.p99Ms())));
+                "%-34s %7d %9.1f %11.3f %10.3f %8.3f %8.3f%n", config.label, clients, r.tps(), r.latencyMs(),
+                r.stddevMs(), r.p50Ms(), r.p99Ms())));
         List<Ratio> ratios = RATIOS.stream()
                 .filter(r -> results.containsKey(r.numerator()) && results.containsKey(r.denominator())).toList();
         if (!ratios.isEmpty()) {
@@ -222,9 +222,10 @@ class PgbenchBenchmark {
                 "-l", "--log-prefix=" + txLogs.resolve("tx")).stdout();
         assertEquals(0, number(out, "number of failed transactions: (\\d+) .*"), out);
         assertTrue(number(out, "number of transactions actually processed: (\\d+)") > 0, out);
+        long[] latencies = latenciesMicros(txLogs);
         return new Result(number(out, "tps = ([0-9.]+) \\(without initial connection time\\)"),
                 number(out, "latency average = ([0-9.]+) ms"), number(out, "latency stddev = ([0-9.]+) ms"),
-                p99Ms(txLogs));
+                percentileMs(latencies, 0.50), percentileMs(latencies, 0.99));
     }
 
     /** pgbench against the primary's database postgres; fails with the standby's logs if it fails or hangs. */
@@ -437,15 +438,19 @@ class PgbenchBenchmark {
         return configs;
     }
 
-    /** The 99th percentile of the latencies in pgbench's per-transaction logs (third field, µs). */
-    private static double p99Ms(Path txLogs) throws IOException {
+    /** The latencies in pgbench's per-transaction logs (third field, µs), sorted. */
+    private static long[] latenciesMicros(Path txLogs) throws IOException {
         long[] micros;
         try (Stream<Path> files = Files.list(txLogs)) {
             micros = files.flatMap(PgbenchBenchmark::lines).mapToLong(l -> Long.parseLong(l.split(" ")[2]))
                     .sorted().toArray();
         }
         assertTrue(micros.length > 0, "no transactions logged in " + txLogs);
-        return micros[(int) Math.ceil(micros.length * 0.99) - 1] / 1000.0;
+        return micros;
+    }
+
+    private static double percentileMs(long[] sortedMicros, double fraction) {
+        return sortedMicros[(int) Math.ceil(sortedMicros.length * fraction) - 1] / 1000.0;
     }
 
     private static Stream<String> lines(Path file) {

@@ -29,7 +29,11 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
     /** Encode and send a backend message. */
     public record Write(BackendMessage message) implements Command {}
 
-    /** Send bytes that are not a framed message (the one-byte answer to SSLRequest). */
+    /**
+     * Send bytes already encoded (frames, or the one-byte answer to SSLRequest), without copying:
+     * the array is handed over, and nobody may change it afterwards. One array may go to several
+     * writers (the bridge's AppendRequest, encoded once for every node).
+     */
     public record WriteRaw(byte[] bytes) implements Command {}
 
     /**
@@ -99,7 +103,7 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(Write.class, w -> enqueue(ByteBuffer.wrap(BackendCodec.encode(w.message()))))
-                .onMessage(WriteRaw.class, w -> enqueue(ByteBuffer.wrap(w.bytes().clone())))
+                .onMessage(WriteRaw.class, w -> enqueue(ByteBuffer.wrap(w.bytes())))
                 .onMessage(WriteParts.class, w -> {
                     if (!closing) {
                         w.parts().forEach(part -> add(part.duplicate()));
