@@ -16,8 +16,6 @@ import dev.walkeeper.protocol.safekeeper.TermSwitch;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * The proposer side of the proposer/acceptor protocol (Neon's {@code walproposer.c}), as pure
@@ -111,7 +109,6 @@ public final class Proposer {
     private final long systemId;
     private final int walSegSize;
     private final Lsn basebackupLsn;
-    private final long bufferBudget;
     private final long sendWindow;
     private final Node[] nodes;
     private final int quorum;
@@ -126,10 +123,8 @@ public final class Proposer {
     private Lsn truncateLsn = Lsn.INVALID;
     private ProposerSteppedDown steppedDown;
 
-    /** Recent WAL by begin LSN, contiguous, covering [bufferStart, endOfWal). */
-    private final TreeMap<Lsn, byte[]> buffer = new TreeMap<>();
-    private long bufferedBytes;
-    private Lsn bufferStart = Lsn.INVALID;
+    /** Recent WAL, contiguous, up to endOfWal once WAL was appended. */
+    private final RecentWal recent;
     /** The end of the WAL appended (Neon's availableLsn); the term start until the first append. */
     private Lsn endOfWal = Lsn.INVALID;
     private boolean walAppended;
@@ -164,7 +159,7 @@ public final class Proposer {
         this.systemId = systemId;
         this.walSegSize = walSegSize;
         this.basebackupLsn = basebackupLsn;
-        this.bufferBudget = bufferBytes;
+        this.recent = new RecentWal(bufferBytes);
         this.sendWindow = sendWindow;
         this.nodes = new Node[nodeCount];
         for (int i = 0; i < nodeCount; i++) {
@@ -323,19 +318,12 @@ public final class Proposer {
         }
         if (!walAppended) {
             walAppended = true;
-            bufferStart = begin;
+            recent.restart(begin);
         }
-        buffer.put(begin, wal);
-        bufferedBytes += wal.length;
+        recent.append(begin, wal);
         endOfWal = begin.plus(wal.length);
         for (int i = 0; i < nodes.length; i++) {
             pump(i, out);
-        }
-        // Evict only after sending, so WAL bigger than the budget still reaches the connected nodes.
-        while (bufferedBytes > bufferBudget && !buffer.isEmpty()) {
-            Map.Entry<Lsn, byte[]> oldest = buffer.pollFirstEntry();
-            bufferedBytes -= oldest.getValue().length;
-            bufferStart = oldest.getKey().plus(oldest.getValue().length);
         }
         return out;
     }
@@ -410,7 +398,7 @@ public final class Proposer {
         List<Outbound> out = new ArrayList<>();
         for (int i = 0; i < nodes.length; i++) {
             Node n = nodes[i];
-            if (n.state == NodeState.BEHIND && walAppended && n.flushLsn.compareTo(bufferStart) >= 0
+            if (n.state == NodeState.BEHIND && walAppended && n.flushLsn.compareTo(recent.start()) >= 0
                     && n.flushLsn.compareTo(endOfWal) <= 0) {
                 n.streamingAt = n.flushLsn;
                 n.writtenLsn = n.flushLsn;
@@ -480,7 +468,7 @@ public final class Proposer {
 
     /** The oldest LSN still in the buffer: nodes below it are {@link NodeState#BEHIND}. */
     public Lsn bufferStart() {
-        return bufferStart;
+        return walAppended ? recent.start() : termStartLsn;
     }
 
     public NodeStatus nodeStatus(int node) {
@@ -571,7 +559,7 @@ public final class Proposer {
         history = ours;
         elected = true;
         endOfWal = termStartLsn;
-        bufferStart = termStartLsn;
+        recent.restart(termStartLsn);
         for (int i = 0; i < nodes.length; i++) {
             if (starts[i] != null) {
                 sendElected(i, starts[i], out);
@@ -613,7 +601,7 @@ public final class Proposer {
             n.state = n.streamingAt.equals(endOfWal) ? NodeState.STREAMING : NodeState.ELECTED;
             return;
         }
-        if (n.streamingAt.compareTo(bufferStart) < 0) {
+        if (n.streamingAt.compareTo(recent.start()) < 0) {
             n.state = NodeState.BEHIND; // needs recovery from a peer; the quorum goes on without it
             return;
         }
@@ -622,7 +610,7 @@ public final class Proposer {
             long room = sendWindow - (n.streamingAt.value() - n.writtenLsn.value());
             int length = (int) Math.min(Math.min(AppendRequest.MAX_SEND_SIZE, room),
                     endOfWal.value() - n.streamingAt.value());
-            out.add(new Outbound(node, appendRequest(n, read(n.streamingAt, length))));
+            out.add(new Outbound(node, appendRequest(n, recent.read(n.streamingAt, length))));
             n.streamingAt = n.streamingAt.plus(length);
         }
         n.state = n.streamingAt.equals(endOfWal) ? NodeState.STREAMING : NodeState.ELECTED;
@@ -633,24 +621,6 @@ public final class Proposer {
         n.commitSent = commitLsn;
         return new AppendRequest(MCONF.generation(), term, n.streamingAt, n.streamingAt.plus(wal.length), commitLsn,
                 truncateLsn, wal);
-    }
-
-    /** {@code length} buffered bytes from {@code from}; the appended array itself when it is exactly that. */
-    private byte[] read(Lsn from, int length) {
-        Map.Entry<Lsn, byte[]> piece = buffer.floorEntry(from);
-        if (piece.getKey().equals(from) && piece.getValue().length == length) {
-            return piece.getValue();
-        }
-        byte[] out = new byte[length];
-        int filled = 0;
-        while (filled < length) {
-            int offset = (int) (from.value() + filled - piece.getKey().value());
-            int n = Math.min(piece.getValue().length - offset, length - filled);
-            System.arraycopy(piece.getValue(), offset, out, filled, n);
-            filled += n;
-            piece = buffer.higherEntry(piece.getKey());
-        }
-        return out;
     }
 
     /** The majority-th highest flush LSN, counting only nodes whose flush reached our term's start. */
