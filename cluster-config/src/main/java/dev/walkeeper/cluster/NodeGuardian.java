@@ -7,6 +7,7 @@ import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.actors.timeline.WalStores;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /** The root of a node's actor tree: it starts the timelines and the listener, and reports where it bound. */
@@ -15,6 +16,9 @@ final class NodeGuardian {
     sealed interface Command {}
 
     record Start(ActorRef<Listener.BindResult> replyTo) implements Command {}
+
+    /** The registered downstreams as this node last saw them, in its data directory. */
+    static final String DOWNSTREAMS_FILE = "downstreams.bin";
 
     private NodeGuardian() {}
 
@@ -33,6 +37,10 @@ final class NodeGuardian {
                                 settings.nodeId(), settings.cluster().publishInterval(),
                                 settings.cluster().pusherLagTolerance()), "shared-timeline-state");
                         bound = ctx.spawnAnonymous(publishListenAddress(shared, start.replyTo()));
+                        ctx.spawn(SharedDownstreams.create(timelines, settings.pushPasswords(),
+                                id -> java.nio.file.Files.isDirectory(walStores.directory(id)),
+                                settings.downstreams().keySet(), settings.dataDir().resolve(DOWNSTREAMS_FILE)),
+                                "shared-downstreams", DispatcherSelector.blocking());
                     }
                     ctx.spawn(Listener.create(settings.host(), settings.port(),
                             Listener.tcpConnections(settings.connection(), timelines, pushReceivers),

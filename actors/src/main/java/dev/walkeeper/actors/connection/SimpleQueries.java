@@ -2,6 +2,7 @@ package dev.walkeeper.actors.connection;
 
 import dev.walkeeper.actors.replication.PushReplicator;
 import dev.walkeeper.actors.timeline.ClusterTimelines;
+import dev.walkeeper.actors.timeline.RuntimeDownstreams;
 import dev.walkeeper.actors.timeline.Timeline;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendMessage;
@@ -149,6 +150,27 @@ final class SimpleQueries {
                     downstreams(p)));
         }
         out.add(new CommandComplete("CLUSTER_STATUS"));
+        return out;
+    }
+
+    /**
+     * ADD_DOWNSTREAM, REMOVE_DOWNSTREAM and LIST_DOWNSTREAMS: the downstreams registered (after
+     * the change), one row each — name, tenant_id, timeline_id, host, port, user — tagged with the command.
+     */
+    List<BackendMessage> downstreams(List<RuntimeDownstreams.Registered> downstreams, String tag) {
+        List<BackendMessage> out = new ArrayList<>();
+        List<Field> columns = new ArrayList<>();
+        for (String name : List.of("name", "tenant_id", "timeline_id", "host")) {
+            columns.add(Field.text(name, Field.TEXT_OID, -1));
+        }
+        columns.add(Field.text("port", Field.INT4_OID, 4));
+        columns.add(Field.text("user", Field.TEXT_OID, -1));
+        out.add(new RowDescription(columns));
+        for (RuntimeDownstreams.Registered d : downstreams) {
+            out.add(DataRow.ofText(d.name(), d.timeline().tenantId(), d.timeline().timelineId(), d.host(),
+                    Integer.toString(d.port()), d.user()));
+        }
+        out.add(new CommandComplete(tag));
         return out;
     }
 

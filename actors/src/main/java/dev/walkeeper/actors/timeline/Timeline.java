@@ -169,6 +169,17 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         }
     }
 
+    /**
+     * The downstreams registered at runtime for this timeline ({@code ADD_DOWNSTREAM}), all of
+     * them, pushed to besides the configured ones while this node has the push role; told again
+     * regularly by the shared state (a restarted actor has forgotten them).
+     */
+    public record RegisteredDownstreams(List<PushReplicator.Downstream> downstreams) implements Command {
+        public RegisteredDownstreams {
+            downstreams = List.copyOf(downstreams);
+        }
+    }
+
     record DownstreamFlushed(PushReplicator.DownstreamFlushed flushed) implements Command {}
 
     record PusherStopped(ActorRef<PushReplicator.Command> pusher) implements Command {}
@@ -338,6 +349,12 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
                     return Effect().none();
                 })
                 .onCommand(PushRole.class, this::onPushRole)
+                .onCommand(RegisteredDownstreams.class, (state, registered) -> {
+                    if (pushers.setRegistered(registered.downstreams())) {
+                        startPushers(state);
+                    }
+                    return Effect().none();
+                })
                 .onCommand(PusherStopped.class, (state, stopped) -> {
                     if (pushers.stopped(stopped.pusher())) {
                         startPushers(state);
