@@ -131,6 +131,12 @@ class RuntimeDownstreamTest {
             awaitReceivedUpTo(end, "node");
             Lsn more = appendCommitted(proposer, wal, end, 2 * SEG);
             awaitReceivedUpTo(more, "node");
+            // The node publishes the downstream among the timeline's consumers.
+            String[] pushing = new String[1];
+            Await.until(LIMIT, () -> {
+                pushing[0] = cli("status", "--node", pg(node)).out();
+                return pushing[0].contains("push consumer " + pg(downstream) + ", flushed " + more);
+            }, () -> "no push consumer in:\n" + pushing[0]);
 
             Run list = cli("downstream", "list", "--node", pg(node));
             assertEquals(add.out(), list.out());
