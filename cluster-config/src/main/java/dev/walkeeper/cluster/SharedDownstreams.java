@@ -46,8 +46,8 @@ import org.apache.pekko.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter;
  * <p>It tells every timeline of this node its registered downstreams on each change and once a
  * second (a restarted timeline actor has forgotten them); the timeline's push role decides whether
  * it pushes to them. A registered timeline whose WAL is on this node's disk but that no proposer
- * opened yet is opened, so that a restarted node resumes pushing without one; so are the
- * timelines of the configured downstreams, at start.
+ * opened yet is opened, so that a restarted node resumes pushing without one ({@link NodeGuardian}
+ * does the same for the configured downstreams).
  */
 final class SharedDownstreams extends AbstractBehavior<SharedDownstreams.Command> {
 
@@ -92,21 +92,18 @@ final class SharedDownstreams extends AbstractBehavior<SharedDownstreams.Command
 
     /**
      * @param passwords per user, the password this node connects to a registered downstream with
-     *     (none: the downstream must trust the user)
+     *     (none or empty: the downstream must trust the user)
      * @param onDisk whether this node holds WAL of a timeline (its directory exists)
-     * @param configured timelines of the configured downstreams: opened at start when on disk
      * @param stateFile where the map is kept across restarts (and merged back from at start), or null
      */
     static Behavior<Command> create(ActorRef<TimelineRegistry.Command> registry, Map<String, String> passwords,
-                                    Predicate<TenantTimelineId> onDisk, Set<TenantTimelineId> configured,
-                                    Path stateFile) {
+                                    Predicate<TenantTimelineId> onDisk, Path stateFile) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
                 DistributedData.<Command, LWWMap<String, DownstreamEntry>>withReplicatorMessageAdapter(replicator -> {
                     timers.startTimerWithFixedDelay(Retell.INSTANCE, RETELL_EVERY);
                     SharedDownstreams behavior = new SharedDownstreams(ctx, replicator, registry, passwords, onDisk,
                             stateFile == null ? null : new DownstreamsFile(stateFile, ctx.getSystem()));
                     behavior.restore();
-                    configured.forEach(behavior::openIfOnDisk);
                     return behavior;
                 })));
     }
@@ -288,8 +285,9 @@ final class SharedDownstreams extends AbstractBehavior<SharedDownstreams.Command
         List<PushReplicator.Downstream> now = new ArrayList<>();
         for (DownstreamEntry e : entries.values().stream().sorted(Comparator.comparing(DownstreamEntry::name)).toList()) {
             if (e.timeline().equals(id)) {
+                String password = passwords.getOrDefault(e.user(), "");
                 now.add(new PushReplicator.Downstream(InetSocketAddress.createUnresolved(e.host(), e.port()), e.user(),
-                        passwords.get(e.user())));
+                        password.isEmpty() ? null : password));
             }
         }
         List<PushReplicator.Downstream> before = told.put(id, now);

@@ -33,7 +33,7 @@ import picocli.CommandLine;
  * ADD_DOWNSTREAM, REMOVE_DOWNSTREAM, LIST_DOWNSTREAMS) against in-process nodes and an in-process
  * {@code receive} node: pushed to byte for byte once added, no longer once removed; kept by the
  * cluster when the node asked is gone, and across a restart, after which the node pushes without
- * a proposer.
+ * a proposer (as it does to a configured downstream).
  */
 class RuntimeDownstreamTest {
     private static final int SEG = 1024 * 1024;
@@ -199,6 +199,21 @@ class RuntimeDownstreamTest {
             Run list = cli("downstream", "list", "--node", pg(first));
             assertTrue(list.out().startsWith("archive  timeline " + TIMELINE), list.out() + list.err());
             awaitReceivedUpTo(end, "n1");
+        }
+    }
+
+    @Test
+    void aRestartedNodePushesToItsConfiguredDownstreamWithoutAProposer() throws Exception {
+        int downstreamPort = dev.walkeeper.testkit.FreePort.find();
+        String config = "walkeeper { cluster.enabled = off, push.downstreams = [ { timeline = \"" + TIMELINE
+                + "\", host = \"127.0.0.1\", port = " + downstreamPort + ", user = \"pusher\" } ] }";
+        Path data = dir.resolve("alone");
+        Lsn end;
+        try (WalkeeperNode node = TestNodes.start(data, config); TestProposer proposer = proposer(node)) {
+            end = appendCommitted(proposer, new WalGenerator(FORMAT, START, 700), START, 3 * SEG);
+        }
+        try (WalkeeperNode downstream = receiver(downstreamPort); WalkeeperNode node = TestNodes.start(data, config)) {
+            awaitReceivedUpTo(end, "alone");
         }
     }
 }
