@@ -62,9 +62,15 @@ class RuntimeDownstreamTest {
         return "127.0.0.1:" + node.address().getPort();
     }
 
+    /** The pusher's password on the downstream: never in the shared state, each node has it in its configuration. */
+    private static final String PASSWORD = "s3cret-pw";
+    private static final String PASSWORDS = "walkeeper.push.passwords { pusher = \"" + PASSWORD + "\" }";
+
+    /** A `receive` node that wants user pusher's password (md5). */
     private WalkeeperNode receiver(int port) throws IOException {
         return TestNodes.start(dir.resolve("downstream"), "walkeeper { listen.port = " + port + ", cluster.enabled = off,"
-                + " receive { enabled = true, dir = \"" + received().getParent().getParent() + "\" } }");
+                + " receive { enabled = true, dir = \"" + received().getParent().getParent() + "\" },"
+                + " auth.users { pusher { method = md5, password = \"" + PASSWORD + "\" } } }");
     }
 
     private Path received() {
@@ -118,7 +124,7 @@ class RuntimeDownstreamTest {
     @Test
     void anAddedDownstreamGetsTheWalByteForByteAndNothingOnceRemoved() throws Exception {
         try (WalkeeperNode downstream = receiver(0);
-             WalkeeperNode node = TestNodes.start(dir.resolve("node"), "walkeeper.node-id = 1");
+             WalkeeperNode node = TestNodes.start(dir.resolve("node"), "walkeeper.node-id = 1\n" + PASSWORDS);
              TestProposer proposer = proposer(node)) {
             WalGenerator wal = new WalGenerator(FORMAT, START, 700);
             Lsn end = appendCommitted(proposer, wal, START, 3 * SEG);
@@ -140,6 +146,7 @@ class RuntimeDownstreamTest {
 
             Run list = cli("downstream", "list", "--node", pg(node));
             assertEquals(add.out(), list.out());
+            assertTrue(Files.exists(dir.resolve("node").resolve("downstreams.bin")), "stored in the data directory");
             Run again = cli("downstream", "add", "archive", "--node", pg(node), "--timeline", TIMELINE,
                     "--to", "127.0.0.1:1");
             assertEquals(1, again.exitCode(), again.out());
@@ -174,7 +181,7 @@ class RuntimeDownstreamTest {
         Lsn end;
         Path n1 = dir.resolve("n1");
         int downstreamPort = dev.walkeeper.testkit.FreePort.find();
-        try (WalkeeperNode first = TestNodes.start(n1, "walkeeper.node-id = 1")) {
+        try (WalkeeperNode first = TestNodes.start(n1, "walkeeper.node-id = 1\n" + PASSWORDS)) {
             Address seed = first.cluster().selfMember().address();
             try (WalkeeperNode second = TestNodes.start(dir.resolve("n2"), "walkeeper { node-id = 2,"
                     + " cluster.seed-nodes = [\"" + seed.getHost().orElseThrow() + ":" + seed.getPort().orElseThrow()
@@ -195,7 +202,7 @@ class RuntimeDownstreamTest {
         // The whole cluster restarted: the registration comes back from node 1's data directory, and
         // node 1 opens the timeline it holds and pushes it with no proposer connected.
         try (WalkeeperNode downstream = receiver(downstreamPort);
-             WalkeeperNode first = TestNodes.start(n1, "walkeeper.node-id = 1")) {
+             WalkeeperNode first = TestNodes.start(n1, "walkeeper.node-id = 1\n" + PASSWORDS)) {
             Run list = cli("downstream", "list", "--node", pg(first));
             assertTrue(list.out().startsWith("archive  timeline " + TIMELINE), list.out() + list.err());
             awaitReceivedUpTo(end, "n1");
@@ -206,7 +213,8 @@ class RuntimeDownstreamTest {
     void aRestartedNodePushesToItsConfiguredDownstreamWithoutAProposer() throws Exception {
         int downstreamPort = dev.walkeeper.testkit.FreePort.find();
         String config = "walkeeper { cluster.enabled = off, push.downstreams = [ { timeline = \"" + TIMELINE
-                + "\", host = \"127.0.0.1\", port = " + downstreamPort + ", user = \"pusher\" } ] }";
+                + "\", host = \"127.0.0.1\", port = " + downstreamPort + ", user = \"pusher\", password = \"" + PASSWORD
+                + "\" } ] }";
         Path data = dir.resolve("alone");
         Lsn end;
         try (WalkeeperNode node = TestNodes.start(data, config); TestProposer proposer = proposer(node)) {
