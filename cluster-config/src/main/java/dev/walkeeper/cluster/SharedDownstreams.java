@@ -81,7 +81,7 @@ final class SharedDownstreams extends AbstractBehavior<SharedDownstreams.Command
     private final SelfUniqueAddress self;
     private final Map<String, String> passwords;
     private final Predicate<TenantTimelineId> onDisk;
-    /** Where this node keeps the map across restarts; null: nowhere (tests). */
+    /** Where this node keeps the map across restarts. */
     private final DownstreamsFile file;
     private final Map<TenantTimelineId, ActorRef<Timeline.Command>> timelines = new HashMap<>();
     /** What each timeline was last told. */
@@ -94,7 +94,7 @@ final class SharedDownstreams extends AbstractBehavior<SharedDownstreams.Command
      * @param passwords per user, the password this node connects to a registered downstream with
      *     (none or empty: the downstream must trust the user)
      * @param onDisk whether this node holds WAL of a timeline (its directory exists)
-     * @param stateFile where the map is kept across restarts (and merged back from at start), or null
+     * @param stateFile where the map is kept across restarts (and merged back from at start)
      */
     static Behavior<Command> create(ActorRef<TimelineRegistry.Command> registry, Map<String, String> passwords,
                                     Predicate<TenantTimelineId> onDisk, Path stateFile) {
@@ -102,7 +102,7 @@ final class SharedDownstreams extends AbstractBehavior<SharedDownstreams.Command
                 DistributedData.<Command, LWWMap<String, DownstreamEntry>>withReplicatorMessageAdapter(replicator -> {
                     timers.startTimerWithFixedDelay(Retell.INSTANCE, RETELL_EVERY);
                     SharedDownstreams behavior = new SharedDownstreams(ctx, replicator, registry, passwords, onDisk,
-                            stateFile == null ? null : new DownstreamsFile(stateFile, ctx.getSystem()));
+                            new DownstreamsFile(stateFile, ctx.getSystem()));
                     behavior.restore();
                     return behavior;
                 })));
@@ -168,9 +168,6 @@ final class SharedDownstreams extends AbstractBehavior<SharedDownstreams.Command
 
     /** Merges what this node stored into the map: registrations outlive a restart of the whole cluster. */
     private void restore() {
-        if (file == null) {
-            return;
-        }
         try {
             file.read().ifPresent(stored -> {
                 getContext().getLog().info("restoring {} registered downstream(s) stored here", stored.size());
@@ -187,9 +184,6 @@ final class SharedDownstreams extends AbstractBehavior<SharedDownstreams.Command
 
     /** Stores the map as replicated here (the file is small: one entry per registered downstream). */
     private void store(LWWMap<String, DownstreamEntry> map) {
-        if (file == null) {
-            return;
-        }
         try {
             file.write(map);
         } catch (IOException | RuntimeException e) {
