@@ -13,7 +13,7 @@ import java.util.Map;
  * member itself writes its entries, so last-writer-wins never decides between two writers.
  * {@code uid} tells a restarted node (same address, new incarnation) from the one that left.
  * {@code pusher}: the member runs the timeline's push replicators; {@code downstreamFlushLsns}:
- * per downstream it is configured with ({@code host:port}), the durable LSN it last heard from it
+ * per downstream it has (configured or registered) ({@code host:port}), the durable LSN it last heard from it
  * (0 when it never pushed there); {@code listen} is the member's wire address (HOST:PORT) for
  * peers that recover WAL from it; {@code consumers}, who reads the timeline from it (null in an
  * entry of a node that predates them).

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.cluster.WalkeeperNode;
 import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import dev.walkeeper.protocol.safekeeper.TermHistory;
@@ -100,6 +101,12 @@ class RuntimeDownstreamTest {
         }
         proposer.awaitFlush(end, LIMIT);
         proposer.send(new ProposerMessage.AppendRequest(0, 1, end, end, end, Lsn.INVALID, new byte[0]));
+        // Answered once the node took the commit LSN (journaled then: it moved by more than a segment),
+        // so a node closed next restarts with it.
+        long deadline = System.nanoTime() + LIMIT.toNanos();
+        while (proposer.expect(AcceptorMessage.AppendResponse.class, LIMIT).commitLsn().compareTo(end) < 0) {
+            assertTrue(System.nanoTime() < deadline, "the node did not commit " + end);
+        }
         return end;
     }
 
@@ -143,6 +150,9 @@ class RuntimeDownstreamTest {
                 pushing[0] = cli("status", "--node", pg(node)).out();
                 return pushing[0].contains("push consumer " + pg(downstream) + ", flushed " + more);
             }, () -> "no push consumer in:\n" + pushing[0]);
+            String json = cli("status", "--node", pg(node), "--json").out();
+            assertTrue(json.contains("\"consumers\":[{\"kind\":\"push\",\"name\":\"" + pg(downstream)
+                    + "\",\"flush_lsn\":\"" + more + "\"}]"), json);
 
             Run list = cli("downstream", "list", "--node", pg(node));
             assertEquals(add.out(), list.out());

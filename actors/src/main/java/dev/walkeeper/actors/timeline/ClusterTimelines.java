@@ -33,8 +33,8 @@ public final class ClusterTimelines {
 
     /**
      * What one member published about one of its timelines: its positions, whether it runs the
-     * timeline's push replicators ({@code pusher}), per downstream it is configured with the
-     * durable LSN it last heard from it ({@link Lsn#INVALID} when it never pushed there), and its
+     * timeline's push replicators ({@code pusher}), per downstream it has (configured or
+     * registered) the durable LSN it last heard from it ({@link Lsn#INVALID} when it never pushed there), and its
      * wire (PostgreSQL protocol) address {@code listen} as HOST:PORT, where peers fetch WAL from
      * it (empty if unknown), and the consumers reading the timeline from it.
      */

@@ -160,8 +160,9 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     public record WatchPush(ActorRef<PushProgress> subscriber) implements Command {}
 
     /**
-     * Whether push replicators run here, and each configured downstream ({@code host:port}) with
-     * the durable LSN it last reported to this node ({@link Lsn#INVALID} before it reported).
+     * Whether push replicators run here, and each downstream, configured or registered
+     * ({@code host:port}), with the durable LSN it last reported to this node ({@link Lsn#INVALID}
+     * before it reported).
      */
     public record PushProgress(boolean pushing, List<ClusterTimelines.DownstreamPosition> downstreams) {
         public PushProgress {
