@@ -5,16 +5,27 @@ import dev.walkeeper.actors.recovery.RecoverySettings;
 import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.actors.timeline.WalStores;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import java.nio.file.Files;
+import java.util.function.Predicate;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
-/** The root of a node's actor tree: it starts the timelines and the listener, and reports where it bound. */
+/**
+ * The root of a node's actor tree: it starts the timelines (opening at once those on disk that
+ * have configured downstreams), the shared state and downstream registrations of a cluster member,
+ * and the listener, and reports where it bound.
+ */
 final class NodeGuardian {
 
     sealed interface Command {}
 
     record Start(ActorRef<Listener.BindResult> replyTo) implements Command {}
+
+    /** The registered downstreams as this node last saw them, in its data directory. */
+    static final String DOWNSTREAMS_FILE = "downstreams.bin";
 
     private NodeGuardian() {}
 
@@ -27,12 +38,19 @@ final class NodeGuardian {
                                     settings.cluster().enabled(),
                                     settings.cluster().enabled() ? settings.recovery() : RecoverySettings.DISABLED),
                             "timelines");
+                    // A restarted node pushes its configured downstreams' timelines without waiting for a proposer.
+                    Predicate<TenantTimelineId> onDisk = id -> Files.isDirectory(walStores.directory(id));
+                    settings.downstreams().keySet().stream().filter(onDisk).forEach(id ->
+                            timelines.tell(new TimelineRegistry.Get(id, ctx.getSystem().ignoreRef())));
                     ActorRef<Listener.BindResult> bound = start.replyTo();
                     if (settings.cluster().enabled()) {
                         ActorRef<SharedTimelineState.Command> shared = ctx.spawn(SharedTimelineState.create(timelines,
                                 settings.nodeId(), settings.cluster().publishInterval(),
                                 settings.cluster().pusherLagTolerance()), "shared-timeline-state");
                         bound = ctx.spawnAnonymous(publishListenAddress(shared, start.replyTo()));
+                        ctx.spawn(SharedDownstreams.create(timelines, settings.pushPasswords(), onDisk,
+                                settings.dataDir().resolve(DOWNSTREAMS_FILE)),
+                                "shared-downstreams", DispatcherSelector.blocking());
                     }
                     ctx.spawn(Listener.create(settings.host(), settings.port(),
                             Listener.tcpConnections(settings.connection(), timelines, pushReceivers),

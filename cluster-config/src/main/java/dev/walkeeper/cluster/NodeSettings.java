@@ -25,7 +25,12 @@ import java.util.Map;
  */
 public record NodeSettings(long nodeId, Path dataDir, String host, int port, ConnectionSettings connection,
                            Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams, Path receiveDir,
-                           Duration receiveStaleAfter, ClusterSettings cluster, RecoverySettings recovery) {
+                           Duration receiveStaleAfter, ClusterSettings cluster, RecoverySettings recovery,
+                           Map<String, String> pushPasswords) {
+
+    public NodeSettings {
+        pushPasswords = Map.copyOf(pushPasswords);
+    }
 
     /** True when this node accepts START_PUSH_REPLICATION. */
     public boolean receives() {
@@ -38,7 +43,7 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
      */
     NodeSettings withPorts(int listenPort, int clusterPort) {
         return new NodeSettings(nodeId, dataDir, host, listenPort, connection, downstreams, receiveDir,
-                receiveStaleAfter, cluster.withPort(clusterPort), recovery);
+                receiveStaleAfter, cluster.withPort(clusterPort), recovery, pushPasswords);
     }
 
     public static NodeSettings from(Config root) {
@@ -71,7 +76,7 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
         }
         return new NodeSettings(c.getLong("node-id"), dataDir, host, c.getInt("listen.port"), connection,
                 downstreams(c), receiveDir, c.getDuration("receive.stale-after"), ClusterSettings.from(c),
-                recovery(c.getConfig("recovery")));
+                recovery(c.getConfig("recovery")), pushPasswords(c));
     }
 
     private static RecoverySettings recovery(Config r) {
@@ -96,6 +101,21 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
             out.computeIfAbsent(timeline, t -> new ArrayList<>()).add(new PushReplicator.Downstream(
                     InetSocketAddress.createUnresolved(d.getString("host"), d.getInt("port")), d.getString("user"),
                     password));
+        }
+        return out;
+    }
+
+    /** {@code walkeeper.push.passwords}: user → password for downstreams registered at runtime. */
+    private static Map<String, String> pushPasswords(Config c) {
+        Map<String, String> out = new LinkedHashMap<>();
+        ConfigObject section = c.getObject("push.passwords");
+        for (String user : section.keySet()) {
+            try {
+                out.put(user, section.toConfig().getString(ConfigUtil.quoteString(user)));
+            } catch (ConfigException e) {
+                throw new IllegalArgumentException("walkeeper.push.passwords: the password of \"" + user
+                        + "\" must be a string", e);
+            }
         }
         return out;
     }

@@ -69,6 +69,8 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
 
     private record PushObserved(TenantTimelineId id, Timeline.PushProgress progress) implements Command {}
 
+    private record ConsumersObserved(TenantTimelineId id, List<TimelineEntry.ConsumerEntry> pulls) implements Command {}
+
     private enum MembershipChanged implements Command { INSTANCE }
 
     private enum Evaluate implements Command { INSTANCE }
@@ -83,6 +85,11 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
     private record Updated(Replicator.UpdateResponse<LWWMap<String, TimelineEntry>> response) implements Command {}
 
     private enum Rewatch { INSTANCE }
+
+    private enum PollConsumers { INSTANCE }
+
+    /** How often a watcher asks its timeline for its pull consumers (published on change only). */
+    private static final Duration CONSUMERS_EVERY = Duration.ofSeconds(1);
 
     /** The one replicated map every member writes its own entries into. */
     static final Key<LWWMap<String, TimelineEntry>> KEY = LWWMapKey.create("walkeeper-timelines");
@@ -109,6 +116,7 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
     private final Map<TenantTimelineId, ActorRef<Timeline.Command>> timelines = new HashMap<>();
     private final Map<TenantTimelineId, Timeline.Positions> latest = new HashMap<>();
     private final Map<TenantTimelineId, Timeline.PushProgress> pushes = new HashMap<>();
+    private final Map<TenantTimelineId, List<TimelineEntry.ConsumerEntry>> pulls = new HashMap<>();
     private final Map<TenantTimelineId, TimelineEntry> published = new HashMap<>();
     /** The push role each timeline was last told. */
     private final Map<TenantTimelineId, Boolean> roles = new HashMap<>();
@@ -173,6 +181,10 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
                     pushes.put(observed.id(), observed.progress());
                     return onChange(observed.id());
                 })
+                .onMessage(ConsumersObserved.class, observed -> {
+                    pulls.put(observed.id(), observed.pulls());
+                    return onChange(observed.id());
+                })
                 .onMessage(MembershipChanged.class, changed -> {
                     evaluate(false);
                     return this;
@@ -227,7 +239,20 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             timeline.tell(new Timeline.WatchPositions(ctx.getSelf().narrow()));
             timeline.tell(new Timeline.WatchPush(ctx.getSelf().narrow()));
+            timers.startTimerWithFixedDelay(PollConsumers.INSTANCE, CONSUMERS_EVERY);
+            List<List<TimelineEntry.ConsumerEntry>> last = new ArrayList<>(List.of(List.of()));
             return Behaviors.receiveMessage(message -> {
+                if (message == PollConsumers.INSTANCE) {
+                    timeline.tell(new Timeline.GetConsumers(ctx.getSelf().narrow()));
+                } else if (message instanceof Timeline.Consumers consumers) {
+                    List<TimelineEntry.ConsumerEntry> now = consumers.consumers().stream()
+                            .map(c -> new TimelineEntry.ConsumerEntry(c.address(), c.kind(), c.flushLsn().value()))
+                            .toList();
+                    if (!now.equals(last.get(0))) {
+                        last.set(0, now);
+                        parent.tell(new ConsumersObserved(id, now));
+                    }
+                }
                 if (message instanceof Timeline.Positions positions) {
                     parent.tell(new Observed(id, positions));
                 } else if (message instanceof Timeline.PushProgress progress) {
@@ -269,9 +294,15 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
         Timeline.PushProgress push = pushes.getOrDefault(id, new Timeline.PushProgress(false, List.of()));
         Map<String, Long> downstreams = new LinkedHashMap<>();
         push.downstreams().forEach(d -> downstreams.put(d.downstream(), d.flushLsn().value()));
+        // Pull clients as the timeline listed them; push consumers are the downstreams while pushing.
+        List<TimelineEntry.ConsumerEntry> consumers = new ArrayList<>(pulls.getOrDefault(id, List.of()));
+        if (push.pushing()) {
+            push.downstreams().forEach(d -> consumers.add(new TimelineEntry.ConsumerEntry(d.downstream(), "push",
+                    d.flushLsn().value())));
+        }
         TimelineEntry entry = new TimelineEntry(id.tenantId(), id.timelineId(), self.uniqueAddress().address().toString(),
                 self.uniqueAddress().longUid(), nodeId, p.term(), p.lastLogTerm(), p.flushLsn().value(),
-                p.commitLsn().value(), push.pushing(), downstreams, listen);
+                p.commitLsn().value(), push.pushing(), downstreams, listen, List.copyOf(consumers));
         if (entry.equals(published.get(id))) {
             return;
         }
@@ -294,6 +325,7 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
         timers.cancel(id);
         latest.remove(id);
         pushes.remove(id);
+        pulls.remove(id);
         timelines.remove(id);
         roles.remove(id);
         if (published.remove(id) != null) {

@@ -13,13 +13,18 @@ import java.util.Map;
  * member itself writes its entries, so last-writer-wins never decides between two writers.
  * {@code uid} tells a restarted node (same address, new incarnation) from the one that left.
  * {@code pusher}: the member runs the timeline's push replicators; {@code downstreamFlushLsns}:
- * per downstream it is configured with ({@code host:port}), the durable LSN it last heard from it
+ * per downstream it has (configured or registered) ({@code host:port}), the durable LSN it last heard from it
  * (0 when it never pushed there); {@code listen} is the member's wire address (HOST:PORT) for
- * peers that recover WAL from it.
+ * peers that recover WAL from it; {@code consumers}, who reads the timeline from it (null in an
+ * entry of a node that predates them).
  */
 record TimelineEntry(String tenantId, String timelineId, String address, long uid, long nodeId, long term,
                      long lastLogTerm, long flushLsn, long commitLsn, boolean pusher,
-                     Map<String, Long> downstreamFlushLsns, String listen) implements CborSerializable {
+                     Map<String, Long> downstreamFlushLsns, String listen, List<ConsumerEntry> consumers)
+        implements CborSerializable {
+
+    /** A consumer as published: its name, kind ("pull" or "push") and durable LSN. */
+    record ConsumerEntry(String name, String kind, long flushLsn) {}
 
     /** The map key: one entry per member incarnation and timeline. */
     String key() {
@@ -40,7 +45,9 @@ record TimelineEntry(String tenantId, String timelineId, String address, long ui
             downstreamFlushLsns.forEach((d, lsn) -> downstreams.add(new ClusterTimelines.DownstreamPosition(d,
                     new Lsn(lsn))));
         }
+        List<ClusterTimelines.Consumer> readers = consumers == null ? List.of() : consumers.stream()
+                .map(c -> new ClusterTimelines.Consumer(c.name(), c.kind(), new Lsn(c.flushLsn()))).toList();
         return new ClusterTimelines.MemberPositions(id(), address, nodeId, term, lastLogTerm, new Lsn(flushLsn),
-                new Lsn(commitLsn), pusher, downstreams, listen);
+                new Lsn(commitLsn), pusher, downstreams, listen, readers);
     }
 }

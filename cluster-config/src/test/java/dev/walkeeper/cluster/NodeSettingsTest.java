@@ -44,6 +44,14 @@ class NodeSettingsTest {
     }
 
     @Test
+    void pushPasswordsAreReadPerUserAndNoneByDefault() {
+        assertEquals(java.util.Map.of(), settings("").pushPasswords());
+        assertEquals(java.util.Map.of("pusher", "secret", "a.b", ""),
+                settings("walkeeper.push.passwords { pusher = secret, \"a.b\" = \"\" }").pushPasswords());
+        assertMentions(refused("walkeeper.push.passwords { pusher { x = 1 } }"), "walkeeper.push.passwords", "pusher");
+    }
+
+    @Test
     void defaultsComeFromReferenceConf() {
         NodeSettings s = settings("");
 

@@ -188,4 +188,26 @@ class SharedTimelineStateTest {
             });
         }
     }
+
+    @Test
+    void aTimelinesPullConsumersArePublishedWithItsPositions() {
+        Node only = start(1);
+        Cluster.get(only.kit().system()).manager().tell(Join.create(Cluster.get(only.kit().system()).selfMember().address()));
+        TestProbe<Timeline.Command> timeline = only.kit().createTestProbe();
+        timeline(only, timeline).tell(new Timeline.Positions(1, 1, Lsn.parse("0/3000000"), Lsn.parse("0/3000000")));
+        // The watcher asks for the consumers (once a second); the stand-in answers with one pull client.
+        ActorRef<Timeline.Consumers> replyTo = timeline.fishForMessage(LIMIT, m -> m instanceof Timeline.GetConsumers
+                ? org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes.complete()
+                : org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore())
+                .stream().map(m -> ((Timeline.GetConsumers) m).replyTo()).findFirst().orElseThrow();
+        replyTo.tell(new Timeline.Consumers(List.of(new Timeline.WalConsumer("c1", "pull", "pg_receivewal 127.0.0.1:5000",
+                Lsn.parse("0/3000000"), Lsn.parse("0/2000000"), Lsn.parse("0/1000000"))), List.of(), Lsn.parse("0/3000000")));
+        only.kit().createTestProbe().awaitAssert(LIMIT, () -> {
+            List<ClusterTimelines.MemberPositions> positions = only.view(ID).positions();
+            assertEquals(1, positions.size(), positions::toString);
+            assertEquals(List.of(new ClusterTimelines.Consumer("pg_receivewal 127.0.0.1:5000", "pull",
+                    Lsn.parse("0/2000000"))), positions.get(0).consumers());
+            return null;
+        });
+    }
 }

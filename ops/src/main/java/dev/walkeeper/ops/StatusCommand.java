@@ -21,7 +21,8 @@ import picocli.CommandLine.Spec;
  * {@code walkeeper status}: asks one node (CLUSTER_STATUS) for the cluster as it sees it — the
  * members and their status, and per timeline each member's term, flush and commit LSN as it last
  * published them, with its lag behind the highest commit LSN any member reports, whether it is the
- * timeline's pusher and the durable LSN each of its downstreams reported to it.
+ * timeline's pusher, the durable LSN each of its downstreams reported to it, and its consumers
+ * (pull clients, and the downstreams it pushes to) with their durable LSNs.
  */
 @Command(name = "status", mixinStandardHelpOptions = true,
         description = "Print the cluster's members and, per timeline, each member's positions, as one node sees them.")
@@ -43,7 +44,26 @@ class StatusCommand implements Callable<Integer> {
 
     /** One member's positions of one timeline, and of its downstreams. */
     record Row(String address, long nodeId, String status, boolean self, long term, long lastLogTerm, Lsn flush,
-               Lsn commit, boolean pusher, List<Downstream> downstreams) {}
+               Lsn commit, boolean pusher, List<Downstream> downstreams, List<Consumer> consumers) {}
+
+    /** Who reads a timeline from a member: a pull client or (while it pushes) a downstream, and its durable LSN. */
+    record Consumer(String kind, String name, String flushLsn) {
+        /** From the node's {@code kind:name=LSN,...}; null or empty: none. */
+        static List<Consumer> parse(String text) {
+            List<Consumer> out = new ArrayList<>();
+            if (text != null) {
+                for (String item : text.split(",")) {
+                    int colon = item.indexOf(':');
+                    int eq = item.lastIndexOf('=');
+                    if (colon > 0 && eq > colon) {
+                        out.add(new Consumer(item.substring(0, colon), item.substring(colon + 1, eq),
+                                item.substring(eq + 1)));
+                    }
+                }
+            }
+            return out;
+        }
+    }
 
     /** A downstream ({@code host:port}) a member lists, and the durable LSN it reported to that member. */
     record Downstream(String address, String flushLsn) {
@@ -95,7 +115,8 @@ class StatusCommand implements Callable<Integer> {
                         Long.parseLong(result.value(r, "term")), Long.parseLong(result.value(r, "last_log_term")),
                         Lsn.parse(result.value(r, "flush_lsn")), Lsn.parse(result.value(r, "commit_lsn")),
                         "t".equals(optional(result, r, "pusher")),
-                        Downstream.parse(optional(result, r, "downstream_flush_lsns"))));
+                        Downstream.parse(optional(result, r, "downstream_flush_lsns")),
+                        Consumer.parse(optional(result, r, "consumers"))));
             }
         }
         PrintWriter out = spec.commandLine().getOut();
@@ -136,6 +157,9 @@ class StatusCommand implements Callable<Integer> {
                         r.pusher() ? "  pusher" : "",
                         r.downstreams().isEmpty() ? "" : "  downstreams " + r.downstreams().stream()
                                 .map(Downstream::toString).collect(Collectors.joining(",")));
+                for (Consumer c : r.consumers()) {
+                    out.printf("    %s consumer %s, flushed %s%n", c.kind(), c.name(), c.flushLsn());
+                }
             }
         }
     }
@@ -170,6 +194,13 @@ class StatusCommand implements Callable<Integer> {
                     Downstream downstream = r.downstreams().get(d);
                     b.append(d == 0 ? "" : ",").append("{\"address\":").append(quote(downstream.address()))
                             .append(",\"flush_lsn\":").append(quote(downstream.flushLsn())).append('}');
+                }
+                b.append("],\"consumers\":[");
+                for (int c = 0; c < r.consumers().size(); c++) {
+                    Consumer consumer = r.consumers().get(c);
+                    b.append(c == 0 ? "" : ",").append("{\"kind\":").append(quote(consumer.kind()))
+                            .append(",\"name\":").append(quote(consumer.name()))
+                            .append(",\"flush_lsn\":").append(quote(consumer.flushLsn())).append('}');
                 }
                 b.append("]}");
             }

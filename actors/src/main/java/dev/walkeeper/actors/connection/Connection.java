@@ -2,6 +2,7 @@ package dev.walkeeper.actors.connection;
 
 import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.actors.timeline.ClusterTimelines;
+import dev.walkeeper.actors.timeline.RuntimeDownstreams;
 import dev.walkeeper.actors.replication.PushReplicator;
 import dev.walkeeper.actors.replication.WalSender;
 import dev.walkeeper.actors.socket.SocketFactory;
@@ -67,6 +68,8 @@ public final class Connection {
     record PusherStatusReceived(PushReplicator.Status status, Throwable failure) implements Async {}
 
     record ClusterViewReceived(ClusterTimelines.View view, Throwable failure) implements Async {}
+
+    record DownstreamsReceived(RuntimeDownstreams.Reply reply, Throwable failure) implements Async {}
 
     /** What drives a pull replication stream besides the client's messages. */
     sealed interface Streaming extends Command {}

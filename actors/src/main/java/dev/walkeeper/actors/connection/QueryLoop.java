@@ -2,6 +2,7 @@ package dev.walkeeper.actors.connection;
 
 import dev.walkeeper.actors.replication.PushReplicator;
 import dev.walkeeper.actors.timeline.ClusterTimelines;
+import dev.walkeeper.actors.timeline.RuntimeDownstreams;
 import dev.walkeeper.actors.timeline.Timeline;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.protocol.Lsn;
@@ -26,7 +27,8 @@ import org.apache.pekko.actor.typed.ActorRef;
 /**
  * The simple-query loop of an authenticated connection: parses each Query as a
  * {@link ReplicationCommand} and answers it as PostgreSQL's walsender would (IDENTIFY_SYSTEM,
- * SHOW, TIMELINE_STATUS, TIMELINE_CONSUMERS, TIMELINE_HISTORY, CLUSTER_STATUS, the empty query), or says which
+ * SHOW, TIMELINE_STATUS, TIMELINE_CONSUMERS, TIMELINE_HISTORY, CLUSTER_STATUS, ADD_DOWNSTREAM,
+ * REMOVE_DOWNSTREAM, LIST_DOWNSTREAMS, the empty query), or says which
  * streaming role the command starts. A failed command answers ERROR and ReadyForQuery; the session
  * goes on.
  *
@@ -52,6 +54,9 @@ final class QueryLoop {
 
     /** START_PUSH_REPLICATION was accepted (CopyBoth sent): the push receiver role takes over. */
     record StartPushReceiving(PushReceiverRole role) implements Outcome {}
+
+    /** A registration waits for a majority of the members (5 s at most, see the shared state). */
+    private static final java.time.Duration DOWNSTREAMS_TIMEOUT = java.time.Duration.ofSeconds(8);
 
     private final ConnectionContext ctx;
     private final SimpleQueries queries;
@@ -122,6 +127,16 @@ final class QueryLoop {
             return new StartWalPush(push.allowTimelineCreation());
         } else if (command instanceof ReplicationCommand.StartPushReplication push) {
             return startPushReceiving(push);
+        } else if (command instanceof ReplicationCommand.AddDownstream add) {
+            return downstreams(add, "ADD_DOWNSTREAM",
+                    replyTo -> new RuntimeDownstreams.Add(new RuntimeDownstreams.Registered(add.name(),
+                            new TenantTimelineId(add.tenantHex(), add.timelineHex()), add.host(), add.port(),
+                            add.user()), replyTo));
+        } else if (command instanceof ReplicationCommand.RemoveDownstream remove) {
+            return downstreams(remove, "REMOVE_DOWNSTREAM", replyTo -> new RuntimeDownstreams.Remove(remove.name(),
+                    replyTo));
+        } else if (command instanceof ReplicationCommand.ListDownstreams list) {
+            return downstreams(list, "LIST_DOWNSTREAMS", RuntimeDownstreams.GetAll::new);
         } else {
             return queryError(SqlState.FEATURE_NOT_SUPPORTED, firstWord(sql) + " is not supported by this walkeeper node");
         }
@@ -326,6 +341,37 @@ final class QueryLoop {
                     return new StartReplication(role);
                 })
                 .orElseGet(this::commandDone));
+    }
+
+    /**
+     * ADD_DOWNSTREAM, REMOVE_DOWNSTREAM, LIST_DOWNSTREAMS: asked of the cluster's registrations;
+     * only on a replication connection (as PostgreSQL's replication commands), answered with the
+     * downstreams registered after the change, or the refusal's ERROR.
+     */
+    private Outcome downstreams(ReplicationCommand command, String tag,
+                                Function<ActorRef<RuntimeDownstreams.Reply>, RuntimeDownstreams.Request> request) {
+        if (!ctx.session().replication()) {
+            return queryError(SqlState.INSUFFICIENT_PRIVILEGE, tag + " needs a replication connection"
+                    + " (replication=true in the startup packet)");
+        }
+        ctx.holdReader();
+        ctx.actor().ask(RuntimeDownstreams.Reply.class, ctx.timelines(), DOWNSTREAMS_TIMEOUT,
+                replyTo -> new TimelineRegistry.AskDownstreams(request.apply(replyTo)),
+                Connection.DownstreamsReceived::new);
+        pending = answer -> {
+            pending = null;
+            if (!(answer instanceof Connection.DownstreamsReceived received) || received.failure() != null) {
+                ctx.write(ErrorResponse.error(SqlState.INTERNAL_ERROR, "the cluster did not answer " + tag + ": "
+                        + (answer instanceof Connection.DownstreamsReceived r ? r.failure() : answer)));
+            } else if (received.reply().errorState() != null) {
+                ctx.write(ErrorResponse.error(received.reply().errorState(), received.reply().error()));
+            } else {
+                ctx.actor().getLog().info("{}: {} by {}", ctx.client(), command, ctx.session().user());
+                queries.downstreams(received.reply().downstreams(), tag).forEach(ctx::write);
+            }
+            return commandDone();
+        };
+        return Continue.INSTANCE;
     }
 
     /** START_PUSH_REPLICATION: only on a node that accepts pushes ({@code walkeeper receive}). */

@@ -2,6 +2,7 @@ package dev.walkeeper.actors.connection;
 
 import dev.walkeeper.actors.replication.PushReplicator;
 import dev.walkeeper.actors.timeline.ClusterTimelines;
+import dev.walkeeper.actors.timeline.RuntimeDownstreams;
 import dev.walkeeper.actors.timeline.Timeline;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendMessage;
@@ -69,9 +70,10 @@ final class SimpleQueries {
      * the row comes from: {@code local} (this node's timeline, the first row when it exists here)
      * or {@code cluster} (another member's last published positions). node_id, member and
      * member_status are null on a node that is no cluster member. Then, as published: pusher
-     * ('t' for the member that pushes the timeline to its downstreams) and downstream_flush_lsns
-     * (each downstream it lists, {@code host:port=LSN}, comma-separated); null where nothing was
-     * published.
+     * ('t' for the member that pushes the timeline to its downstreams), downstream_flush_lsns
+     * (each downstream it lists, {@code host:port=LSN}, comma-separated) and consumers (its pull
+     * clients and, while it pushes, its downstreams: {@code kind:name=LSN}, comma-separated); null
+     * where nothing was published.
      */
     List<BackendMessage> timelineStatus(Timeline.Status local, ClusterTimelines.View view) {
         List<BackendMessage> out = new ArrayList<>();
@@ -82,7 +84,8 @@ final class SimpleQueries {
         for (String name : List.of("term", "last_log_term", "node_id")) {
             columns.add(Field.text(name, Field.INT8_OID, 8));
         }
-        for (String name : List.of("member", "member_status", "source", "pusher", "downstream_flush_lsns")) {
+        for (String name : List.of("member", "member_status", "source", "pusher", "downstream_flush_lsns",
+                "consumers")) {
             columns.add(Field.text(name, Field.TEXT_OID, -1));
         }
         out.add(new RowDescription(columns));
@@ -97,7 +100,7 @@ final class SimpleQueries {
                     Long.toString(local.term()), Long.toString(local.lastLogTerm()),
                     self == null ? null : Long.toString(self.nodeId()), self == null ? null : self.address(),
                     self == null ? null : self.status(), "local", published == null ? null : pusher(published),
-                    published == null ? null : downstreams(published)));
+                    published == null ? null : downstreams(published), published == null ? null : consumers(published)));
         }
         for (ClusterTimelines.MemberPositions p : view.positions()) {
             ClusterTimelines.Member member = members.get(p.address());
@@ -106,7 +109,7 @@ final class SimpleQueries {
             }
             out.add(DataRow.ofText(p.flushLsn().toString(), p.commitLsn().toString(), Long.toString(p.term()),
                     Long.toString(p.lastLogTerm()), Long.toString(p.nodeId()), p.address(), member.status(),
-                    "cluster", pusher(p), downstreams(p)));
+                    "cluster", pusher(p), downstreams(p), consumers(p)));
         }
         out.add(new CommandComplete("TIMELINE_STATUS"));
         return out;
@@ -116,7 +119,8 @@ final class SimpleQueries {
      * CLUSTER_STATUS: one row per member ({@code kind} 'member': address, node id, status, 't' for
      * this node), then one per timeline and member that published it ({@code kind} 'timeline':
      * the member and the timeline's positions there, whether it is the timeline's pusher and its
-     * downstreams' durable LSNs, as in TIMELINE_STATUS). Empty on a node that is no cluster member.
+     * downstreams' durable LSNs and its consumers, as in TIMELINE_STATUS). Empty on a node that is
+     * no cluster member.
      */
     List<BackendMessage> clusterStatus(ClusterTimelines.View view) {
         List<BackendMessage> out = new ArrayList<>();
@@ -131,7 +135,7 @@ final class SimpleQueries {
         for (String name : List.of("term", "last_log_term")) {
             columns.add(Field.text(name, Field.INT8_OID, 8));
         }
-        for (String name : List.of("flush_lsn", "commit_lsn", "pusher", "downstream_flush_lsns")) {
+        for (String name : List.of("flush_lsn", "commit_lsn", "pusher", "downstream_flush_lsns", "consumers")) {
             columns.add(Field.text(name, Field.TEXT_OID, -1));
         }
         out.add(new RowDescription(columns));
@@ -139,16 +143,37 @@ final class SimpleQueries {
         for (ClusterTimelines.Member m : view.members()) {
             members.put(m.address(), m);
             out.add(DataRow.ofText("member", m.address(), Long.toString(m.nodeId()), m.status(), m.self() ? "t" : "f",
-                    null, null, null, null, null, null, null, null));
+                    null, null, null, null, null, null, null, null, null));
         }
         for (ClusterTimelines.MemberPositions p : view.positions()) {
             ClusterTimelines.Member m = members.get(p.address());
             out.add(DataRow.ofText("timeline", p.address(), Long.toString(p.nodeId()), m == null ? null : m.status(),
                     m != null && m.self() ? "t" : "f", p.id().tenantId(), p.id().timelineId(), Long.toString(p.term()),
                     Long.toString(p.lastLogTerm()), p.flushLsn().toString(), p.commitLsn().toString(), pusher(p),
-                    downstreams(p)));
+                    downstreams(p), consumers(p)));
         }
         out.add(new CommandComplete("CLUSTER_STATUS"));
+        return out;
+    }
+
+    /**
+     * ADD_DOWNSTREAM, REMOVE_DOWNSTREAM and LIST_DOWNSTREAMS: the downstreams registered (after
+     * the change), one row each — name, tenant_id, timeline_id, host, port, user — tagged with the command.
+     */
+    List<BackendMessage> downstreams(List<RuntimeDownstreams.Registered> downstreams, String tag) {
+        List<BackendMessage> out = new ArrayList<>();
+        List<Field> columns = new ArrayList<>();
+        for (String name : List.of("name", "tenant_id", "timeline_id", "host")) {
+            columns.add(Field.text(name, Field.TEXT_OID, -1));
+        }
+        columns.add(Field.text("port", Field.INT4_OID, 4));
+        columns.add(Field.text("user", Field.TEXT_OID, -1));
+        out.add(new RowDescription(columns));
+        for (RuntimeDownstreams.Registered d : downstreams) {
+            out.add(DataRow.ofText(d.name(), d.timeline().tenantId(), d.timeline().timelineId(), d.host(),
+                    Integer.toString(d.port()), d.user()));
+        }
+        out.add(new CommandComplete(tag));
         return out;
     }
 
@@ -161,6 +186,16 @@ final class SimpleQueries {
         StringBuilder b = new StringBuilder();
         for (ClusterTimelines.DownstreamPosition d : p.downstreams()) {
             b.append(b.length() == 0 ? "" : ",").append(d.downstream()).append('=').append(d.flushLsn());
+        }
+        return b.toString();
+    }
+
+    /** {@code kind:name=LSN,...}: who reads the timeline from the member (pull clients, push downstreams). */
+    private static String consumers(ClusterTimelines.MemberPositions p) {
+        StringBuilder b = new StringBuilder();
+        for (ClusterTimelines.Consumer c : p.consumers()) {
+            b.append(b.length() == 0 ? "" : ",").append(c.kind()).append(':').append(c.name()).append('=')
+                    .append(c.flushLsn());
         }
         return b.toString();
     }

@@ -33,17 +33,25 @@ public final class ClusterTimelines {
 
     /**
      * What one member published about one of its timelines: its positions, whether it runs the
-     * timeline's push replicators ({@code pusher}), per downstream it is configured with the
-     * durable LSN it last heard from it ({@link Lsn#INVALID} when it never pushed there), and its
+     * timeline's push replicators ({@code pusher}), per downstream it has (configured or
+     * registered) the durable LSN it last heard from it ({@link Lsn#INVALID} when it never pushed there), and its
      * wire (PostgreSQL protocol) address {@code listen} as HOST:PORT, where peers fetch WAL from
-     * it (empty if unknown).
+     * it (empty if unknown), and the consumers reading the timeline from it.
      */
     public record MemberPositions(TenantTimelineId id, String address, long nodeId, long term, long lastLogTerm,
                                   Lsn flushLsn, Lsn commitLsn, boolean pusher, List<DownstreamPosition> downstreams,
-                                  String listen) {
+                                  String listen, List<Consumer> consumers) {
         public MemberPositions {
             downstreams = List.copyOf(downstreams);
             listen = listen == null ? "" : listen;
+            consumers = consumers == null ? List.of() : List.copyOf(consumers);
+        }
+
+        /** With no consumers. */
+        public MemberPositions(TenantTimelineId id, String address, long nodeId, long term, long lastLogTerm,
+                               Lsn flushLsn, Lsn commitLsn, boolean pusher, List<DownstreamPosition> downstreams,
+                               String listen) {
+            this(id, address, nodeId, term, lastLogTerm, flushLsn, commitLsn, pusher, downstreams, listen, List.of());
         }
 
         /** A member that pushes nowhere and publishes no wire address. */
@@ -64,6 +72,13 @@ public final class ClusterTimelines {
             this(id, address, nodeId, term, lastLogTerm, flushLsn, commitLsn, false, List.of(), listen);
         }
     }
+
+    /**
+     * A consumer of a member's timeline: a pull client ({@code kind} "pull", {@code name} its
+     * application_name and address) or a downstream the member pushes to ("push", {@code host:port}),
+     * with the durable LSN it last reported.
+     */
+    public record Consumer(String name, String kind, Lsn flushLsn) {}
 
     /** A downstream ({@code host:port}) and the durable LSN it reported to this member's pusher. */
     public record DownstreamPosition(String downstream, Lsn flushLsn) {}

@@ -16,7 +16,7 @@ import java.util.Optional;
  *
  * <ol>
  *   <li><b>Candidates</b>: members whose status is {@code up} (reachable, not leaving) and that
- *       published the timeline with at least one downstream configured.</li>
+ *       published the timeline with at least one downstream (configured or registered).</li>
  *   <li><b>Up to date</b>: a candidate on the highest last log term among them whose flush LSN is
  *       at most {@code lagTolerance} bytes behind the highest commit LSN any up member published
  *       (published positions are up to a publish interval old, so a pusher is not dropped for a

@@ -160,11 +160,23 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     public record WatchPush(ActorRef<PushProgress> subscriber) implements Command {}
 
     /**
-     * Whether push replicators run here, and each configured downstream ({@code host:port}) with
-     * the durable LSN it last reported to this node ({@link Lsn#INVALID} before it reported).
+     * Whether push replicators run here, and each downstream, configured or registered
+     * ({@code host:port}), with the durable LSN it last reported to this node ({@link Lsn#INVALID}
+     * before it reported).
      */
     public record PushProgress(boolean pushing, List<ClusterTimelines.DownstreamPosition> downstreams) {
         public PushProgress {
+            downstreams = List.copyOf(downstreams);
+        }
+    }
+
+    /**
+     * The downstreams registered at runtime for this timeline ({@code ADD_DOWNSTREAM}), all of
+     * them, pushed to besides the configured ones while this node has the push role; told again
+     * regularly by the shared state (a restarted actor has forgotten them).
+     */
+    public record RegisteredDownstreams(List<PushReplicator.Downstream> downstreams) implements Command {
+        public RegisteredDownstreams {
             downstreams = List.copyOf(downstreams);
         }
     }
@@ -338,6 +350,12 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
                     return Effect().none();
                 })
                 .onCommand(PushRole.class, this::onPushRole)
+                .onCommand(RegisteredDownstreams.class, (state, registered) -> {
+                    if (pushers.setRegistered(registered.downstreams())) {
+                        startPushers(state);
+                    }
+                    return Effect().none();
+                })
                 .onCommand(PusherStopped.class, (state, stopped) -> {
                     if (pushers.stopped(stopped.pusher())) {
                         startPushers(state);

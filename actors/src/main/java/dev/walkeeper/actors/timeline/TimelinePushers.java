@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -18,20 +19,25 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 
 /**
  * The push side of one {@link Timeline}, run inside its actor (not thread-safe): the push
- * replicators of its downstreams while this node has the push role, the durable LSN each
- * downstream last reported, and who watches that. A downstream's next replicator starts only once
- * the previous one stopped, so this node never holds two connections to one downstream.
+ * replicators of its downstreams (configured, and registered at runtime) while this node has the
+ * push role, the durable LSN each downstream last reported, and who watches that. A downstream's
+ * next replicator starts only once the previous one stopped, so this node never holds two
+ * connections to one downstream.
  */
 final class TimelinePushers {
     private final ActorContext<Timeline.Command> context;
     private final TenantTimelineId id;
     private final long nodeId;
     private final Path walDir;
-    private final List<PushReplicator.Downstream> downstreams;
+    /** From the node's configuration, for good. */
+    private final List<PushReplicator.Downstream> configured;
+    /** Configured, then those registered at runtime (told by the shared state) at other addresses. */
+    private List<PushReplicator.Downstream> downstreams;
     private final ActorRef<PushReplicator.DownstreamFlushed> progress;
-    /** One per downstream while pushing; told every commit advance. */
-    private final List<ActorRef<PushReplicator.Command>> running = new ArrayList<>();
-    private final Set<ActorRef<PushReplicator.Command>> stopping = new HashSet<>();
+    /** One per downstream address while pushing; told every commit advance. */
+    private final Map<InetSocketAddress, ActorRef<PushReplicator.Command>> running = new LinkedHashMap<>();
+    /** Told to stop, not stopped yet: no successor for their address starts meanwhile. */
+    private final Map<ActorRef<PushReplicator.Command>, InetSocketAddress> stopping = new HashMap<>();
     private final Map<InetSocketAddress, Lsn> flushed = new HashMap<>();
     private final Set<ActorRef<Timeline.PushProgress>> watchers = new HashSet<>();
     private boolean role;
@@ -42,13 +48,14 @@ final class TimelinePushers {
         this.id = id;
         this.nodeId = nodeId;
         this.walDir = walDir;
-        this.downstreams = List.copyOf(downstreams);
+        this.configured = List.copyOf(downstreams);
+        this.downstreams = this.configured;
         this.role = role;
         this.progress = context.messageAdapter(PushReplicator.DownstreamFlushed.class, Timeline.DownstreamFlushed::new);
     }
 
     List<ActorRef<PushReplicator.Command>> running() {
-        return List.copyOf(running);
+        return List.copyOf(running.values());
     }
 
     boolean isEmpty() {
@@ -67,25 +74,56 @@ final class TimelinePushers {
         role = push;
         context.getLog().info("timeline {}: this node {} its downstreams", id, push ? "now pushes to" : "no longer pushes to");
         if (!push) {
-            for (ActorRef<PushReplicator.Command> pusher : running) {
-                context.stop(pusher);
-                stopping.add(pusher);
-            }
-            running.clear();
+            List.copyOf(running.keySet()).forEach(this::stop);
             tellWatchers();
         }
         return true;
     }
 
     /**
-     * Starts a replicator per downstream when this node has the role and none runs or is still
+     * The downstreams registered at runtime for this timeline (replacing those told before); one
+     * at the address of a configured downstream is left out. Replicators of downstreams no longer
+     * listed stop; false if nothing changed.
+     */
+    boolean setRegistered(List<PushReplicator.Downstream> registered) {
+        Map<InetSocketAddress, PushReplicator.Downstream> all = new LinkedHashMap<>();
+        configured.forEach(d -> all.put(d.address(), d));
+        registered.forEach(d -> all.putIfAbsent(d.address(), d));
+        List<PushReplicator.Downstream> now = List.copyOf(all.values());
+        if (now.equals(downstreams)) {
+            return false;
+        }
+        downstreams = now;
+        for (InetSocketAddress address : List.copyOf(running.keySet())) {
+            if (!all.containsKey(address)) {
+                context.getLog().info("timeline {}: downstream {} removed, its replicator stops", id, address);
+                stop(address);
+            }
+        }
+        flushed.keySet().retainAll(all.keySet());
+        tellWatchers();
+        return true;
+    }
+
+    private void stop(InetSocketAddress address) {
+        ActorRef<PushReplicator.Command> pusher = running.remove(address);
+        context.stop(pusher);
+        stopping.put(pusher, address);
+    }
+
+    /**
+     * With the role, starts a replicator for each downstream that has none running or still
      * stopping; each resumes where its downstream says it is and pushes up to {@code commitLsn}.
      */
     void startIfDue(ServerInfo server, Lsn commitLsn) {
-        if (!role || !running.isEmpty() || !stopping.isEmpty() || downstreams.isEmpty()) {
+        if (!role) {
             return;
         }
+        boolean started = false;
         for (PushReplicator.Downstream downstream : downstreams) {
+            if (running.containsKey(downstream.address()) || stopping.containsValue(downstream.address())) {
+                continue;
+            }
             PushReplicator.Source source = new PushReplicator.Source(id, server.systemId(), server.walSegSize(),
                     server.pgVersion(), walDir, nodeId);
             // It reads segment files: off the default dispatcher.
@@ -93,21 +131,24 @@ final class TimelinePushers {
                     PushReplicator.Tuning.DEFAULTS, progress), PushReplicator.actorName(downstream.address()),
                     DispatcherSelector.blocking());
             context.watchWith(pusher, new Timeline.PusherStopped(pusher));
-            running.add(pusher);
+            running.put(downstream.address(), pusher);
+            started = true;
         }
-        tellWatchers();
-    }
-
-    /** A replicator stopped; true when one told to stop was the last one stopping (a successor may start). */
-    boolean stopped(ActorRef<PushReplicator.Command> pusher) {
-        if (running.remove(pusher)) {
+        if (started) {
             tellWatchers();
         }
-        return stopping.remove(pusher) && stopping.isEmpty();
+    }
+
+    /** A replicator stopped; true when it was told to stop (a successor for its downstream may start). */
+    boolean stopped(ActorRef<PushReplicator.Command> pusher) {
+        if (running.values().remove(pusher)) {
+            tellWatchers();
+        }
+        return stopping.remove(pusher) != null;
     }
 
     void commitAdvanced(Lsn commitLsn) {
-        running.forEach(p -> p.tell(new PushReplicator.CommitAdvanced(commitLsn)));
+        running.values().forEach(p -> p.tell(new PushReplicator.CommitAdvanced(commitLsn)));
     }
 
     void flushed(PushReplicator.DownstreamFlushed report) {

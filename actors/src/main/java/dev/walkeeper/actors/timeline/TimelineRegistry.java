@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.timeline;
 
+import dev.walkeeper.protocol.pg.SqlState;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import dev.walkeeper.actors.recovery.PeerRecovery;
 import dev.walkeeper.actors.recovery.RecoverySettings;
@@ -45,6 +46,12 @@ public final class TimelineRegistry {
     /** Asks the attached shared state; with none (no cluster member), answers with no members. */
     public record AskCluster(ClusterTimelines.Query query) implements Command {}
 
+    /** From now on {@link AskDownstreams} goes to {@code downstreams}, the runtime-registered downstreams. */
+    public record AttachDownstreams(ActorRef<RuntimeDownstreams.Request> downstreams) implements Command {}
+
+    /** Asks the attached downstream registrations; with none (no cluster member), refuses with 55000. */
+    public record AskDownstreams(RuntimeDownstreams.Request request) implements Command {}
+
     private record Stopped(TenantTimelineId id) implements Command {}
 
     private record SubscriberGone(ActorRef<TimelineStarted> subscriber) implements Command {}
@@ -65,6 +72,7 @@ public final class TimelineRegistry {
     private static final class Observers {
         final Set<ActorRef<TimelineStarted>> timelines = new LinkedHashSet<>();
         ActorRef<ClusterTimelines.Query> cluster;
+        ActorRef<RuntimeDownstreams.Request> downstreams;
     }
 
     public static Behavior<Command> create(long nodeId, WalStores walStores) {
@@ -143,6 +151,21 @@ public final class TimelineRegistry {
                 })
                 .onMessage(AttachCluster.class, attach -> {
                     observers.cluster = attach.cluster();
+                    return Behaviors.same();
+                })
+                .onMessage(AttachDownstreams.class, attach -> {
+                    observers.downstreams = attach.downstreams();
+                    return Behaviors.same();
+                })
+                .onMessage(AskDownstreams.class, ask -> {
+                    if (observers.downstreams != null) {
+                        observers.downstreams.tell(ask.request());
+                    } else {
+                        ask.request().replyTo().tell(RuntimeDownstreams.Reply.refused(
+                                SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE, "downstreams are registered at runtime"
+                                        + " only on cluster members (walkeeper.cluster.enabled); this node pushes to"
+                                        + " walkeeper.push.downstreams alone"));
+                    }
                     return Behaviors.same();
                 })
                 .onMessage(AskCluster.class, ask -> {

@@ -494,13 +494,14 @@ class ConnectionTest {
                         position(gone, 3, "0/1000000"))));
         RowDescription columns = c.next(RowDescription.class);
         assertEquals(List.of("flush_lsn", "commit_lsn", "term", "last_log_term", "node_id", "member",
-                "member_status", "source", "pusher", "downstream_flush_lsns"),
+                "member_status", "source", "pusher", "downstream_flush_lsns", "consumers"),
                 columns.fields().stream().map(RowDescription.Field::name).toList());
         // This node's row is its timeline's own (not what it published; its push columns are),
         // a member's is what it published, and positions of one that is no member any more are left out.
-        assertEquals(DataRow.ofText("0/3000000", "0/2FFFF00", "5", "5", "1", self, "up", "local", "f", ""), c.next());
+        assertEquals(DataRow.ofText("0/3000000", "0/2FFFF00", "5", "5", "1", self, "up", "local", "f", "", ""),
+                c.next());
         assertEquals(DataRow.ofText("0/2000000", "0/1F00000", "5", "5", "2", other, "unreachable", "cluster", "t",
-                "127.0.0.1:5455=0/1E00000,127.0.0.1:5456=0/0"), c.next());
+                "127.0.0.1:5455=0/1E00000,127.0.0.1:5456=0/0", CONSUMERS), c.next());
         assertEquals(new CommandComplete("TIMELINE_STATUS"), c.next());
         assertEquals(ReadyForQuery.IDLE, c.next());
         c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
@@ -511,13 +512,19 @@ class ConnectionTest {
                 dev.walkeeper.protocol.Lsn.parse(flush), dev.walkeeper.protocol.Lsn.parse("0/1F00000"));
     }
 
-    /** A member that pushes to two downstreams, one of which never reported. */
+    /** The consumers column of {@link #pusher}'s row. */
+    private static final String CONSUMERS = "pull:pg_receivewal 127.0.0.1:6000=0/1F00000,push:127.0.0.1:5455=0/1E00000";
+
+    /** A member that pushes to two downstreams, one of which never reported, and serves one pull client. */
     private static ClusterTimelines.MemberPositions pusher(String member, long nodeId, String flush) {
         return new ClusterTimelines.MemberPositions(TIMELINE, member, nodeId, 5, 5,
                 dev.walkeeper.protocol.Lsn.parse(flush), dev.walkeeper.protocol.Lsn.parse("0/1F00000"), true,
                 List.of(new ClusterTimelines.DownstreamPosition("127.0.0.1:5455",
                                 dev.walkeeper.protocol.Lsn.parse("0/1E00000")),
-                        new ClusterTimelines.DownstreamPosition("127.0.0.1:5456", dev.walkeeper.protocol.Lsn.INVALID)));
+                        new ClusterTimelines.DownstreamPosition("127.0.0.1:5456", dev.walkeeper.protocol.Lsn.INVALID)),
+                "", List.of(new ClusterTimelines.Consumer("pg_receivewal 127.0.0.1:6000", "pull",
+                                dev.walkeeper.protocol.Lsn.parse("0/1F00000")),
+                        new ClusterTimelines.Consumer("127.0.0.1:5455", "push", dev.walkeeper.protocol.Lsn.parse("0/1E00000"))));
     }
 
     @Test
@@ -534,14 +541,15 @@ class ConnectionTest {
                 List.of(pusher(other, 2, "0/2000000"))));
         RowDescription columns = c.next(RowDescription.class);
         assertEquals(List.of("kind", "member", "node_id", "member_status", "self", "tenant_id", "timeline_id", "term",
-                "last_log_term", "flush_lsn", "commit_lsn", "pusher", "downstream_flush_lsns"),
+                "last_log_term", "flush_lsn", "commit_lsn", "pusher", "downstream_flush_lsns", "consumers"),
                 columns.fields().stream().map(RowDescription.Field::name).toList());
-        assertEquals(DataRow.ofText("member", self, "1", "up", "t", null, null, null, null, null, null, null, null),
-                c.next());
-        assertEquals(DataRow.ofText("member", other, "2", "leaving", "f", null, null, null, null, null, null, null,
+        assertEquals(DataRow.ofText("member", self, "1", "up", "t", null, null, null, null, null, null, null, null,
                 null), c.next());
+        assertEquals(DataRow.ofText("member", other, "2", "leaving", "f", null, null, null, null, null, null, null,
+                null, null), c.next());
         assertEquals(DataRow.ofText("timeline", other, "2", "leaving", "f", TIMELINE.tenantId(), TIMELINE.timelineId(),
-                "5", "5", "0/2000000", "0/1F00000", "t", "127.0.0.1:5455=0/1E00000,127.0.0.1:5456=0/0"), c.next());
+                "5", "5", "0/2000000", "0/1F00000", "t", "127.0.0.1:5455=0/1E00000,127.0.0.1:5456=0/0", CONSUMERS),
+                c.next());
         assertEquals(new CommandComplete("CLUSTER_STATUS"), c.next());
         assertEquals(ReadyForQuery.IDLE, c.next());
         c.reader.expectMessage(SocketReader.Consumed.INSTANCE);

@@ -19,7 +19,8 @@ public sealed interface ReplicationCommand
                 ReplicationCommand.TimelineConsumers, ReplicationCommand.ClusterStatus,
                 ReplicationCommand.Show, ReplicationCommand.TimelineHistory, ReplicationCommand.StartWalPush,
                 ReplicationCommand.StartReplication, ReplicationCommand.StartPushReplication,
-                ReplicationCommand.Unsupported {
+                ReplicationCommand.AddDownstream, ReplicationCommand.RemoveDownstream,
+                ReplicationCommand.ListDownstreams, ReplicationCommand.Unsupported {
 
     /**
      * Parses one simple Query. Keywords are case-insensitive; surrounding whitespace and one
@@ -136,6 +137,45 @@ public sealed interface ReplicationCommand
         }
     }
 
+    /**
+     * walkeeper's {@code ADD_DOWNSTREAM 'name' (tenant_id '…', timeline_id '…', host 'h', port 'p'
+     * [, user 'u'])}: registers, cluster-wide, a node the timeline's committed WAL is pushed to.
+     * {@code name} is 1 to 63 letters, digits, {@code _ . -}; {@code user} defaults to
+     * {@link #DEFAULT_USER}. There is no password option on purpose: the registration is kept in
+     * the cluster's shared state, and each node takes the password from its own configuration.
+     */
+    record AddDownstream(String name, String tenantHex, String timelineHex, String host, int port, String user)
+            implements ReplicationCommand {
+        public static final String DEFAULT_USER = "walkeeper";
+
+        public AddDownstream {
+            checkName(name);
+            tenantHex = checkId("tenant", tenantHex);
+            timelineHex = checkId("timeline", timelineHex);
+            Objects.requireNonNull(host, "host");
+            if (host.isEmpty() || host.chars().anyMatch(Character::isWhitespace)) {
+                throw new IllegalArgumentException("invalid host \"" + host + "\"");
+            }
+            if (port < 1 || port > 65535) {
+                throw new IllegalArgumentException("invalid port " + port);
+            }
+            Objects.requireNonNull(user, "user");
+            if (user.isEmpty()) {
+                throw new IllegalArgumentException("user must not be empty");
+            }
+        }
+    }
+
+    /** walkeeper's {@code REMOVE_DOWNSTREAM 'name'}: forgets a downstream registered at runtime. */
+    record RemoveDownstream(String name) implements ReplicationCommand {
+        public RemoveDownstream {
+            checkName(name);
+        }
+    }
+
+    /** walkeeper's {@code LIST_DOWNSTREAMS}: the downstreams registered at runtime, cluster-wide. */
+    record ListDownstreams() implements ReplicationCommand {}
+
     /** A command walkeeper does not serve, named by its first word, upper-cased. */
     record Unsupported(String keyword) implements ReplicationCommand {
         public Unsupported {
@@ -146,6 +186,15 @@ public sealed interface ReplicationCommand
     private static void checkTimeline(int timeline) {
         if (timeline <= 0) {
             throw new IllegalArgumentException("invalid timeline " + timeline);
+        }
+    }
+
+    private static void checkName(String name) {
+        Objects.requireNonNull(name, "name");
+        if (name.isEmpty() || name.length() > 63 || !name.chars().allMatch(c -> c == '_' || c == '.' || c == '-'
+                || (c < 0x80 && Character.isLetterOrDigit(c)))) {
+            throw new IllegalArgumentException("invalid downstream name \"" + name
+                    + "\": 1 to 63 letters, digits, '_', '.' or '-'");
         }
     }
 

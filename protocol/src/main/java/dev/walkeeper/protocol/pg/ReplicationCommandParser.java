@@ -11,6 +11,8 @@ import dev.walkeeper.protocol.pg.ReplicationCommand.TimelineHistory;
 import dev.walkeeper.protocol.pg.ReplicationCommand.TimelineStatus;
 import dev.walkeeper.protocol.pg.ReplicationCommand.Unsupported;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Set;
 import java.util.Locale;
 import java.util.Map;
 
@@ -28,6 +30,8 @@ import static dev.walkeeper.protocol.pg.StartupOptions.isSpace;
  * contain commas; no client needs that.
  */
 final class ReplicationCommandParser {
+    private static final Set<String> ADD_DOWNSTREAM_OPTIONS = Set.of("tenant_id", "timeline_id", "host", "port", "user");
+
     private final String text;
     private int position;
 
@@ -106,6 +110,18 @@ final class ReplicationCommandParser {
                 Lsn commitLsn = lsn();
                 return new StartPushReplication(tenant, timeline, commitLsn, options());
             }
+            case "ADD_DOWNSTREAM" -> {
+                return addDownstream();
+            }
+            case "REMOVE_DOWNSTREAM" -> {
+                String name = literal();
+                expectEnd();
+                return new ReplicationCommand.RemoveDownstream(name);
+            }
+            case "LIST_DOWNSTREAMS" -> {
+                expectEnd();
+                return new ReplicationCommand.ListDownstreams();
+            }
             default -> {
                 return new Unsupported(keyword);
             }
@@ -146,6 +162,66 @@ final class ReplicationCommandParser {
             term = value;
         }
         return new StartReplication(slot, physical, start, timeline, term);
+    }
+
+    /**
+     * {@code ADD_DOWNSTREAM 'name' (key 'value', ...)}: tenant_id, timeline_id, host and port are
+     * required, user is optional; any other key (a password above all) is refused.
+     */
+    private ReplicationCommand addDownstream() {
+        String name = literal();
+        int at = skipSpaces();
+        Map<String, String> options = options();
+        if (options.isEmpty()) {
+            throw syntaxErrorAt(at);
+        }
+        for (String key : options.keySet()) {
+            if (key.equals("password")) {
+                throw new ProtocolException(SqlState.SYNTAX_ERROR, "ADD_DOWNSTREAM takes no password: the"
+                        + " registration is shared with every cluster member; configure the user's password in"
+                        + " walkeeper.push.passwords on each node");
+            }
+            if (!ADD_DOWNSTREAM_OPTIONS.contains(key)) {
+                throw new ProtocolException(SqlState.SYNTAX_ERROR, "unrecognized ADD_DOWNSTREAM option \"" + key + "\"");
+            }
+        }
+        for (String required : List.of("tenant_id", "timeline_id", "host", "port")) {
+            if (!options.containsKey(required)) {
+                throw new ProtocolException(SqlState.SYNTAX_ERROR, "ADD_DOWNSTREAM needs the option " + required);
+            }
+        }
+        long port = unsignedDecimal(options.get("port"), 65535);
+        if (port < 1) {
+            throw new ProtocolException(SqlState.SYNTAX_ERROR, "invalid port \"" + options.get("port") + "\"");
+        }
+        return new ReplicationCommand.AddDownstream(name, options.get("tenant_id"), options.get("timeline_id"),
+                options.get("host"), (int) port, options.getOrDefault("user", ReplicationCommand.AddDownstream.DEFAULT_USER));
+    }
+
+    /** A name given as a single-quoted literal ({@code ''} for a quote) or as a bare word kept as written. */
+    private String literal() {
+        int start = skipSpaces();
+        if (start < text.length() && text.charAt(start) == '\'') {
+            StringBuilder value = new StringBuilder();
+            for (int i = start + 1; i < text.length(); i++) {
+                char c = text.charAt(i);
+                if (c != '\'') {
+                    value.append(c);
+                } else if (i + 1 < text.length() && text.charAt(i + 1) == '\'') {
+                    value.append('\'');
+                    i++;
+                } else {
+                    position = i + 1;
+                    return value.toString();
+                }
+            }
+            throw new ProtocolException(SqlState.SYNTAX_ERROR, "unterminated quoted string");
+        }
+        String word = word();
+        if (word.isEmpty()) {
+            throw syntaxErrorAt(start);
+        }
+        return word;
     }
 
     /** A slot name: a word folded to lower case, or a double-quoted name kept as written. */

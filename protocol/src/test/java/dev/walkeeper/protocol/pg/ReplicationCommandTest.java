@@ -192,9 +192,11 @@ class ReplicationCommandTest {
     private static String query(Gen gen) {
         String keyword = gen.of("", "IDENTIFY_SYSTEM", "TIMELINE_STATUS", "SHOW ", "TIMELINE_HISTORY ",
                 "START_WAL_PUSH", "START_REPLICATION ", "START_REPLICATION SLOT s ", "START_REPLICATION 0/0 ",
-                "START_PUSH_REPLICATION " + TENANT + " " + TIMELINE + " ", "START_PUSH_REPLICATION " + TENANT + " ");
+                "START_PUSH_REPLICATION " + TENANT + " " + TIMELINE + " ", "START_PUSH_REPLICATION " + TENANT + " ",
+                "ADD_DOWNSTREAM ", "ADD_DOWNSTREAM 'a' (tenant_id '" + TENANT + "', timeline_id '" + TIMELINE + "', ",
+                "REMOVE_DOWNSTREAM ", "LIST_DOWNSTREAMS");
         String tail = gen.bool() ? gen.anyString(60)
-                : gen.string(60, " \t();,='\"/0123456789abcdefABCDEFxSLOTPHYSICALTIMELINEterm");
+                : gen.string(60, " \t();,='\"/0123456789abcdefABCDEFxSLOTPHYSICALTIMELINEtermhostport");
         return keyword + tail;
     }
 
