@@ -74,18 +74,7 @@ class DownstreamCommand {
         }
 
         private InetSocketAddress address() {
-            int colon = node.lastIndexOf(':');
-            try {
-                if (colon > 0) {
-                    int port = Integer.parseInt(node.substring(colon + 1));
-                    if (port > 0 && port <= 65535) {
-                        return new InetSocketAddress(node.substring(0, colon), port);
-                    }
-                }
-            } catch (NumberFormatException e) {
-                // reported below
-            }
-            throw new ParameterException(spec.commandLine(), "--node must be HOST:PORT, got " + node);
+            return HostPort.parse(spec, "--node", node);
         }
 
         /** A value for the command's text: the node's parser takes no quote or comma inside one. */

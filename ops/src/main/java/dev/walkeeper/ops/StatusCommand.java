@@ -14,7 +14,6 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -227,17 +226,6 @@ class StatusCommand implements Callable<Integer> {
     }
 
     private InetSocketAddress address() {
-        int colon = node.lastIndexOf(':');
-        try {
-            if (colon > 0) {
-                int port = Integer.parseInt(node.substring(colon + 1));
-                if (port > 0 && port <= 65535) {
-                    return new InetSocketAddress(node.substring(0, colon), port);
-                }
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw new ParameterException(spec.commandLine(), "--node must be HOST:PORT, got " + node);
+        return HostPort.parse(spec, "--node", node);
     }
 }
