@@ -67,8 +67,8 @@ public final class Acceptor {
      */
     private Lsn recoveredFrom = Lsn.INVALID;
     /**
-     * While a copy from a peer runs in this incarnation: the term it journaled and the last term
-     * of the history it installed (the WAL's term), and where the WAL it may take ends; -1 / INVALID
+     * While a copy from a peer runs in this incarnation: the term it journaled, the peer's last
+     * log term (whose WAL it takes), and where the WAL it may take ends; -1 / INVALID
      * otherwise. A vote or an election ends it.
      */
     private long copyTerm = -1;
@@ -78,12 +78,13 @@ public final class Acceptor {
     /**
      * What a copy from a peer installs ({@link #copied}): the peer's server info and membership,
      * our term (at least the peer's, and at least every term the cluster published), the peer's
-     * history cut at {@code limit}, its start LSNs, and the end of the WAL taken from it with the
-     * commit LSN it reported (applied within our flush, never beyond {@code limit}).
+     * history cut at {@code limit}, its start LSNs, the peer's last log term {@code walTerm} (its
+     * WAL is that term's history's) and the end of the WAL taken from it, with the commit LSN it
+     * reported (applied within our flush, never beyond {@code limit}).
      */
     public record Copy(TenantTimelineId id, ServerInfo server, MembershipConfiguration mconf, long term,
-                       TermHistory history, Lsn timelineStartLsn, Lsn localStartLsn, Lsn limit, Lsn peerCommitLsn,
-                       Lsn peerHorizonLsn) {}
+                       TermHistory history, Lsn timelineStartLsn, Lsn localStartLsn, long walTerm, Lsn limit,
+                       Lsn peerCommitLsn, Lsn peerHorizonLsn) {}
 
     public Acceptor(long nodeId, StateStore store, WalStore wal) {
         this.nodeId = nodeId;
@@ -366,7 +367,8 @@ public final class Acceptor {
         if (state.created() && !state.id().equals(copy.id())) {
             throw new AcceptorException("copy of timeline " + copy.id() + " reached timeline " + state.id());
         }
-        if (copy.history().isEmpty() || Long.compareUnsigned(copy.history().lastTerm(), copy.term()) > 0) {
+        if (copy.history().isEmpty() || Long.compareUnsigned(copy.history().lastTerm(), copy.term()) > 0
+                || Long.compareUnsigned(copy.history().lastTerm(), copy.walTerm()) > 0) {
             throw new AcceptorException("copy of timeline " + copy.id() + " refused: term " + copy.term()
                     + " with history " + copy.history());
         }
@@ -387,7 +389,7 @@ public final class Acceptor {
         peerHorizonLsn = store.state().peerHorizonLsn();
         proposedCommit = Lsn.min(copy.peerCommitLsn(), copy.limit());
         copyTerm = copy.term();
-        copyWalTerm = copy.history().lastTerm();
+        copyWalTerm = copy.walTerm();
         copyLimit = copy.limit();
     }
 
@@ -414,6 +416,9 @@ public final class Acceptor {
         writeFrom(writeLsn, begin, room >= bytes.length ? bytes : java.util.Arrays.copyOf(bytes, (int) room));
         if (peerCommitLsn.isValid()) {
             proposedCommit = Lsn.max(proposedCommit, Lsn.min(peerCommitLsn, copyLimit));
+        }
+        if (wal.writeLsn().compareTo(copyLimit) >= 0) {
+            endCopy(); // complete: from now on WAL comes as to any acceptor (a proposer, peer recovery)
         }
     }
 

@@ -327,7 +327,7 @@ class AcceptorTest {
 
     private static Acceptor.Copy copy(long term, TermHistory history, Lsn limit, Lsn peerCommit) {
         return new Acceptor.Copy(ID, new ServerInfo(150018, 42, SEG), MembershipConfiguration.EMPTY, term, history,
-                START, START, limit, peerCommit, START);
+                START, START, history.lastTerm(), limit, peerCommit, START);
     }
 
     /** Replacing a node: a copy is journaled first, then the peer's WAL comes, never beyond the limit. */
