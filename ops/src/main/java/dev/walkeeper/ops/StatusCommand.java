@@ -196,17 +196,22 @@ class StatusCommand implements Callable<Integer> {
     }
 
     private InetSocketAddress address() {
-        int colon = node.lastIndexOf(':');
+        return parseAddress(spec, "--node", node);
+    }
+
+    /** HOST:PORT for an option, or a usage error naming it. */
+    static InetSocketAddress parseAddress(CommandSpec spec, String option, String text) {
+        int colon = text.lastIndexOf(':');
         try {
             if (colon > 0) {
-                int port = Integer.parseInt(node.substring(colon + 1));
+                int port = Integer.parseInt(text.substring(colon + 1));
                 if (port > 0 && port <= 65535) {
-                    return new InetSocketAddress(node.substring(0, colon), port);
+                    return new InetSocketAddress(text.substring(0, colon), port);
                 }
             }
         } catch (NumberFormatException e) {
             // reported below
         }
-        throw new ParameterException(spec.commandLine(), "--node must be HOST:PORT, got " + node);
+        throw new ParameterException(spec.commandLine(), option + " must be HOST:PORT, got " + text);
     }
 }
