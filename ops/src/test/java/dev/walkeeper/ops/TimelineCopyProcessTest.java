@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.walkeeper.cluster.WalkeeperNode;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.VoteResponse;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
@@ -32,9 +33,9 @@ import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /**
- * Replacing a dead node: three clustered node processes take a timeline from a test proposer;
- * node 3 is killed with SIGKILL and its data directory deleted while the other two go on
- * committing; a new, empty node 3 (same node id and addresses, as an operator replaces a machine)
+ * Replacing a dead node: three clustered nodes (1 and 2 in this JVM, 3 in its own) take a
+ * timeline from a test proposer; node 3 is killed with SIGKILL and its data directory deleted
+ * while the other two go on committing; a new, empty node 3 (same node id and addresses, as an operator replaces a machine)
  * joins, and {@code walkeeper timeline copy} gives it the timeline from the most advanced peer. Its
  * segments then equal the others' byte for byte, and with node 2 stopped it votes in a new term
  * and acknowledges WAL with node 1: the quorum commits with it. Refusals on the way: a timeline
@@ -114,13 +115,14 @@ class TimelineCopyProcessTest {
         List<Integer> ports = List.of(FreePort.find(), FreePort.find(), FreePort.find());
         List<Integer> clusterPorts = List.of(FreePort.find(), FreePort.find(), FreePort.find());
         String seeds = "127.0.0.1:" + clusterPorts.get(0) + ",127.0.0.1:" + clusterPorts.get(1);
-        List<RunningProcess> nodes = new ArrayList<>();
         List<TestProposer> proposers = new ArrayList<>();
         String node3 = "127.0.0.1:" + ports.get(2);
-        try {
-            for (int i = 0; i < 3; i++) {
-                nodes.add(startNode(i, ports, clusterPorts, seeds, "node" + (i + 1) + ".log"));
-            }
+        RunningProcess third = null;
+        WalkeeperNode second = null;
+        // Nodes 1 and 2 run in this JVM (fewer JVMs to start); node 3, which dies, in its own.
+        try (WalkeeperNode first = inProcess(1, ports, clusterPorts)) {
+            second = inProcess(2, ports, clusterPorts);
+            third = startNode(2, ports, clusterPorts, seeds, "node3.log", List.of());
             Await.until(LIMIT, () -> view(ports.get(0)).containsAll(List.of("up 1", "up 2", "up 3")),
                     () -> "three members up: " + view(ports.get(0)));
             for (int port : ports) {
@@ -135,7 +137,7 @@ class TimelineCopyProcessTest {
             Lsn end = write(generator, proposers, 1, START, 20L * 1024 * 1024);
 
             // Node 3 dies with its disk; nodes 1 and 2 go on committing without it.
-            nodes.get(2).kill();
+            third.kill();
             proposers.remove(2).close();
             deleteTree(dir.resolve("node3"));
             end = write(generator, proposers, 1, end, 6L * 1024 * 1024);
@@ -145,10 +147,14 @@ class TimelineCopyProcessTest {
             }
 
             // The replacement: an empty node 3 on the same addresses.
-            nodes.set(2, startNode(2, ports, clusterPorts, seeds, "node3-new.log"));
+            // Pekko downs the dead incarnation when the new one asks to join, then lets it in at its
+            // next attempt: a retry after 1 s instead of 10 s keeps the test short.
+            third = startNode(2, ports, clusterPorts, seeds, "node3-new.log",
+                    List.of("-Dpekko.cluster.retry-unsuccessful-join-after=1s"));
+            RunningProcess replacement = third;
             Await.until(LIMIT, () -> view(ports.get(2)).containsAll(List.of("up 1", "up 2", "up 3", "holds 1", "holds 2")),
                     () -> "the new node 3 sees the members and their timeline: " + view(ports.get(2)) + "\n"
-                            + Await.tail(nodes.get(2).output()));
+                            + Await.tail(replacement.output()));
 
             Run unreachableNode = cli("timeline", "copy", "--node", "127.0.0.1:" + FreePort.find(), "--timeline",
                     ID.tenantId() + "/" + ID.timelineId());
@@ -164,7 +170,7 @@ class TimelineCopyProcessTest {
 
             long started = System.nanoTime();
             Run copied = cli("timeline", "copy", "--node", node3, "--timeline", ID.tenantId() + "/" + ID.timelineId());
-            assertEquals(0, copied.exitCode(), copied.err() + "\n" + Await.tail(nodes.get(2).output()));
+            assertEquals(0, copied.exitCode(), copied.err() + "\n" + Await.tail(replacement.output()));
             System.out.printf("copy took %d ms: %s", (System.nanoTime() - started) / 1_000_000, copied.out());
             assertTrue(copied.out().contains("flush " + end), copied.out());
             Run again = cli("timeline", "copy", "--node", node3, "--timeline", ID.tenantId() + "/" + ID.timelineId());
@@ -185,7 +191,8 @@ class TimelineCopyProcessTest {
             // Node 2 stops: a proposer of term 2 is elected by nodes 1 and 3 and commits with them.
             proposers.forEach(p -> closeQuietly(p));
             proposers.clear();
-            nodes.get(1).kill();
+            second.close();
+            second = null;
             TermHistory history = new TermHistory(List.of(new TermSwitch(1, START), new TermSwitch(2, end)));
             for (int i : List.of(0, 2)) {
                 TestProposer proposer = TestProposer.connect(new InetSocketAddress("127.0.0.1", ports.get(i)), ID,
@@ -202,12 +209,29 @@ class TimelineCopyProcessTest {
                     "the WAL of term 2 on both");
         } finally {
             proposers.forEach(TimelineCopyProcessTest::closeQuietly);
-            nodes.forEach(RunningProcess::close);
+            if (third != null) {
+                third.close();
+            }
+            if (second != null) {
+                second.close();
+            }
         }
     }
 
-    private RunningProcess startNode(int i, List<Integer> ports, List<Integer> clusterPorts, String seeds, String log) {
-        return WalkeeperProcesses.node(dir.resolve("node" + (i + 1)), ports.get(i), i + 1, dir.resolve(log), List.of(),
+    private WalkeeperNode inProcess(int nodeId, List<Integer> ports, List<Integer> clusterPorts) throws IOException {
+        return TestNodes.start(dir.resolve("node" + nodeId), """
+                walkeeper {
+                  node-id = %d
+                  listen.port = %d
+                  cluster { listen = "127.0.0.1:%d", seed-nodes = ["127.0.0.1:%d", "127.0.0.1:%d"] }
+                }
+                """.formatted(nodeId, ports.get(nodeId - 1), clusterPorts.get(nodeId - 1), clusterPorts.get(0),
+                clusterPorts.get(1)));
+    }
+
+    private RunningProcess startNode(int i, List<Integer> ports, List<Integer> clusterPorts, String seeds, String log,
+                                     List<String> jvmArgs) {
+        return WalkeeperProcesses.node(dir.resolve("node" + (i + 1)), ports.get(i), i + 1, dir.resolve(log), jvmArgs,
                 List.of("--cluster-listen", "127.0.0.1:" + clusterPorts.get(i), "--seed-nodes", seeds));
     }
 
