@@ -19,7 +19,9 @@ import dev.walkeeper.protocol.safekeeper.TermHistory;
 import dev.walkeeper.protocol.safekeeper.TermSwitch;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -367,6 +369,11 @@ public final class Acceptor {
         if (state.created() && !state.id().equals(copy.id())) {
             throw new AcceptorException("copy of timeline " + copy.id() + " reached timeline " + state.id());
         }
+        if (state.created() && state.server().walSegSize() != copy.server().walSegSize()) {
+            // A greeting opened the WAL store with its segment size already.
+            throw new AcceptorException("copy of timeline " + copy.id() + " refused: wal_seg_size "
+                    + copy.server().walSegSize() + ", but a greeting created it with " + state.server().walSegSize());
+        }
         if (copy.history().isEmpty() || Long.compareUnsigned(copy.history().lastTerm(), copy.term()) > 0
                 || Long.compareUnsigned(copy.history().lastTerm(), copy.walTerm()) > 0) {
             throw new AcceptorException("copy of timeline " + copy.id() + " refused: term " + copy.term()
@@ -413,7 +420,7 @@ public final class Acceptor {
         if (room <= 0) {
             return;
         }
-        writeFrom(writeLsn, begin, room >= bytes.length ? bytes : java.util.Arrays.copyOf(bytes, (int) room));
+        writeFrom(writeLsn, begin, room >= bytes.length ? bytes : Arrays.copyOf(bytes, (int) room));
         if (peerCommitLsn.isValid()) {
             proposedCommit = Lsn.max(proposedCommit, Lsn.min(peerCommitLsn, copyLimit));
         }
@@ -429,13 +436,13 @@ public final class Acceptor {
     }
 
     /** The journaled state with our flush and commit LSN, as {@code TIMELINE_STATE} tells a peer; empty before creation. */
-    public java.util.Optional<TimelineSnapshot> snapshot() {
+    public Optional<TimelineSnapshot> snapshot() {
         AcceptorState state = store.state();
         if (!state.created()) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         ServerInfo server = state.server();
-        return java.util.Optional.of(new TimelineSnapshot(state.id(), server.pgVersion(), server.systemId(),
+        return Optional.of(new TimelineSnapshot(state.id(), server.pgVersion(), server.systemId(),
                 server.walSegSize(), state.mconf(), state.term(), state.termHistory(), state.timelineStartLsn(),
                 state.localStartLsn(), flushLsn(), commitLsn, peerHorizonLsn));
     }
@@ -446,7 +453,7 @@ public final class Acceptor {
         if (skip >= bytes.length) {
             return;
         }
-        byte[] rest = skip == 0 ? bytes : java.util.Arrays.copyOfRange(bytes, (int) skip, bytes.length);
+        byte[] rest = skip == 0 ? bytes : Arrays.copyOfRange(bytes, (int) skip, bytes.length);
         try {
             wal.write(writeLsn, rest);
         } catch (IOException e) {

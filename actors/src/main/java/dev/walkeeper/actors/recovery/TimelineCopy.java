@@ -122,7 +122,8 @@ public final class TimelineCopy {
             return Behaviors.receive(Command.class).onMessage(FromStateClient.class, message -> {
                 if (message.event() instanceof TimelineStateClient.Failed failed) {
                     return fail(failed.sqlState() == null ? SqlState.UNABLE_TO_CONNECT : SqlState.INTERNAL_ERROR,
-                            "cannot get timeline " + id + " from " + donor + ": " + failed.reason());
+                            "cannot get timeline " + id + " from " + donor + ": " + failed.reason()
+                                    + (failed.sqlState() == null ? "" : " (" + failed.sqlState() + ")"));
                 }
                 TimelineSnapshot snapshot = ((TimelineStateClient.Answered) message.event()).snapshot();
                 if (snapshot == null) {
