@@ -33,8 +33,20 @@ final class StatusClient implements AutoCloseable {
 
     /** A failure the node reported, or a broken exchange: the CLI prints it and exits 1. */
     static final class StatusException extends Exception {
+        private final String sqlState;
+
         StatusException(String message) {
+            this(message, null);
+        }
+
+        StatusException(String message, String sqlState) {
             super(message);
+            this.sqlState = sqlState;
+        }
+
+        /** The SQLSTATE of the node's ErrorResponse to a query; null for any other failure. */
+        String sqlState() {
+            return sqlState;
         }
     }
 
@@ -48,9 +60,15 @@ final class StatusClient implements AutoCloseable {
     /** Connects and logs in; {@code password} null when the node should trust the user. */
     static StatusClient connect(InetSocketAddress address, String user, String password, Duration timeout)
             throws IOException, StatusException {
+        return connect(address, user, password, timeout, null);
+    }
+
+    /** As {@link #connect(InetSocketAddress, String, String, Duration)}, with startup {@code options} (or null). */
+    static StatusClient connect(InetSocketAddress address, String user, String password, Duration timeout,
+                                String options) throws IOException, StatusException {
         StatusClient client = new StatusClient(address, timeout);
         try {
-            client.login(user, password);
+            client.login(user, password, options);
             return client;
         } catch (IOException | StatusException | RuntimeException e) {
             client.close();
@@ -58,10 +76,13 @@ final class StatusClient implements AutoCloseable {
         }
     }
 
-    private void login(String user, String password) throws IOException, StatusException {
-        send(new FrontendMessage.StartupMessage(FrontendMessage.PROTOCOL_3_0,
-                Map.of("user", user, "database", "replication", "replication", "true",
-                        "application_name", "walkeeper status")));
+    private void login(String user, String password, String options) throws IOException, StatusException {
+        Map<String, String> parameters = new java.util.LinkedHashMap<>(Map.of("user", user, "database", "replication",
+                "replication", "true", "application_name", "walkeeper status"));
+        if (options != null) {
+            parameters.put("options", options);
+        }
+        send(new FrontendMessage.StartupMessage(FrontendMessage.PROTOCOL_3_0, parameters));
         ClientAuthenticator auth = new ClientAuthenticator(user, password, "node");
         boolean authenticated = false;
         while (true) {
@@ -93,7 +114,7 @@ final class StatusClient implements AutoCloseable {
         send(new FrontendMessage.Query(sql));
         List<String> columns = List.of();
         List<List<String>> rows = new ArrayList<>();
-        String error = null;
+        BackendMessage.ErrorResponse error = null;
         while (true) {
             BackendMessage message = receive();
             if (message instanceof BackendMessage.RowDescription description) {
@@ -103,10 +124,10 @@ final class StatusClient implements AutoCloseable {
                         .map(v -> v == null ? null : new String(v, StandardCharsets.UTF_8))
                         .collect(ArrayList::new, ArrayList::add, ArrayList::addAll));
             } else if (message instanceof BackendMessage.ErrorResponse e) {
-                error = e.code() + " " + e.message();
+                error = e;
             } else if (message instanceof BackendMessage.ReadyForQuery) {
                 if (error != null) {
-                    throw new StatusException(error);
+                    throw new StatusException(error.code() + " " + error.message(), error.code());
                 }
                 return new Result(columns, rows);
             }
@@ -122,6 +143,11 @@ final class StatusClient implements AutoCloseable {
             }
             return row.get(i);
         }
+    }
+
+    /** How long a query may take before the read fails (a copy takes longer than a status). */
+    void readTimeout(Duration timeout) throws IOException {
+        socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
     }
 
     private void send(FrontendMessage message) throws IOException {

@@ -276,6 +276,21 @@ class MainTest {
     }
 
     @Test
+    void timelineCopyUsageErrorsExitWithTwo() {
+        String timeline = "77777777777777777777777777777777/88888888888888888888888888888888";
+        Run missingNode = run("timeline", "copy", "--timeline", timeline);
+        assertEquals(2, missingNode.exitCode());
+        assertContains(missingNode.err(), "--node");
+        Run badTimeline = run("timeline", "copy", "--node", "127.0.0.1:5454", "--timeline", "7777/8888");
+        assertEquals(2, badTimeline.exitCode());
+        assertContains(badTimeline.err(), "--timeline", "32 hex digits");
+        Run badFrom = run("timeline", "copy", "--node", "127.0.0.1:5454", "--timeline", timeline, "--from", "nowhere");
+        assertEquals(2, badFrom.exitCode());
+        assertContains(badFrom.err(), "--from must be HOST:PORT");
+        assertContains(run("timeline", "copy", "--help").out(), "--from", "--timeline");
+    }
+
+    @Test
     void proposeWithABadTenantIdIsAUsageError() {
         Run run = run("propose", "--primary", "127.0.0.1:5432", "--nodes", "127.0.0.1:5454",
                 "--tenant-id", "xyz", "--timeline-id", "88888888888888888888888888888888");

@@ -1,6 +1,7 @@
 package dev.walkeeper.actors.connection;
 
 import dev.walkeeper.actors.replication.PushReceivers;
+import dev.walkeeper.actors.recovery.TimelineCopy;
 import dev.walkeeper.actors.timeline.ClusterTimelines;
 import dev.walkeeper.actors.timeline.RuntimeDownstreams;
 import dev.walkeeper.actors.replication.PushReplicator;
@@ -70,6 +71,10 @@ public final class Connection {
     record ClusterViewReceived(ClusterTimelines.View view, Throwable failure) implements Async {}
 
     record DownstreamsReceived(RuntimeDownstreams.Reply reply, Throwable failure) implements Async {}
+
+    record SnapshotReceived(Timeline.SnapshotReply reply, Throwable failure) implements Async {}
+
+    record CopyFinished(TimelineCopy.Result result) implements Async {}
 
     /** What drives a pull replication stream besides the client's messages. */
     sealed interface Streaming extends Command {}

@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.connection;
 
+import dev.walkeeper.actors.recovery.TimelineCopy;
 import dev.walkeeper.actors.replication.PushReplicator;
 import dev.walkeeper.actors.timeline.ClusterTimelines;
 import dev.walkeeper.actors.timeline.RuntimeDownstreams;
@@ -119,6 +120,10 @@ final class QueryLoop {
             return timelineConsumers();
         } else if (command instanceof ReplicationCommand.ClusterStatus) {
             return clusterStatus();
+        } else if (command instanceof ReplicationCommand.TimelineState) {
+            return timelineState();
+        } else if (command instanceof ReplicationCommand.PullTimeline pull) {
+            return pullTimeline(pull);
         } else if (command instanceof ReplicationCommand.StartWalPush push) {
             if (push.protoVersion() != 3) {
                 return queryError(SqlState.FEATURE_NOT_SUPPORTED, "START_WAL_PUSH protocol version "
@@ -259,6 +264,60 @@ final class QueryLoop {
             };
             return Continue.INSTANCE;
         });
+    }
+
+    /** TIMELINE_STATE: the options' timeline's acceptor state, one row (none if it does not exist here). */
+    private Outcome timelineState() {
+        TenantTimelineId id = ctx.session().optionsTimeline();
+        if (id == null) {
+            return queryError(SqlState.INVALID_PARAMETER_VALUE,
+                    "TIMELINE_STATE needs tenant_id and timeline_id in the startup options");
+        }
+        ctx.holdReader();
+        ctx.resolveTimeline(id);
+        pending = answer -> {
+            if (answer instanceof Connection.TimelineResolved resolved && resolved.failure() == null) {
+                ctx.actor().ask(Timeline.SnapshotReply.class, resolved.timeline(), ConnectionContext.ASK_TIMEOUT,
+                        Timeline.GetSnapshot::new, Connection.SnapshotReceived::new);
+                return Continue.INSTANCE;
+            }
+            if (answer instanceof Connection.SnapshotReceived received && received.failure() == null) {
+                pending = null;
+                queries.timelineState(received.reply().snapshot()).forEach(ctx::write);
+                return commandDone();
+            }
+            return notAnswered(id, answer);
+        };
+        return Continue.INSTANCE;
+    }
+
+    /**
+     * PULL_TIMELINE [(from 'HOST:PORT')]: copies the options' timeline from a peer (see
+     * {@code TimelineCopy}); one row (donor, term, flush_lsn, commit_lsn) once the WAL is flushed
+     * here, or ERROR with the refusal's SQLSTATE. No time limit: the WAL may be large.
+     */
+    private Outcome pullTimeline(ReplicationCommand.PullTimeline pull) {
+        TenantTimelineId id = ctx.session().optionsTimeline();
+        if (id == null) {
+            return queryError(SqlState.INVALID_PARAMETER_VALUE,
+                    "PULL_TIMELINE needs tenant_id and timeline_id in the startup options");
+        }
+        ctx.holdReader();
+        ctx.timelines().tell(new TimelineRegistry.CopyTimeline(id, pull.from(),
+                ctx.actor().messageAdapter(TimelineCopy.Result.class, Connection.CopyFinished::new)));
+        pending = answer -> {
+            if (!(answer instanceof Connection.CopyFinished finished)) {
+                return notAnswered(id, answer);
+            }
+            pending = null;
+            if (finished.result() instanceof TimelineCopy.CopyFailed failed) {
+                ctx.write(ErrorResponse.error(failed.sqlState(), failed.reason()));
+            } else {
+                queries.pulled((TimelineCopy.Copied) finished.result()).forEach(ctx::write);
+            }
+            return commandDone();
+        };
+        return Continue.INSTANCE;
     }
 
     /** CLUSTER_STATUS: the members and every timeline position they published (see {@link SimpleQueries}). */

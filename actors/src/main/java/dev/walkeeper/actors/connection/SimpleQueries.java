@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.connection;
 
+import dev.walkeeper.actors.recovery.TimelineCopy;
 import dev.walkeeper.actors.replication.PushReplicator;
 import dev.walkeeper.actors.timeline.ClusterTimelines;
 import dev.walkeeper.actors.timeline.RuntimeDownstreams;
@@ -13,6 +14,7 @@ import dev.walkeeper.protocol.pg.BackendMessage.RowDescription;
 import dev.walkeeper.protocol.pg.BackendMessage.RowDescription.Field;
 import dev.walkeeper.protocol.pg.PgSize;
 import dev.walkeeper.protocol.pg.SqlState;
+import dev.walkeeper.protocol.safekeeper.TimelineSnapshot;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,6 +42,29 @@ final class SimpleQueries {
                         Field.text("dbname", Field.TEXT_OID, -1))),
                 DataRow.ofText(Long.toUnsignedString(systemId), "1", xlogpos.toString(), databaseOrNull),
                 new CommandComplete("IDENTIFY_SYSTEM"));
+    }
+
+    /** TIMELINE_STATE: one row of {@link TimelineSnapshot#COLUMNS} (text), none if the timeline is not here. */
+    List<BackendMessage> timelineState(TimelineSnapshot snapshot) {
+        List<BackendMessage> out = new ArrayList<>();
+        out.add(new RowDescription(TimelineSnapshot.COLUMNS.stream().map(n -> Field.text(n, Field.TEXT_OID, -1))
+                .toList()));
+        if (snapshot != null) {
+            out.add(DataRow.ofText(snapshot.toRow().toArray(String[]::new)));
+        }
+        out.add(new CommandComplete("TIMELINE_STATE"));
+        return out;
+    }
+
+    /** PULL_TIMELINE's row: where the copy came from and this node's positions once it is flushed. */
+    List<BackendMessage> pulled(TimelineCopy.Copied copied) {
+        return List.of(
+                new RowDescription(List.of(Field.text("donor", Field.TEXT_OID, -1),
+                        Field.text("term", Field.INT8_OID, 8), Field.text("flush_lsn", Field.TEXT_OID, -1),
+                        Field.text("commit_lsn", Field.TEXT_OID, -1))),
+                DataRow.ofText(copied.donor(), Long.toUnsignedString(copied.term()), copied.flushLsn().toString(),
+                        copied.commitLsn().toString()),
+                new CommandComplete("PULL_TIMELINE"));
     }
 
     /** TIMELINE_CONSUMERS rows; lag is measured from the commit LSN to what the consumer flushed. */

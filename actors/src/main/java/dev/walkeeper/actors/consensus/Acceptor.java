@@ -7,6 +7,9 @@ import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AppendResponse;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.VoteResponse;
 import dev.walkeeper.protocol.safekeeper.HotStandbyFeedback;
+import dev.walkeeper.protocol.safekeeper.MembershipConfiguration;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import dev.walkeeper.protocol.safekeeper.TimelineSnapshot;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage.AppendRequest;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage.ProposerElected;
@@ -16,7 +19,9 @@ import dev.walkeeper.protocol.safekeeper.TermHistory;
 import dev.walkeeper.protocol.safekeeper.TermSwitch;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -63,6 +68,25 @@ public final class Acceptor {
      * none): an AppendRequest of our term may overlap it, since both carry the same term's WAL.
      */
     private Lsn recoveredFrom = Lsn.INVALID;
+    /**
+     * While a copy from a peer runs in this incarnation: the term it journaled, the peer's last
+     * log term (whose WAL it takes), and where the WAL it may take ends; -1 / INVALID
+     * otherwise. A vote or an election ends it.
+     */
+    private long copyTerm = -1;
+    private long copyWalTerm = -1;
+    private Lsn copyLimit = Lsn.INVALID;
+
+    /**
+     * What a copy from a peer installs ({@link #copied}): the peer's server info and membership,
+     * our term (at least the peer's, and at least every term the cluster published), the peer's
+     * history cut at {@code limit}, its start LSNs, the peer's last log term {@code walTerm} (its
+     * WAL is that term's history's) and the end of the WAL taken from it, with the commit LSN it
+     * reported (applied within our flush, never beyond {@code limit}).
+     */
+    public record Copy(TenantTimelineId id, ServerInfo server, MembershipConfiguration mconf, long term,
+                       TermHistory history, Lsn timelineStartLsn, Lsn localStartLsn, long walTerm, Lsn limit,
+                       Lsn peerCommitLsn, Lsn peerHorizonLsn) {}
 
     public Acceptor(long nodeId, StateStore store, WalStore wal) {
         this.nodeId = nodeId;
@@ -165,6 +189,7 @@ public final class Acceptor {
             reply.accept(voteResponse(vote.generation(), false));
             return;
         }
+        endCopy(); // the term changes: from now on a proposer decides where our WAL ends
         store.persist(List.of(new AcceptorEvent.TermVoted(vote.term())),
                 () -> reply.accept(voteResponse(vote.generation(), true)));
     }
@@ -214,6 +239,7 @@ public final class Acceptor {
         termStartLsn = elected.history().entries().get(elected.history().entries().size() - 1).lsn();
         lastReportedFlush = Lsn.INVALID;
         recoveredFrom = Lsn.INVALID;
+        endCopy();
     }
 
     /**
@@ -294,6 +320,10 @@ public final class Acceptor {
     public void recovered(long term, Lsn begin, byte[] bytes, Lsn peerCommitLsn) {
         requireCreated();
         AcceptorState state = store.state();
+        if (copyLimit.isValid()) {
+            copiedWal(term, begin, bytes, peerCommitLsn);
+            return;
+        }
         long historyTerm = state.termHistory().lastTerm();
         if (historyTerm == 0 || state.term() != historyTerm || term != historyTerm) {
             throw new AcceptorException("recovered WAL of term " + term + " refused: our term is " + state.term()
@@ -317,13 +347,113 @@ public final class Acceptor {
         }
     }
 
+    /**
+     * Installs a timeline copied from a peer on an acceptor that holds none of it: no vote, no
+     * history, no WAL (a greeting alone may have created it, for the same timeline). Journals
+     * {@link AcceptorEvent.TimelineCopied} — {@code afterDurable} runs once it is durable, and
+     * nothing of the copy is reported before: a VoteResponse is only ever built from journaled
+     * state —, then {@code openWal} (the store can be opened once the server info is known) and
+     * initialises the WAL at the peer's local start, where the peer's WAL begins. The peer's WAL
+     * then comes through {@link #recovered}, up to {@code copy.limit()} and no further, written and
+     * flushed as appends are, until a vote or an election ends the copy.
+     *
+     * <p>The caller chose the term, history and limit by {@code CopyRule}: WAL beyond a peer's
+     * commit LSN only from a peer on the latest term history; a term no lower than any published.
+     */
+    public void copied(Copy copy, Runnable openWal, Runnable afterDurable) {
+        AcceptorState state = store.state();
+        if (holdsTimeline()) {
+            throw new AcceptorException("timeline " + copy.id() + " is already present here (term " + state.term()
+                    + ", flush " + flushLsn() + "): only a node without it can copy it");
+        }
+        if (state.created() && !state.id().equals(copy.id())) {
+            throw new AcceptorException("copy of timeline " + copy.id() + " reached timeline " + state.id());
+        }
+        if (state.created() && state.server().walSegSize() != copy.server().walSegSize()) {
+            // A greeting opened the WAL store with its segment size already.
+            throw new AcceptorException("copy of timeline " + copy.id() + " refused: wal_seg_size "
+                    + copy.server().walSegSize() + ", but a greeting created it with " + state.server().walSegSize());
+        }
+        if (copy.history().isEmpty() || Long.compareUnsigned(copy.history().lastTerm(), copy.term()) > 0
+                || Long.compareUnsigned(copy.history().lastTerm(), copy.walTerm()) > 0) {
+            throw new AcceptorException("copy of timeline " + copy.id() + " refused: term " + copy.term()
+                    + " with history " + copy.history());
+        }
+        if (!copy.localStartLsn().isValid() || copy.limit().compareTo(copy.localStartLsn()) < 0) {
+            throw new AcceptorException("copy of timeline " + copy.id() + " refused: no WAL between its start "
+                    + copy.localStartLsn() + " and " + copy.limit());
+        }
+        store.persist(List.of(new AcceptorEvent.TimelineCopied(copy.id(), copy.server(), copy.mconf(), copy.term(),
+                copy.history(), copy.timelineStartLsn(), copy.localStartLsn(), copy.timelineStartLsn(),
+                Lsn.min(copy.peerHorizonLsn(), copy.limit()))), afterDurable);
+        openWal.run();
+        try {
+            wal.initialize(copy.localStartLsn());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot initialise WAL at " + copy.localStartLsn(), e);
+        }
+        commitLsn = Lsn.max(commitLsn, copy.timelineStartLsn());
+        peerHorizonLsn = store.state().peerHorizonLsn();
+        proposedCommit = Lsn.min(copy.peerCommitLsn(), copy.limit());
+        copyTerm = copy.term();
+        copyWalTerm = copy.walTerm();
+        copyLimit = copy.limit();
+    }
+
+    /** True once a vote, an election or WAL made this timeline ours: a copy would overwrite it. */
+    public boolean holdsTimeline() {
+        AcceptorState state = store.state();
+        return state.term() != 0 || !state.termHistory().isEmpty() || !wal.isEmpty();
+    }
+
+    /** WAL of a copy in progress: the copied history's term, no gap, nothing beyond the limit. */
+    private void copiedWal(long term, Lsn begin, byte[] bytes, Lsn peerCommitLsn) {
+        if (term != copyWalTerm || store.state().term() != copyTerm) {
+            throw new AcceptorException("copied WAL of term " + term + " refused: the copy took term " + copyWalTerm
+                    + "'s WAL, our term is " + store.state().term());
+        }
+        Lsn writeLsn = wal.writeLsn();
+        if (begin.compareTo(writeLsn) > 0) {
+            throw new AcceptorException("copied WAL creates a gap: write_lsn " + writeLsn + ", begin " + begin);
+        }
+        long room = copyLimit.value() - begin.value();
+        if (room <= 0) {
+            return;
+        }
+        writeFrom(writeLsn, begin, room >= bytes.length ? bytes : Arrays.copyOf(bytes, (int) room));
+        if (peerCommitLsn.isValid()) {
+            proposedCommit = Lsn.max(proposedCommit, Lsn.min(peerCommitLsn, copyLimit));
+        }
+        if (wal.writeLsn().compareTo(copyLimit) >= 0) {
+            endCopy(); // complete: from now on WAL comes as to any acceptor (a proposer, peer recovery)
+        }
+    }
+
+    private void endCopy() {
+        copyTerm = -1;
+        copyWalTerm = -1;
+        copyLimit = Lsn.INVALID;
+    }
+
+    /** The journaled state with our flush and commit LSN, as {@code TIMELINE_STATE} tells a peer; empty before creation. */
+    public Optional<TimelineSnapshot> snapshot() {
+        AcceptorState state = store.state();
+        if (!state.created()) {
+            return Optional.empty();
+        }
+        ServerInfo server = state.server();
+        return Optional.of(new TimelineSnapshot(state.id(), server.pgVersion(), server.systemId(),
+                server.walSegSize(), state.mconf(), state.term(), state.termHistory(), state.timelineStartLsn(),
+                state.localStartLsn(), flushLsn(), commitLsn, peerHorizonLsn));
+    }
+
     /** Writes the part of {@code [begin, begin + bytes.length)} at or after {@code writeLsn}. */
     private void writeFrom(Lsn writeLsn, Lsn begin, byte[] bytes) {
         long skip = writeLsn.value() - begin.value();
         if (skip >= bytes.length) {
             return;
         }
-        byte[] rest = skip == 0 ? bytes : java.util.Arrays.copyOfRange(bytes, (int) skip, bytes.length);
+        byte[] rest = skip == 0 ? bytes : Arrays.copyOfRange(bytes, (int) skip, bytes.length);
         try {
             wal.write(writeLsn, rest);
         } catch (IOException e) {

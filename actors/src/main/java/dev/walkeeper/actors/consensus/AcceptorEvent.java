@@ -25,6 +25,15 @@ public sealed interface AcceptorEvent extends CborSerializable {
      */
     record TermHistoryInstalled(long term, TermHistory history, Lsn startStreamingAt) implements AcceptorEvent {}
 
+    /**
+     * The timeline was copied from a peer (an empty node replacing a lost one): its server info,
+     * term, term history and start LSNs, journaled before any of the peer's WAL is taken and before
+     * the node answers a proposer with them. The flush checkpoint starts unset: the WAL follows.
+     */
+    record TimelineCopied(TenantTimelineId id, ServerInfo server, MembershipConfiguration mconf, long term,
+                          TermHistory history, Lsn timelineStartLsn, Lsn localStartLsn, Lsn commitLsn,
+                          Lsn peerHorizonLsn) implements AcceptorEvent {}
+
     /** The commit LSN (and the peer horizon) advanced; journaled lazily, recomputed after a crash. */
     record CommitAdvanced(Lsn commitLsn, Lsn peerHorizonLsn) implements AcceptorEvent {}
 

@@ -29,6 +29,10 @@ public record AcceptorState(TenantTimelineId id, ServerInfo server, MembershipCo
             return new AcceptorState(e.id(), e.server(), e.mconf(), term, termHistory, timelineStartLsn,
                     localStartLsn, commitLsn, peerHorizonLsn, flushCheckpoint);
         }
+        if (event instanceof AcceptorEvent.TimelineCopied e) {
+            return new AcceptorState(e.id(), e.server(), e.mconf(), e.term(), e.history(), e.timelineStartLsn(),
+                    e.localStartLsn(), e.commitLsn(), e.peerHorizonLsn(), Lsn.INVALID);
+        }
         if (event instanceof AcceptorEvent.SystemIdAdopted e) {
             return new AcceptorState(id, server.withSystemId(e.systemId()), mconf, term, termHistory,
                     timelineStartLsn, localStartLsn, commitLsn, peerHorizonLsn, flushCheckpoint);

@@ -14,6 +14,7 @@ import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import dev.walkeeper.protocol.safekeeper.TimelineSnapshot;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -82,6 +83,26 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
 
     /** The acceptor refused the WAL (or the timeline cannot take it): end the stream. */
     public record RecoveryRefused(String reason) implements RecoveryReply {}
+
+    /** The acceptor state, for TIMELINE_STATE: a peer copying the timeline. */
+    public record GetSnapshot(ActorRef<SnapshotReply> replyTo) implements Command {}
+
+    /** {@code snapshot} is null when the timeline does not exist here (or is unavailable). */
+    public record SnapshotReply(TimelineSnapshot snapshot) {}
+
+    /**
+     * Install a copy of the timeline from a peer ({@link Acceptor#copied}): answered with
+     * {@link CopyInstalled} once journaled, or {@link CopyRefused}. The peer's WAL then comes as
+     * {@link RecoveredWal}.
+     */
+    public record InstallCopy(Acceptor.Copy copy, ActorRef<CopyReply> replyTo) implements Command {}
+
+    public sealed interface CopyReply {}
+
+    public record CopyInstalled() implements CopyReply {}
+
+    /** {@code present}: the timeline is already held here (a vote, a history or WAL). */
+    public record CopyRefused(String reason, boolean present) implements CopyReply {}
 
     /** Current positions, for TIMELINE_STATUS and IDENTIFY_SYSTEM. */
     public record GetStatus(ActorRef<Status> replyTo) implements Command {}
@@ -326,6 +347,12 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         return newCommandHandlerBuilder().forAnyState()
                 .onCommand(FromProposer.class, this::onProposerMessage)
                 .onCommand(RecoveredWal.class, this::onRecoveredWal)
+                .onCommand(InstallCopy.class, this::onInstallCopy)
+                .onCommand(GetSnapshot.class, (state, get) -> {
+                    get.replyTo().tell(new SnapshotReply(unavailable == null && acceptor != null
+                            ? acceptor.snapshot().orElse(null) : null));
+                    return Effect().none();
+                })
                 .onCommand(FlushDue.class, (state, flush) -> onFlushDue(state))
                 .onCommand(FlushDone.class, this::onFlushDone)
                 .onCommand(ProposerGone.class, this::onProposerGone)
@@ -448,6 +475,31 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
             }
             becomeUnavailable(failed);
             recovered.replyTo().tell(new RecoveryRefused(unavailable));
+        }
+        return journal.effect();
+    }
+
+    private Effect<AcceptorEvent, AcceptorState> onInstallCopy(AcceptorState state, InstallCopy install) {
+        if (unavailable != null) {
+            install.replyTo().tell(new CopyRefused(unavailable, false));
+            return Effect().none();
+        }
+        journal.begin(state);
+        if (acceptor.holdsTimeline()) {
+            install.replyTo().tell(new CopyRefused("timeline " + id + " is already present on this node (term "
+                    + state.term() + ", flush " + acceptor.flushLsn() + ")", true));
+            return Effect().none();
+        }
+        try {
+            acceptor.copied(install.copy(), () -> openWalOnceCreated(journal.state()), () -> {
+                install.replyTo().tell(new CopyInstalled());
+                publishPositions(acceptor.state());
+            });
+            context.getLog().info("timeline {}: installing a copy in term {} with history {}, WAL from {} to {}", id,
+                    install.copy().term(), install.copy().history(), install.copy().localStartLsn(),
+                    install.copy().limit());
+        } catch (AcceptorException e) {
+            install.replyTo().tell(new CopyRefused(e.getMessage(), false));
         }
         return journal.effect();
     }

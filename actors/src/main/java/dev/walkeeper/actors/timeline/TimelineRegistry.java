@@ -4,12 +4,14 @@ import dev.walkeeper.protocol.pg.SqlState;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import dev.walkeeper.actors.recovery.PeerRecovery;
 import dev.walkeeper.actors.recovery.RecoverySettings;
+import dev.walkeeper.actors.recovery.TimelineCopy;
 import dev.walkeeper.actors.replication.PushReplicator;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.Set;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
@@ -51,6 +53,14 @@ public final class TimelineRegistry {
 
     /** Asks the attached downstream registrations; with none (no cluster member), refuses with 55000. */
     public record AskDownstreams(RuntimeDownstreams.Request request) implements Command {}
+
+    /**
+     * Copies timeline {@code id}, which this node lacks, from a peer ({@code from} HOST:PORT, or
+     * null to choose the most advanced member): see {@link TimelineCopy}. The copy runs here, so
+     * it goes on if the asking connection closes.
+     */
+    public record CopyTimeline(TenantTimelineId id, String from, ActorRef<TimelineCopy.Result> replyTo)
+            implements Command {}
 
     private record Stopped(TenantTimelineId id) implements Command {}
 
@@ -112,26 +122,32 @@ public final class TimelineRegistry {
                                              Map<TenantTimelineId, ActorRef<Timeline.Command>> timelines,
                                              Map<TenantTimelineId, String> syncFailures,
                                              Observers observers, RecoverySettings recovery) {
+        Function<TenantTimelineId, ActorRef<Timeline.Command>> timelineOf =
+                key -> timelines.computeIfAbsent(key, id -> {
+                    ActorRef<Timeline.Command> ref = ctx.spawn(
+                            Behaviors.supervise(Timeline.create(id, nodeId, walStores,
+                                            downstreams.getOrDefault(id, List.of()), syncFailures, clusterPushes))
+                                    .onFailure(SupervisorStrategy.restartWithBackoff(
+                                            Duration.ofMillis(200), Duration.ofSeconds(10), 0.2)),
+                            "timeline-" + id.tenantId() + "-" + id.timelineId(),
+                            timelineDispatcher(ctx));
+                    ctx.watchWith(ref, new Stopped(id));
+                    if (recovery.enabled()) {
+                        // Anonymous: it stops with its timeline, maybe after a new one of that id started.
+                        ctx.spawnAnonymous(PeerRecovery.create(id, nodeId, ref, ctx.getSelf(), recovery,
+                                PeerRecovery.tcp(recovery)));
+                    }
+                    observers.timelines.forEach(w -> w.tell(new TimelineStarted(id, ref)));
+                    return ref;
+                });
         return Behaviors.receive(Command.class)
                 .onMessage(Get.class, get -> {
-                    ActorRef<Timeline.Command> timeline = timelines.computeIfAbsent(get.id(), id -> {
-                        ActorRef<Timeline.Command> ref = ctx.spawn(
-                                Behaviors.supervise(Timeline.create(id, nodeId, walStores,
-                                                downstreams.getOrDefault(id, List.of()), syncFailures, clusterPushes))
-                                        .onFailure(SupervisorStrategy.restartWithBackoff(
-                                                Duration.ofMillis(200), Duration.ofSeconds(10), 0.2)),
-                                "timeline-" + id.tenantId() + "-" + id.timelineId(),
-                                timelineDispatcher(ctx));
-                        ctx.watchWith(ref, new Stopped(id));
-                        if (recovery.enabled()) {
-                            // Anonymous: it stops with its timeline, maybe after a new one of that id started.
-                            ctx.spawnAnonymous(PeerRecovery.create(id, nodeId, ref, ctx.getSelf(), recovery,
-                                    PeerRecovery.tcp(recovery)));
-                        }
-                        observers.timelines.forEach(w -> w.tell(new TimelineStarted(id, ref)));
-                        return ref;
-                    });
-                    get.replyTo().tell(timeline);
+                    get.replyTo().tell(timelineOf.apply(get.id()));
+                    return Behaviors.same();
+                })
+                .onMessage(CopyTimeline.class, copy -> {
+                    ctx.spawnAnonymous(TimelineCopy.create(copy.id(), nodeId, timelineOf.apply(copy.id()), ctx.getSelf(),
+                            recovery, PeerRecovery.tcp(recovery), copy.from(), copy.replyTo()));
                     return Behaviors.same();
                 })
                 .onMessage(Stopped.class, stopped -> {

@@ -3,19 +3,27 @@ package dev.walkeeper.actors.connection;
 import static dev.walkeeper.actors.connection.ConnectionProbe.TIMELINE;
 import static dev.walkeeper.actors.connection.ConnectionProbe.TIMELINE_OPTIONS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.TestKits;
+import dev.walkeeper.actors.recovery.TimelineCopy;
 import dev.walkeeper.actors.replication.PushReplicator;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.timeline.Timeline;
+import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
 import dev.walkeeper.protocol.pg.BackendMessage.DataRow;
+import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
 import dev.walkeeper.protocol.pg.BackendMessage.ReadyForQuery;
 import dev.walkeeper.protocol.pg.BackendMessage.RowDescription;
 import dev.walkeeper.protocol.pg.FrontendMessage.Query;
 import dev.walkeeper.protocol.pg.SqlState;
+import dev.walkeeper.protocol.safekeeper.MembershipConfiguration;
+import dev.walkeeper.protocol.safekeeper.TermHistory;
+import dev.walkeeper.protocol.safekeeper.TermSwitch;
+import dev.walkeeper.protocol.safekeeper.TimelineSnapshot;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.List;
@@ -116,6 +124,57 @@ class QueryLoopTest {
                 + " 0/3000000 (system_id '1', wal_seg_size '16777216', pg_version '150018')"));
         assertTrue(c.expectQueryError(SqlState.FEATURE_NOT_SUPPORTED).message().contains("walkeeper receive"));
         c.send(new Query("TIMELINE_CONSUMERS"));
+        c.expectQueryError(SqlState.INVALID_PARAMETER_VALUE);
+    }
+
+    @Test
+    void timelineStateAnswersTheSnapshotRowOrNoRow() throws Exception {
+        ConnectionProbe c = ConnectionProbe.loggedIn(testKit, null, "user", "u", "options", TIMELINE_OPTIONS);
+        TimelineSnapshot snapshot = new TimelineSnapshot(TIMELINE, 150018, 42, 16 << 20, MembershipConfiguration.EMPTY,
+                3, new TermHistory(List.of(new TermSwitch(3, Lsn.parse("0/1000028")))), Lsn.parse("0/1000028"),
+                Lsn.parse("0/1000028"), Lsn.parse("0/3000000"), Lsn.parse("0/2000000"), Lsn.INVALID);
+        c.query("TIMELINE_STATE");
+        c.resolve(testKit, TIMELINE).expectMessageClass(Timeline.GetSnapshot.class).replyTo()
+                .tell(new Timeline.SnapshotReply(snapshot));
+        assertEquals(TimelineSnapshot.COLUMNS, c.next(RowDescription.class).fields().stream()
+                .map(RowDescription.Field::name).toList());
+        assertEquals(DataRow.ofText(snapshot.toRow().toArray(String[]::new)), c.next());
+        expectDone(c, "TIMELINE_STATE");
+
+        c.query("TIMELINE_STATE");
+        c.resolve(testKit, TIMELINE).expectMessageClass(Timeline.GetSnapshot.class).replyTo()
+                .tell(new Timeline.SnapshotReply(null));
+        c.next(RowDescription.class);
+        expectDone(c, "TIMELINE_STATE");
+    }
+
+    @Test
+    void pullTimelineAsksTheRegistryAndAnswersTheCopyOrItsRefusal() throws Exception {
+        ConnectionProbe c = ConnectionProbe.loggedIn(testKit, null, "user", "u", "options", TIMELINE_OPTIONS);
+        c.query("PULL_TIMELINE (from '10.0.0.1:5454')");
+        TimelineRegistry.CopyTimeline copy = c.timelines.expectMessageClass(TimelineRegistry.CopyTimeline.class);
+        assertEquals(TIMELINE, copy.id());
+        assertEquals("10.0.0.1:5454", copy.from());
+        copy.replyTo().tell(new TimelineCopy.Copied("10.0.0.1:5454", 2, Lsn.parse("0/3000000"), Lsn.parse("0/2000000")));
+        c.next(RowDescription.class);
+        assertEquals(DataRow.ofText("10.0.0.1:5454", "2", "0/3000000", "0/2000000"), c.next());
+        expectDone(c, "PULL_TIMELINE");
+
+        c.query("PULL_TIMELINE");
+        copy = c.timelines.expectMessageClass(TimelineRegistry.CopyTimeline.class);
+        assertNull(copy.from());
+        copy.replyTo().tell(new TimelineCopy.CopyFailed(SqlState.DUPLICATE_OBJECT, "already present"));
+        assertEquals(SqlState.DUPLICATE_OBJECT.code(), c.next(ErrorResponse.class).code());
+        assertEquals(ReadyForQuery.IDLE, c.next());
+        c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+    }
+
+    @Test
+    void timelineStateAndPullTimelineNeedTheTimelineInTheOptions() throws Exception {
+        ConnectionProbe c = ConnectionProbe.loggedIn(testKit, null, "user", "u");
+        c.send(new Query("TIMELINE_STATE"));
+        c.expectQueryError(SqlState.INVALID_PARAMETER_VALUE);
+        c.send(new Query("PULL_TIMELINE"));
         c.expectQueryError(SqlState.INVALID_PARAMETER_VALUE);
     }
 }

@@ -325,6 +325,73 @@ class AcceptorTest {
         assertEquals(START.plus(350), acceptor.flushLsn(), "recovered WAL is durable");
     }
 
+    private static Acceptor.Copy copy(long term, TermHistory history, Lsn limit, Lsn peerCommit) {
+        return new Acceptor.Copy(ID, new ServerInfo(150018, 42, SEG), MembershipConfiguration.EMPTY, term, history,
+                START, START, history.lastTerm(), limit, peerCommit, START);
+    }
+
+    /** Replacing a node: a copy is journaled first, then the peer's WAL comes, never beyond the limit. */
+    @Test
+    void aCopyIsJournaledBeforeItCountsAndTakesWalUpToItsLimit() {
+        states = new InMemoryStateStore(true);
+        acceptor = new Acceptor(7, states, wal);
+        List<String> done = new ArrayList<>();
+        acceptor.copied(copy(3, history(1, "0/1000028", 2, "0/1000078"), START.plus(300), START.plus(250)),
+                () -> done.add("opened"), () -> done.add("durable"));
+        assertEquals(List.of("opened"), done, "acknowledged only once journaled");
+        states.makeDurable();
+        assertEquals(List.of("opened", "durable"), done);
+        assertEquals(3, acceptor.state().term());
+
+        acceptor.recovered(2, START, walBytes(200, 1), START.plus(250));
+        acceptor.recovered(2, START.plus(200), walBytes(200, 2), START.plus(250));
+        assertEquals(START.plus(300), wal.writeLsn(), "nothing beyond the limit");
+        acceptor.flush(replies::add);
+        assertEquals(START.plus(300), acceptor.flushLsn());
+        assertEquals(START.plus(250), acceptor.commitLsn());
+        assertEquals(2, acceptor.state().lastLogTerm(acceptor.flushLsn()));
+        assertThrows(AcceptorException.class, () -> acceptor.recovered(2, START.plus(301), walBytes(1, 3),
+                Lsn.INVALID), "a gap");
+
+        // A vote ends the copy; the node votes only above the term it journaled.
+        send(new VoteRequest(0, 3));
+        assertFalse(((VoteResponse) lastReply()).voteGiven());
+        send(new VoteRequest(0, 4));
+        states.makeDurable();
+        VoteResponse granted = (VoteResponse) lastReply();
+        assertTrue(granted.voteGiven());
+        assertEquals(START.plus(300), granted.flushLsn());
+        assertThrows(AcceptorException.class, () -> acceptor.recovered(2, START.plus(300), walBytes(1, 3),
+                Lsn.INVALID), "no copied WAL once a vote changed the term");
+        states.makeDurable();
+        reboot();
+        assertEquals(4, acceptor.state().term());
+        assertEquals(START.plus(300), acceptor.flushLsn(), "the copied WAL is durable");
+    }
+
+    @Test
+    void aCopyIsRefusedWhereTheTimelineIsPresentAndItsWalOfAnotherTerm() {
+        send(greeting(42)); // a greeting alone leaves nothing a copy would overwrite
+        assertFalse(acceptor.holdsTimeline());
+        acceptor.copied(copy(2, history(2, "0/1000028"), START.plus(100), START), () -> { }, () -> { });
+        assertTrue(acceptor.holdsTimeline());
+        assertThrows(AcceptorException.class, () -> acceptor.copied(copy(2, history(2, "0/1000028"),
+                START.plus(100), START), () -> { }, () -> { }));
+        assertThrows(AcceptorException.class, () -> acceptor.recovered(1, START, walBytes(10, 1), Lsn.INVALID),
+                "WAL of another term than the copied history's");
+
+        reboot();
+        InMemoryStateStore other = new InMemoryStateStore(false);
+        Acceptor voted = new Acceptor(8, other, new InMemoryWalStore());
+        voted.handle(greeting(42), true, m -> { });
+        voted.handle(new VoteRequest(0, 1), true, m -> { });
+        assertThrows(AcceptorException.class, () -> voted.copied(copy(2, history(2, "0/1000028"), START.plus(100),
+                START), () -> { }, () -> { }), "a node that voted holds the timeline");
+        Acceptor fresh = new Acceptor(9, new InMemoryStateStore(false), new InMemoryWalStore());
+        assertThrows(AcceptorException.class, () -> fresh.copied(copy(1, history(2, "0/1000028"), START.plus(100),
+                START), () -> { }, () -> { }), "a term below the history's");
+    }
+
     @Test
     void recoveredWalIsRefusedOnAnotherTermAGapOrAPendingElection() {
         electedIn(2, history(2, "0/1000028"), START);

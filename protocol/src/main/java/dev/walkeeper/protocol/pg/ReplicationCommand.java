@@ -17,6 +17,7 @@ import java.util.Objects;
 public sealed interface ReplicationCommand
         permits ReplicationCommand.Empty, ReplicationCommand.IdentifySystem, ReplicationCommand.TimelineStatus,
                 ReplicationCommand.TimelineConsumers, ReplicationCommand.ClusterStatus,
+                ReplicationCommand.TimelineState, ReplicationCommand.PullTimeline,
                 ReplicationCommand.Show, ReplicationCommand.TimelineHistory, ReplicationCommand.StartWalPush,
                 ReplicationCommand.StartReplication, ReplicationCommand.StartPushReplication,
                 ReplicationCommand.AddDownstream, ReplicationCommand.RemoveDownstream,
@@ -54,6 +55,20 @@ public sealed interface ReplicationCommand
      * timeline's positions as each member last published them.
      */
     record ClusterStatus() implements ReplicationCommand {}
+
+    /**
+     * walkeeper's TIMELINE_STATE: the connection's timeline's whole acceptor state (term, term
+     * history, server info, start, flush and commit LSNs), as a peer copying the timeline needs it.
+     */
+    record TimelineState() implements ReplicationCommand {}
+
+    /**
+     * walkeeper's {@code PULL_TIMELINE [(from 'HOST:PORT')]}: copy the connection's timeline, which
+     * this node does not hold, from a peer (the given one, or the most advanced member).
+     *
+     * @param from the donor's wire address, or null to let the node choose
+     */
+    record PullTimeline(String from) implements ReplicationCommand {}
 
     /** {@code SHOW name}; the name lower-cased, as PostgreSQL folds unquoted identifiers. */
     record Show(String parameter) implements ReplicationCommand {

@@ -86,6 +86,13 @@ final class ReplicationCommandParser {
                 expectEnd();
                 return new ReplicationCommand.ClusterStatus();
             }
+            case "TIMELINE_STATE" -> {
+                expectEnd();
+                return new ReplicationCommand.TimelineState();
+            }
+            case "PULL_TIMELINE" -> {
+                return pullTimeline();
+            }
             case "TIMELINE_CONSUMERS" -> {
                 expectEnd();
                 return new ReplicationCommand.TimelineConsumers();
@@ -126,6 +133,22 @@ final class ReplicationCommandParser {
                 return new Unsupported(keyword);
             }
         }
+    }
+
+    /** {@code PULL_TIMELINE [(from 'HOST:PORT')]}: the only option names the donor. */
+    private ReplicationCommand pullTimeline() {
+        String from = null;
+        for (Map.Entry<String, String> option : options().entrySet()) {
+            if (!option.getKey().equals("from")) {
+                throw new ProtocolException(SqlState.SYNTAX_ERROR,
+                        "unrecognized PULL_TIMELINE option \"" + option.getKey() + "\"");
+            }
+            from = option.getValue();
+            if (from.isEmpty()) {
+                throw new ProtocolException(SqlState.SYNTAX_ERROR, "PULL_TIMELINE from must be HOST:PORT");
+            }
+        }
+        return new ReplicationCommand.PullTimeline(from);
     }
 
     /** {@code SHOW name}, where a name is an identifier, possibly dotted ({@code neon.tenant_id}). */

@@ -142,13 +142,18 @@ class ReplicationCommandTest {
         assertEquals(new Show("wal_segment_size"), ReplicationCommand.parse("SHOW WAL_SEGMENT_SIZE"));
         assertEquals(new Show("neon.tenant_id"), ReplicationCommand.parse("show neon.tenant_id;"));
         assertEquals(new TimelineHistory(1), ReplicationCommand.parse("TIMELINE_HISTORY 1"));
+        assertEquals(new ReplicationCommand.TimelineState(), ReplicationCommand.parse("timeline_state;"));
+        assertEquals(new ReplicationCommand.PullTimeline(null), ReplicationCommand.parse("PULL_TIMELINE"));
+        assertEquals(new ReplicationCommand.PullTimeline("10.0.0.2:5454"),
+                ReplicationCommand.parse("pull_timeline (from '10.0.0.2:5454')"));
         assertEquals(new Empty(), ReplicationCommand.parse(""));
         assertEquals(new Empty(), ReplicationCommand.parse(" \n\t; "));
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"SHOW", "SHOW a b", "SHOW 'x'", "TIMELINE_HISTORY", "TIMELINE_HISTORY -1",
-            "TIMELINE_STATUS now", "IDENTIFY_SYSTEM;;", "CLUSTER_STATUS all"})
+            "TIMELINE_STATUS now", "IDENTIFY_SYSTEM;;", "CLUSTER_STATUS all", "TIMELINE_STATE x",
+            "PULL_TIMELINE (donor 'a:1')", "PULL_TIMELINE from", "PULL_TIMELINE (from '')"})
     void malformedSimpleCommandsAreSyntaxErrors(String sql) {
         assertSyntaxError(sql);
     }
