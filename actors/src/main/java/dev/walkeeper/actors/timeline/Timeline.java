@@ -5,7 +5,6 @@ import dev.walkeeper.actors.consensus.AcceptorEvent;
 import dev.walkeeper.actors.consensus.AcceptorException;
 import dev.walkeeper.actors.consensus.AcceptorState;
 import dev.walkeeper.actors.replication.PushReplicator;
-import dev.walkeeper.actors.socket.SocketIo;
 import dev.walkeeper.actors.trace.CommitTrace;
 import dev.walkeeper.actors.trace.Stage;
 import dev.walkeeper.persistence.wal.WalStore;
@@ -25,7 +24,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -42,12 +40,12 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 /**
  * One timeline: its acceptor state (event-sourced: every durable change is a journaled event)
  * and its WAL store, driven by the pure {@link Acceptor}. Appends are written as they arrive and
- * made durable in groups (as PostgreSQL's walreceiver and Neon's WalAcceptor do): after a write the
- * actor sends itself {@link FlushDue}, which queues behind the appends already in its mailbox, so
- * it runs once they are all written; it prepares a flush job covering them and hands it to its
- * {@link WalFlusher} child, which fsyncs on a blocking dispatcher while this actor goes on writing.
- * At most one job is in flight; on its {@link FlushDone} the flush is completed, the proposer gets
- * one AppendResponse, positions are published, and the next job starts if more was written.
+ * made durable in groups by its {@link GroupCommit} (as PostgreSQL's walreceiver and Neon's
+ * WalAcceptor do): after a write the actor sends itself {@link FlushDue}, which queues behind the
+ * appends already in its mailbox, so it runs once they are all written; a flush job covers them,
+ * fsynced by the {@link WalFlusher} child while this actor goes on writing (or here, on an idle
+ * I/O loop). When a flush completes the proposer gets one AppendResponse and positions are
+ * published.
  *
  * <p>A failed fsync is final ({@link WalSyncFailedException}): the timeline becomes unavailable
  * for good (until the process restarts): its proposer gets {@link Failed}, further proposer
@@ -208,6 +206,9 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
 
     private enum FlushDue implements Command { INSTANCE }
 
+    /** Sent by {@link GroupCommit}: a flush is due. */
+    static final Command FLUSH_DUE = FlushDue.INSTANCE;
+
     /** The flusher ran {@code job}: it failed if {@code failure} is set. */
     record FlushDone(WalStore.FlushJob job, IOException failure) implements Command {}
 
@@ -269,19 +270,9 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     private Acceptor acceptor;
     private ActorRef<ProposerReply> attached;
     private ActorRef<?> attachedConnection;
-    private boolean flushScheduled;
-    private final ActorRef<WalFlusher.Run> flusher;
     private final java.util.Set<ActorRef<?>> watchedConnections = new java.util.HashSet<>();
     private final CommitTrace trace;
-    /** Whether a flush may run on the timeline's own thread when that is an idle I/O loop. */
-    private final boolean flushWhenIdle;
-    /** A FlushDue was put behind the loop's queued tasks once already. */
-    private boolean flushDeferred;
-    static final String FLUSH_WHEN_IDLE = "walkeeper.flush-when-idle";
-    /** The flush job the flusher has, or null. */
-    private WalStore.FlushJob flushing;
-    /** More was written while a job was in flight: flush again when it is done. */
-    private boolean flushWanted;
+    private final GroupCommit groupCommit;
     /** Why the timeline refuses service for good, or null. */
     private String unavailable;
     private final Map<TenantTimelineId, String> syncFailures;
@@ -303,10 +294,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         this.nodeId = nodeId;
         this.walStores = walStores;
         this.trace = CommitTrace.get(context.getSystem());
-        com.typesafe.config.Config config = context.getSystem().settings().config();
-        this.flushWhenIdle = !config.hasPath(FLUSH_WHEN_IDLE) || config.getBoolean(FLUSH_WHEN_IDLE);
-        // Anonymous: a restarted timeline spawns its own while the old one may still be stopping.
-        this.flusher = context.spawnAnonymous(WalFlusher.create(), DispatcherSelector.blocking());
+        this.groupCommit = new GroupCommit(context, wal, trace);
     }
 
     @Override
@@ -427,7 +415,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
                 trace.stamp(Stage.NODE_WRITTEN, ((ProposerMessage.AppendRequest) command.message()).endLsn().value());
             }
             if (append) {
-                scheduleFlush();
+                groupCommit.request();
             } else {
                 // A vote or an election may change the term: recovery streams served from here stop.
                 publishPositions(journal.state());
@@ -449,13 +437,6 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         return journal.effect();
     }
 
-    private void scheduleFlush() {
-        if (!flushScheduled) {
-            flushScheduled = true;
-            context.getSelf().tell(FlushDue.INSTANCE);
-        }
-    }
-
     private Effect<AcceptorEvent, AcceptorState> onRecoveredWal(AcceptorState state, RecoveredWal recovered) {
         if (unavailable != null) {
             recovered.replyTo().tell(new RecoveryRefused(unavailable));
@@ -464,7 +445,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         journal.begin(state);
         try {
             acceptor.recovered(recovered.term(), recovered.begin(), recovered.wal(), recovered.peerCommitLsn());
-            scheduleFlush();
+            groupCommit.request();
             recovered.replyTo().tell(new RecoveryWritten(recovered.begin().plus(recovered.wal().length)));
         } catch (AcceptorException e) {
             context.getLog().info("timeline {}: refusing recovered WAL: {}", id, e.getMessage());
@@ -514,16 +495,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     }
 
     private Effect<AcceptorEvent, AcceptorState> onFlushDue(AcceptorState state) {
-        if (flushWhenIdle && !flushDeferred && flushing == null && unavailable == null
-                && SocketIo.runAfterQueued(() -> context.getSelf().tell(FlushDue.INSTANCE))) {
-            // Once, behind what the loop has queued now (the connection taking Processed, its
-            // reader): then the loop can tell whether it is idle and the fsync may run here.
-            flushDeferred = true;
-            return Effect().none();
-        }
-        flushDeferred = false;
-        flushScheduled = false;
-        if (unavailable != null) {
+        if (groupCommit.deferBehindQueued(unavailable == null) || unavailable != null) {
             return Effect().none();
         }
         journal.begin(state);
@@ -531,36 +503,9 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         return journal.effect();
     }
 
-    /**
-     * Hands a job covering everything written to the flusher, unless one is in flight (then it
-     * runs once that one is done). A job with nothing to sync completes at once, here.
-     */
     private void startFlush() {
-        if (flushing != null) {
-            flushWanted = true;
-            return;
-        }
         try {
-            WalStore.FlushJob job = wal.prepareFlush();
-            if (job.hasWork()) {
-                trace.stamp(Stage.NODE_FLUSH_REQUESTED, job.target().value());
-                if (flushWhenIdle && SocketIo.callerIsIdleLoop()) {
-                    // Nothing else waits for this thread: the fsync here costs nobody anything and
-                    // saves the hand-off to the flusher and back (one commit at a time, as in
-                    // pgbench -c 1, gains most).
-                    trace.stamp(Stage.FSYNC_STARTED, job.target().value());
-                    job.run();
-                    trace.stamp(Stage.FSYNC_DONE, job.target().value());
-                    trace.stamp(Stage.FLUSH_DONE_AT_TIMELINE, job.target().value());
-                    completeFlush(job);
-                    return;
-                }
-                flushing = job;
-                flusher.tell(new WalFlusher.Run(job, context.getSelf()));
-                return;
-            }
-            job.run();
-            completeFlush(job);
+            groupCommit.start(this::completeFlush);
         } catch (WalSyncFailedException e) {
             becomeUnavailable(e);
         } catch (IOException e) {
@@ -577,11 +522,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
     }
 
     private Effect<AcceptorEvent, AcceptorState> onFlushDone(AcceptorState state, FlushDone done) {
-        if (done.job() != flushing) {
-            return Effect().none(); // from before a restart
-        }
-        flushing = null;
-        if (unavailable != null) {
+        if (!groupCommit.finished(done) || unavailable != null) {
             return Effect().none();
         }
         journal.begin(state);
@@ -597,8 +538,7 @@ public final class Timeline extends EventSourcedBehavior<Timeline.Command, Accep
         } catch (IOException e) {
             throw new UncheckedIOException("timeline " + id + ": cannot flush WAL", e);
         }
-        if (flushWanted) {
-            flushWanted = false;
+        if (groupCommit.takeWanted()) {
             startFlush();
         }
         return journal.effect();
