@@ -18,6 +18,7 @@ import java.util.Set;
 import java.util.function.UnaryOperator;
 import java.util.stream.Collectors;
 import java.util.stream.StreamSupport;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -201,7 +202,13 @@ final class SharedTimelineState extends AbstractBehavior<SharedTimelineState.Com
                 .onMessage(MemberRemoved.class, this::onMemberRemoved)
                 .onMessage(Replicated.class, this::onReplicated)
                 .onMessage(Updated.class, updated -> {
-                    if (!(updated.response() instanceof Replicator.UpdateSuccess)) {
+                    if (updated.response() instanceof Replicator.UpdateSuccess) {
+                        return this;
+                    }
+                    // While the node shuts down the replicator is gone first: nothing to warn about.
+                    if (CoordinatedShutdown.get(getContext().getSystem()).getShutdownReason().isPresent()) {
+                        getContext().getLog().debug("shared timeline state not updated: {}", updated.response());
+                    } else {
                         getContext().getLog().warn("shared timeline state not updated: {}", updated.response());
                     }
                     return this;
