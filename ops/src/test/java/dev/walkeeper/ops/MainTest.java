@@ -10,8 +10,6 @@ import com.typesafe.config.Config;
 import dev.walkeeper.actors.bridge.Bridge;
 import dev.walkeeper.cluster.ClusterSettings;
 import dev.walkeeper.cluster.NodeSettings;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,18 +32,6 @@ class MainTest {
     @TempDir
     Path dir;
 
-    private record Run(int exitCode, String out, String err) {}
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = new CommandLine(new Main());
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        int exitCode = cli.execute(args);
-        return new Run(exitCode, out.toString(), err.toString());
-    }
-
     private static void assertContains(String text, String... parts) {
         for (String part : parts) {
             assertTrue(text.contains(part), "\"" + part + "\" not in:\n" + text);
@@ -60,7 +46,7 @@ class MainTest {
 
     @Test
     void versionPrintsTheProgramNameAndVersion() {
-        Run run = run("--version");
+        CliRun run = CliRun.of("--version");
         assertEquals(0, run.exitCode(), run.err());
         // "dev" when run from classes, the manifest's version from the jar.
         assertTrue(run.out().strip().matches("walkeeper \\S+"), run.out());
@@ -68,14 +54,14 @@ class MainTest {
 
     @Test
     void helpListsTheNodeCommand() {
-        Run run = run("--help");
+        CliRun run = CliRun.of("--help");
         assertEquals(0, run.exitCode(), run.err());
         assertContains(run.out(), "Usage: walkeeper", "node", "Run a walkeeper node");
     }
 
     @Test
     void nodeHelpListsEveryFlag() {
-        Run run = run("node", "--help");
+        CliRun run = CliRun.of("node", "--help");
         assertEquals(0, run.exitCode(), run.err());
         assertContains(run.out(), "Usage: walkeeper node", "--listen", "--data-dir", "--node-id", "--config",
                 "--system-id", "--cluster-listen", "--cluster-advertise", "--seed-nodes");
@@ -91,7 +77,7 @@ class MainTest {
     })
     void aBadListenAddressIsAUsageErrorWithExitCode2(String listen, String message) {
         // Refused before anything starts: no node may come up on a half-understood address.
-        Run run = run("node", "--listen", listen, "--data-dir", dir.toString());
+        CliRun run = CliRun.of("node", "--listen", listen, "--data-dir", dir.toString());
         assertEquals(2, run.exitCode(), run.out() + run.err());
         assertContains(run.err(), message);
         assertTrue(Files.notExists(dir.resolve("walkeeper.lock")), "the node must not have started");
@@ -100,14 +86,14 @@ class MainTest {
     @Test
     void anUnreadableConfigFileIsAUsageError() {
         Path missing = dir.resolve("missing.conf");
-        Run run = run("node", "--config", missing.toString(), "--data-dir", dir.toString());
+        CliRun run = CliRun.of("node", "--config", missing.toString(), "--data-dir", dir.toString());
         assertEquals(2, run.exitCode(), run.out() + run.err());
         assertContains(run.err(), "cannot read config file", missing.toString());
     }
 
     @Test
     void aNonNumericNodeIdIsAUsageError() {
-        Run run = run("node", "--node-id", "seven");
+        CliRun run = CliRun.of("node", "--node-id", "seven");
         assertEquals(2, run.exitCode(), run.out() + run.err());
         assertContains(run.err(), "--node-id", "seven");
     }
@@ -185,7 +171,7 @@ class MainTest {
         "--seed-nodes     | a:1,b           | --seed-nodes must be HOST:PORT",
     })
     void aBadClusterAddressIsAUsageErrorWithExitCode2(String flag, String value, String message) {
-        Run run = run("node", flag, value, "--data-dir", dir.toString());
+        CliRun run = CliRun.of("node", flag, value, "--data-dir", dir.toString());
         assertEquals(2, run.exitCode(), run.out() + run.err());
         assertContains(run.err(), message);
         assertTrue(Files.notExists(dir.resolve("walkeeper.lock")), "the node must not have started");
@@ -196,7 +182,7 @@ class MainTest {
         assertFalse(NodeSettings.from(parseNode("receive").config()).cluster().enabled());
         assertTrue(NodeSettings.from(parseNode("node").config()).cluster().enabled());
 
-        Run run = run("receive", "--seed-nodes", "127.0.0.1:2551", "--data-dir", dir.toString());
+        CliRun run = CliRun.of("receive", "--seed-nodes", "127.0.0.1:2551", "--data-dir", dir.toString());
         assertEquals(2, run.exitCode(), run.out() + run.err());
         assertContains(run.err(), "no cluster member");
     }
@@ -252,7 +238,7 @@ class MainTest {
         assertEquals(2L << 30, proposeSettings("--buffer-size", "2GB").bufferBytes());
         assertEquals(512L << 10, proposeSettings("--buffer-size", "512kB").bufferBytes());
         assertEquals(100_000L, proposeSettings("--buffer-size", "100000").bufferBytes());
-        Run run = run("propose", "--primary", "127.0.0.1:5432", "--nodes", "127.0.0.1:5454",
+        CliRun run = CliRun.of("propose", "--primary", "127.0.0.1:5432", "--nodes", "127.0.0.1:5454",
                 "--tenant-id", "77777777777777777777777777777777", "--timeline-id", "88888888888888888888888888888888",
                 "--buffer-size", "lots");
         assertEquals(2, run.exitCode(), run.err());
@@ -261,7 +247,7 @@ class MainTest {
 
     @Test
     void benchIngestRefusesAppendsTooSmallToHoldRecords() {
-        Run run = run("bench", "ingest", "--sizes", "8192,100");
+        CliRun run = CliRun.of("bench", "ingest", "--sizes", "8192,100");
         assertEquals(2, run.exitCode(), run.err());
         assertContains(run.err(), "at least 256 bytes");
     }
@@ -278,21 +264,21 @@ class MainTest {
     @Test
     void timelineCopyUsageErrorsExitWithTwo() {
         String timeline = "77777777777777777777777777777777/88888888888888888888888888888888";
-        Run missingNode = run("timeline", "copy", "--timeline", timeline);
+        CliRun missingNode = CliRun.of("timeline", "copy", "--timeline", timeline);
         assertEquals(2, missingNode.exitCode());
         assertContains(missingNode.err(), "--node");
-        Run badTimeline = run("timeline", "copy", "--node", "127.0.0.1:5454", "--timeline", "7777/8888");
+        CliRun badTimeline = CliRun.of("timeline", "copy", "--node", "127.0.0.1:5454", "--timeline", "7777/8888");
         assertEquals(2, badTimeline.exitCode());
         assertContains(badTimeline.err(), "--timeline", "32 hex digits");
-        Run badFrom = run("timeline", "copy", "--node", "127.0.0.1:5454", "--timeline", timeline, "--from", "nowhere");
+        CliRun badFrom = CliRun.of("timeline", "copy", "--node", "127.0.0.1:5454", "--timeline", timeline, "--from", "nowhere");
         assertEquals(2, badFrom.exitCode());
         assertContains(badFrom.err(), "--from must be HOST:PORT");
-        assertContains(run("timeline", "copy", "--help").out(), "--from", "--timeline");
+        assertContains(CliRun.of("timeline", "copy", "--help").out(), "--from", "--timeline");
     }
 
     @Test
     void proposeWithABadTenantIdIsAUsageError() {
-        Run run = run("propose", "--primary", "127.0.0.1:5432", "--nodes", "127.0.0.1:5454",
+        CliRun run = CliRun.of("propose", "--primary", "127.0.0.1:5432", "--nodes", "127.0.0.1:5454",
                 "--tenant-id", "xyz", "--timeline-id", "88888888888888888888888888888888");
         assertEquals(2, run.exitCode(), run.err());
         assertContains(run.err(), "tenant_id");

@@ -18,8 +18,6 @@ import dev.walkeeper.protocol.wal.XLogFileName;
 import dev.walkeeper.testkit.Await;
 import dev.walkeeper.testkit.TestProposer;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,7 +25,6 @@ import java.util.List;
 import org.apache.pekko.actor.Address;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * Downstreams registered at runtime ({@code walkeeper downstream add|remove|list}, i.e.
@@ -47,17 +44,6 @@ class RuntimeDownstreamTest {
 
     @TempDir
     Path dir;
-
-    private record Run(int exitCode, String out, String err) {}
-
-    private static Run cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = new CommandLine(new Main());
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        return new Run(cli.execute(args), out.toString(), err.toString());
-    }
 
     private static String pg(WalkeeperNode node) {
         return "127.0.0.1:" + node.address().getPort();
@@ -136,7 +122,7 @@ class RuntimeDownstreamTest {
             WalGenerator wal = new WalGenerator(FORMAT, START, 700);
             Lsn end = appendCommitted(proposer, wal, START, 3 * SEG);
 
-            Run add = cli("downstream", "add", "archive", "--node", pg(node), "--timeline", TIMELINE,
+            CliRun add = CliRun.of("downstream", "add", "archive", "--node", pg(node), "--timeline", TIMELINE,
                     "--to", pg(downstream), "--as", "pusher");
             assertEquals(0, add.exitCode(), add.err());
             assertTrue(add.out().startsWith("archive  timeline " + TIMELINE + "  " + pg(downstream) + "  user pusher"),
@@ -147,35 +133,35 @@ class RuntimeDownstreamTest {
             // The node publishes the downstream among the timeline's consumers.
             String[] pushing = new String[1];
             Await.until(LIMIT, () -> {
-                pushing[0] = cli("status", "--node", pg(node)).out();
+                pushing[0] = CliRun.of("status", "--node", pg(node)).out();
                 return pushing[0].contains("push consumer " + pg(downstream) + ", flushed " + more);
             }, () -> "no push consumer in:\n" + pushing[0]);
-            String json = cli("status", "--node", pg(node), "--json").out();
+            String json = CliRun.of("status", "--node", pg(node), "--json").out();
             assertTrue(json.contains("\"consumers\":[{\"kind\":\"push\",\"name\":\"" + pg(downstream)
                     + "\",\"flush_lsn\":\"" + more + "\"}]"), json);
 
-            Run list = cli("downstream", "list", "--node", pg(node));
+            CliRun list = CliRun.of("downstream", "list", "--node", pg(node));
             assertEquals(add.out(), list.out());
             assertTrue(Files.exists(dir.resolve("node").resolve("downstreams.bin")), "stored in the data directory");
-            Run again = cli("downstream", "add", "archive", "--node", pg(node), "--timeline", TIMELINE,
+            CliRun again = CliRun.of("downstream", "add", "archive", "--node", pg(node), "--timeline", TIMELINE,
                     "--to", "127.0.0.1:1");
             assertEquals(1, again.exitCode(), again.out());
             assertTrue(again.err().contains("42710 downstream \"archive\" already exists"), again.err());
-            Run sameAddress = cli("downstream", "add", "other", "--node", pg(node), "--timeline", TIMELINE,
+            CliRun sameAddress = CliRun.of("downstream", "add", "other", "--node", pg(node), "--timeline", TIMELINE,
                     "--to", pg(downstream));
             assertTrue(sameAddress.err().contains("42710"), sameAddress.err());
 
-            Run remove = cli("downstream", "remove", "archive", "--node", pg(node));
+            CliRun remove = CliRun.of("downstream", "remove", "archive", "--node", pg(node));
             assertEquals(0, remove.exitCode(), remove.err());
             assertEquals("no downstreams registered\n", remove.out());
-            Run unknown = cli("downstream", "remove", "archive", "--node", pg(node));
+            CliRun unknown = CliRun.of("downstream", "remove", "archive", "--node", pg(node));
             assertEquals(1, unknown.exitCode());
             assertTrue(unknown.err().contains("42704 downstream \"archive\" does not exist"), unknown.err());
 
             // The replicator stops: the node publishes that it pushes nowhere.
             String[] status = new String[1];
             Await.until(LIMIT, () -> {
-                status[0] = cli("status", "--node", pg(node)).out();
+                status[0] = CliRun.of("status", "--node", pg(node)).out();
                 return status[0].contains("flush " + more) && !status[0].contains("pusher")
                         && !status[0].contains("downstreams");
             }, () -> "the node still pushes:\n" + status[0]);
@@ -196,14 +182,14 @@ class RuntimeDownstreamTest {
             try (WalkeeperNode second = TestNodes.start(dir.resolve("n2"), "walkeeper { node-id = 2,"
                     + " cluster.seed-nodes = [\"" + seed.getHost().orElseThrow() + ":" + seed.getPort().orElseThrow()
                     + "\"] }")) {
-                Await.until(LIMIT, () -> cli("status", "--node", pg(second)).out().contains("node 1    up"),
+                Await.until(LIMIT, () -> CliRun.of("status", "--node", pg(second)).out().contains("node 1    up"),
                         () -> "node 2 did not join");
                 // Registered through node 2 while the downstream is not running yet.
-                Run add = cli("downstream", "add", "archive", "--node", pg(second), "--timeline", TIMELINE,
+                CliRun add = CliRun.of("downstream", "add", "archive", "--node", pg(second), "--timeline", TIMELINE,
                         "--to", "127.0.0.1:" + downstreamPort, "--as", "pusher");
                 assertEquals(0, add.exitCode(), add.err());
             }
-            Run list = cli("downstream", "list", "--node", pg(first));
+            CliRun list = CliRun.of("downstream", "list", "--node", pg(first));
             assertTrue(list.out().startsWith("archive  timeline " + TIMELINE), list.out() + list.err());
             try (TestProposer proposer = proposer(first)) {
                 end = appendCommitted(proposer, new WalGenerator(FORMAT, START, 700), START, 3 * SEG);
@@ -213,7 +199,7 @@ class RuntimeDownstreamTest {
         // node 1 opens the timeline it holds and pushes it with no proposer connected.
         try (WalkeeperNode downstream = receiver(downstreamPort);
              WalkeeperNode first = TestNodes.start(n1, "walkeeper.node-id = 1\n" + PASSWORDS)) {
-            Run list = cli("downstream", "list", "--node", pg(first));
+            CliRun list = CliRun.of("downstream", "list", "--node", pg(first));
             assertTrue(list.out().startsWith("archive  timeline " + TIMELINE), list.out() + list.err());
             awaitReceivedUpTo(end, "n1");
         }

@@ -12,15 +12,12 @@ import dev.walkeeper.protocol.wal.WalFormat;
 import dev.walkeeper.protocol.wal.WalGenerator;
 import dev.walkeeper.testkit.Await;
 import dev.walkeeper.testkit.TestProposer;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.apache.pekko.actor.Address;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * {@code walkeeper status} against in-process nodes forming a cluster: the members, and the
@@ -37,18 +34,11 @@ class StatusCommandTest {
     @TempDir
     Path dir;
 
-    private record Run(int exitCode, String out, String err) {}
-
-    private static Run status(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = new CommandLine(new Main());
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
+    private static CliRun status(String... args) {
         String[] all = new String[args.length + 1];
         all[0] = "status";
         System.arraycopy(args, 0, all, 1, args.length);
-        return new Run(cli.execute(all), out.toString(), err.toString());
+        return CliRun.of(all);
     }
 
     private static String pgAddress(WalkeeperNode node) {
@@ -77,7 +67,7 @@ class StatusCommandTest {
 
                 String[] text = new String[1];
                 Await.until(LIMIT, () -> {
-                    Run run = status("--node", pgAddress(second));
+                    CliRun run = status("--node", pgAddress(second));
                     text[0] = run.out() + run.err();
                     return run.exitCode() == 0 && run.out().contains("timeline " + ID.tenantId() + "/" + ID.timelineId())
                             && run.out().contains("flush " + flushed) && run.out().contains("node 2    up");
@@ -85,7 +75,7 @@ class StatusCommandTest {
                 assertTrue(text[0].contains("(this node)"), text[0]);
                 assertTrue(text[0].contains("node 1    term 1     last log term 1     flush " + flushed), text[0]);
 
-                Run json = status("--node", pgAddress(second), "--json");
+                CliRun json = status("--node", pgAddress(second), "--json");
                 assertEquals(0, json.exitCode(), json.err());
                 assertTrue(json.out().startsWith("{\"node\":\"" + pgAddress(second) + "\",\"members\":[{\"address\":"),
                         json.out());
@@ -102,14 +92,14 @@ class StatusCommandTest {
         try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
             port = socket.getLocalPort();
         }
-        Run run = status("--node", "127.0.0.1:" + port);
+        CliRun run = status("--node", "127.0.0.1:" + port);
         assertEquals(1, run.exitCode(), run.out());
         assertTrue(run.err().startsWith("walkeeper status: 127.0.0.1:" + port + ": "), run.err());
     }
 
     @Test
     void aBadNodeAddressIsAUsageError() {
-        Run run = status("--node", "nonsense");
+        CliRun run = status("--node", "nonsense");
         assertEquals(2, run.exitCode(), run.out());
         assertTrue(run.err().contains("--node must be HOST:PORT"), run.err());
     }

@@ -18,8 +18,6 @@ import dev.walkeeper.testkit.FreePort;
 import dev.walkeeper.testkit.RunningProcess;
 import dev.walkeeper.testkit.TestProposer;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,7 +28,6 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * Replacing a dead node: three clustered nodes (1 and 2 in this JVM, 3 in its own) take a
@@ -55,18 +52,6 @@ class TimelineCopyProcessTest {
 
     @TempDir
     Path dir;
-
-    private record Run(int exitCode, String out, String err) {}
-
-    private static Run cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = new CommandLine(new Main());
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        int exitCode = cli.execute(args);
-        return new Run(exitCode, out.toString(), err.toString());
-    }
 
     /** Members {@code port}'s node sees up, and the node ids that published the timeline there. */
     private static List<String> view(int port) {
@@ -156,24 +141,24 @@ class TimelineCopyProcessTest {
                     () -> "the new node 3 sees the members and their timeline: " + view(ports.get(2)) + "\n"
                             + Await.tail(replacement.output()));
 
-            Run unreachableNode = cli("timeline", "copy", "--node", "127.0.0.1:" + FreePort.find(), "--timeline",
+            CliRun unreachableNode = CliRun.of("timeline", "copy", "--node", "127.0.0.1:" + FreePort.find(), "--timeline",
                     ID.tenantId() + "/" + ID.timelineId());
             assertEquals(1, unreachableNode.exitCode(), unreachableNode.err());
-            Run nobodyHoldsIt = cli("timeline", "copy", "--node", node3, "--timeline",
+            CliRun nobodyHoldsIt = CliRun.of("timeline", "copy", "--node", node3, "--timeline",
                     NOBODYS.tenantId() + "/" + NOBODYS.timelineId());
             assertEquals(3, nobodyHoldsIt.exitCode(), nobodyHoldsIt.err());
             assertTrue(nobodyHoldsIt.err().contains("42704"), nobodyHoldsIt.err());
-            Run unreachableDonor = cli("timeline", "copy", "--node", node3, "--timeline",
+            CliRun unreachableDonor = CliRun.of("timeline", "copy", "--node", node3, "--timeline",
                     ID.tenantId() + "/" + ID.timelineId(), "--from", "127.0.0.1:" + FreePort.find());
             assertEquals(3, unreachableDonor.exitCode(), unreachableDonor.err());
             assertTrue(unreachableDonor.err().contains("08001"), unreachableDonor.err());
 
             long started = System.nanoTime();
-            Run copied = cli("timeline", "copy", "--node", node3, "--timeline", ID.tenantId() + "/" + ID.timelineId());
+            CliRun copied = CliRun.of("timeline", "copy", "--node", node3, "--timeline", ID.tenantId() + "/" + ID.timelineId());
             assertEquals(0, copied.exitCode(), copied.err() + "\n" + Await.tail(replacement.output()));
             System.out.printf("copy took %d ms: %s", (System.nanoTime() - started) / 1_000_000, copied.out());
             assertTrue(copied.out().contains("flush " + end), copied.out());
-            Run again = cli("timeline", "copy", "--node", node3, "--timeline", ID.tenantId() + "/" + ID.timelineId());
+            CliRun again = CliRun.of("timeline", "copy", "--node", node3, "--timeline", ID.tenantId() + "/" + ID.timelineId());
             assertEquals(3, again.exitCode(), again.err());
             assertTrue(again.err().contains("42710"), again.err());
 
