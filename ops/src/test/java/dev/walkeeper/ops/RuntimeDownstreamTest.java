@@ -142,7 +142,9 @@ class RuntimeDownstreamTest {
 
             CliRun list = CliRun.of("downstream", "list", "--node", pg(node));
             assertEquals(add.out(), list.out());
-            assertTrue(Files.exists(dir.resolve("node").resolve("downstreams.bin")), "stored in the data directory");
+            // Stored when the node's replicator reports the change, a moment after the answer.
+            Await.until(LIMIT, () -> Files.exists(dir.resolve("node").resolve("downstreams.bin")),
+                    () -> "not stored in the data directory");
             CliRun again = CliRun.of("downstream", "add", "archive", "--node", pg(node), "--timeline", TIMELINE,
                     "--to", "127.0.0.1:1");
             assertEquals(1, again.exitCode(), again.out());
