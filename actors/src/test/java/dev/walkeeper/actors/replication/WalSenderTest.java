@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.TestKits;
 import dev.walkeeper.actors.TestSegments;
+import dev.walkeeper.actors.WrittenBytes;
 import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.persistence.wal.WalSegmentRemovedException;
 import dev.walkeeper.protocol.Lsn;
@@ -23,6 +24,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -65,7 +67,7 @@ class WalSenderTest {
 
     /** The next frame written, decoded: it must be one whole CopyData frame. */
     private SenderMessage nextFrame() {
-        byte[] bytes = writer.expectMessageClass(SocketWriter.WriteRaw.class).bytes();
+        byte[] bytes = WrittenBytes.of(writer.expectMessageClass(SocketWriter.Command.class));
         assertEquals(bytes.length - 1, ByteBuffer.wrap(bytes, 1, 4).getInt(), "one whole frame");
         CopyData data = assertInstanceOf(CopyData.class,
                 FrontendCodec.decode(new Frame(bytes[0], Arrays.copyOfRange(bytes, 5, bytes.length))));
@@ -132,6 +134,38 @@ class WalSenderTest {
         sender.tell(new WalSender.Serve(limit)); // no news: still full
         writer.expectNoMessage(Duration.ofMillis(100));
     }
+
+    @Test
+    void aFrameKeepsItsBytesUntilTheSocketTookItThoughBuffersAreReused() {
+        Lsn limit = SEG1.plus(40 * PAGE);
+        // Two whole chunks in flight: their buffers (three) are reused in turn through the run.
+        ActorRef<WalSender.Command> sender = spawn(SEG1, limit, 8 * PAGE, NO_KEEPALIVE);
+        ArrayDeque<Pending> pending = new ArrayDeque<>();
+        Lsn at = SEG1;
+        while (at.compareTo(limit) < 0 || !pending.isEmpty()) {
+            if (at.compareTo(limit) < 0 && pending.size() < 2) {
+                SocketWriter.WriteParts parts = writer.expectMessageClass(SocketWriter.WriteParts.class);
+                byte[] bytes = WrittenBytes.of(parts);
+                pending.add(new Pending(parts, bytes, writer.expectMessageClass(SocketWriter.NotifyWhenWritten.class)));
+                XLogData data = assertInstanceOf(XLogData.class, ReplicationCodec.decodeSenderMessage(
+                        Arrays.copyOfRange(bytes, 5, bytes.length)));
+                int offset = at.segmentOffset(SEG);
+                assertArrayEquals(Arrays.copyOfRange(segment, offset, offset + data.wal().length), data.wal());
+                at = data.dataEnd();
+                continue;
+            }
+            Pending oldest = pending.poll();
+            // Still as written, though the sender read further chunks meanwhile.
+            assertArrayEquals(oldest.bytes(), WrittenBytes.of(oldest.parts()));
+            taken(oldest.marker());
+            owner.expectMessageClass(WalSender.Progress.class);
+        }
+        writer.expectNoMessage(Duration.ofMillis(100));
+        assertEquals(limit, at);
+        testKit.stop(sender);
+    }
+
+    private record Pending(SocketWriter.WriteParts parts, byte[] bytes, SocketWriter.NotifyWhenWritten marker) {}
 
     @Test
     void aQuietStreamGetsKeepalivesOneAtATimeAndOnDemand() {
