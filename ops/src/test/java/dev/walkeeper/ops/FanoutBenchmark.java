@@ -99,6 +99,9 @@ class FanoutBenchmark {
                 proposer.awaitFlush(end, Duration.ofSeconds(300));
 
                 List<String> rows = new ArrayList<>();
+                // Of the warm rounds (all but the first): the walsender's MB/s and each pull's ratio to it.
+                List<Double> warmBaselines = new ArrayList<>();
+                List<Double> warmRatios = new ArrayList<>();
                 for (int round = 1; round <= ROUNDS; round++) {
                     if (round > 1) {
                         baseline = pull(primary.conninfo("postgres"), "baseline-" + round, end, bytes);
@@ -116,7 +119,14 @@ class FanoutBenchmark {
                     }
                     for (int i = 0; i < PULL; i++) {
                         assertEquals(0, pullers.get(i).waitFor(Duration.ofSeconds(600)), pullers.get(i).output());
-                        rows.add(row(round, "pull " + i, mbps(bytes, System.nanoTime() - started), baseline));
+                        double mbps = mbps(bytes, System.nanoTime() - started);
+                        rows.add(row(round, "pull " + i, mbps, baseline));
+                        if (round > 1) {
+                            warmRatios.add(mbps / baseline);
+                        }
+                    }
+                    if (round > 1) {
+                        warmBaselines.add(baseline);
                     }
                     for (int i = 0; round == 1 && i < PUSH; i++) {
                         Path last = dir.resolve("received-" + i).resolve(ID.tenantId()).resolve(ID.timelineId())
@@ -131,12 +141,24 @@ class FanoutBenchmark {
                         + " (push in round 1 only), %d rounds%n", bytes >> 20, PULL, PUSH, ROUNDS);
                 System.out.printf(Locale.ROOT, "%-6s %-12s %10s %8s%n", "round", "consumer", "MB/s", "ratio");
                 rows.forEach(System.out::println);
+                if (!warmRatios.isEmpty()) {
+                    System.out.printf(Locale.ROOT, "warm rounds (2-%d): walsender median %.1f MB/s; pull ratio median"
+                            + " %.2f (min %.2f, max %.2f)%n", ROUNDS, median(warmBaselines), median(warmRatios),
+                            warmRatios.stream().mapToDouble(r -> r).min().orElseThrow(),
+                            warmRatios.stream().mapToDouble(r -> r).max().orElseThrow());
+                }
             } finally {
                 for (WalkeeperNode d : downstreams) {
                     d.close();
                 }
             }
         }
+    }
+
+    private static double median(List<Double> values) {
+        double[] sorted = values.stream().mapToDouble(v -> v).sorted().toArray();
+        int mid = sorted.length / 2;
+        return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
     private static double mbps(long bytes, long nanos) {
