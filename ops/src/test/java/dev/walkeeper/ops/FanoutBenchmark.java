@@ -44,7 +44,7 @@ class FanoutBenchmark {
      * Rounds, each a walsender pull then the node's pulls (push downstreams stream in the first
      * only): the first shows the node cold (its send path not yet JIT-compiled), the later ones warm.
      */
-    private static final int ROUNDS = Integer.getInteger("fanout.rounds", 3);
+    private static final int ROUNDS = Integer.getInteger("fanout.rounds", 6);
     private static final TenantTimelineId ID = new TenantTimelineId("dddddddddddddddddddddddddddddddd",
             "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
     private static final Lsn START = Lsn.parse("0/1000028");
