@@ -40,9 +40,14 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  *       socket took it: the kernel reads the file into it and sends it from there, with no copy
  *       in the JVM and no allocation per frame (as walsender's pread + send of one buffer).</li>
  *   <li><b>Bounded in flight.</b> Up to {@link Settings#maxBytesInFlight} of WAL the socket has not
- *       taken yet ({@link SocketWriter.NotifyWhenWritten} after every chunk): several chunks wait,
- *       so the socket never idles while a {@code Written} travels back, and a stalled peer stops
- *       the disk reads instead of filling the heap.</li>
+ *       taken yet: several chunks wait, so the socket never idles while a {@code Written} travels
+ *       back, and a stalled peer stops the disk reads instead of filling the heap. A
+ *       {@link SocketWriter.NotifyWhenWritten} follows the chunk that completes a quarter of that
+ *       window since the last one, and the chunk that reaches the limit: one cross-thread wake-up
+ *       per 512 KiB instead of per chunk, and the owner's progress still ends at the limit.
+ *       Whatever is written after the last marker is under a quarter of the window, so once the
+ *       socket took the marked bytes there is room again: the loop never waits for a marker it
+ *       did not ask for.</li>
  *   <li><b>Keepalives</b> with reply requested when a keepalive interval passed without a send;
  *       {@link SendKeepalive} on demand; at most one waits for the socket.</li>
  * </ul>
@@ -151,6 +156,9 @@ public final class WalSender {
     private Lsn taken;
     private boolean keepaliveInFlight;
     private boolean sentSinceTick;
+    /** The end of the last chunk followed by a marker, and the bytes between two markers. */
+    private long marked;
+    private final long markEvery;
     /** Frames written and not yet taken by the socket, in order. */
     private final ArrayDeque<InFlight> inFlight = new ArrayDeque<>();
     /** Direct frame buffers the socket took, for reuse; at most {@link #poolSize}. */
@@ -171,6 +179,8 @@ public final class WalSender {
         this.position = start;
         this.limit = limit;
         this.taken = start;
+        this.marked = start.value();
+        this.markEvery = Math.max(1, settings.maxBytesInFlight() / 4);
         this.written = context.messageAdapter(SocketWriter.Written.class, w -> new Written(w.token()));
         this.frameCapacity = XLOG_DATA_FRAME_HEADER + settings.maxMessageBytes();
         // Enough for the bytes in flight in whole chunks, plus the one being read.
@@ -232,7 +242,10 @@ public final class WalSender {
                 writer.tell(new SocketWriter.WriteParts(List.of(frame)));
                 position = position.plus(length);
                 inFlight.add(new InFlight(position.value(), frame));
-                writer.tell(new SocketWriter.NotifyWhenWritten(position.value(), written));
+                if (position.equals(limit) || position.value() - marked >= markEvery) {
+                    writer.tell(new SocketWriter.NotifyWhenWritten(position.value(), written));
+                    marked = position.value();
+                }
                 sentSinceTick = true;
             } catch (IOException e) {
                 owner.tell(new Failed(context.getSelf(), position, e));

@@ -83,14 +83,20 @@ class WalSenderTest {
     }
 
     private Chunk nextChunkAndMarker(Lsn at, Lsn limit) {
+        XLogData data = nextUnmarkedChunk(at, limit);
+        SocketWriter.NotifyWhenWritten marker = writer.expectMessageClass(SocketWriter.NotifyWhenWritten.class);
+        assertEquals(data.dataEnd().value(), marker.token());
+        return new Chunk(data, marker);
+    }
+
+    /** The next XLogData, as {@link #nextChunk}, with no marker behind it. */
+    private XLogData nextUnmarkedChunk(Lsn at, Lsn limit) {
         XLogData data = assertInstanceOf(XLogData.class, nextFrame());
         assertEquals(at, data.walStart());
         assertEquals(limit, data.walEnd());
         int offset = at.segmentOffset(SEG);
         assertArrayEquals(Arrays.copyOfRange(segment, offset, offset + data.wal().length), data.wal());
-        SocketWriter.NotifyWhenWritten marker = writer.expectMessageClass(SocketWriter.NotifyWhenWritten.class);
-        assertEquals(data.dataEnd().value(), marker.token());
-        return new Chunk(data, marker);
+        return data;
     }
 
     private static void taken(SocketWriter.NotifyWhenWritten marker) {
@@ -110,8 +116,9 @@ class WalSenderTest {
 
         Lsn later = SEG1.plus(10 * PAGE);
         sender.tell(new WalSender.Serve(later));
-        // From mid-page, the first chunk ends at a page boundary; the next ones are whole.
-        XLogData first = nextChunk(limit, later);
+        // From mid-page, the first chunk ends at a page boundary; the next ones are whole. Only the
+        // chunk reaching the limit is marked: the others are far below a quarter of the 1 MiB window.
+        XLogData first = nextUnmarkedChunk(limit, later);
         assertEquals(SEG1.plus(7 * PAGE), first.dataEnd());
         assertEquals(3 * PAGE, nextChunk(first.dataEnd(), later).wal().length);
         writer.expectNoMessage(Duration.ofMillis(100));
@@ -133,6 +140,22 @@ class WalSenderTest {
         writer.expectNoMessage(Duration.ofMillis(200));
         sender.tell(new WalSender.Serve(limit)); // no news: still full
         writer.expectNoMessage(Duration.ofMillis(100));
+    }
+
+    @Test
+    void marksTheChunkThatCompletesAQuarterOfTheWindowAndTheOneAtTheLimit() {
+        Lsn limit = SEG1.plus(20 * PAGE);
+        // 32 pages in flight: a marker every 8 pages, i.e. behind every second chunk of 4.
+        ActorRef<WalSender.Command> sender = spawn(SEG1, limit, 32 * PAGE, NO_KEEPALIVE);
+        nextUnmarkedChunk(SEG1, limit);
+        SocketWriter.NotifyWhenWritten second = nextChunkAndMarker(SEG1.plus(4 * PAGE), limit).marker();
+        nextUnmarkedChunk(SEG1.plus(8 * PAGE), limit);
+        nextChunkAndMarker(SEG1.plus(12 * PAGE), limit);
+        SocketWriter.NotifyWhenWritten last = nextChunkAndMarker(SEG1.plus(16 * PAGE), limit).marker();
+        assertEquals(limit.value(), last.token());
+        writer.expectNoMessage(Duration.ofMillis(100));
+        taken(second);
+        assertEquals(new WalSender.Progress(sender, SEG1.plus(8 * PAGE)), owner.receiveMessage());
     }
 
     @Test
