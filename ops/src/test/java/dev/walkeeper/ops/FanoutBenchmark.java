@@ -38,7 +38,13 @@ class FanoutBenchmark {
     private static final int SEG = 16 * 1024 * 1024;
     private static final int PULL = Integer.getInteger("fanout.pull", 3);
     private static final int PUSH = Integer.getInteger("fanout.push", 2);
+    /** Rows inserted; 120 000 make about 80 MiB of WAL. */
     private static final int ROWS = Integer.getInteger("fanout.rows", 120_000);
+    /**
+     * Rounds, each a walsender pull then the node's pulls (push downstreams stream in the first
+     * only): the first shows the node cold (its send path not yet JIT-compiled), the later ones warm.
+     */
+    private static final int ROUNDS = Integer.getInteger("fanout.rounds", 6);
     private static final TenantTimelineId ID = new TenantTimelineId("dddddddddddddddddddddddddddddddd",
             "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
     private static final Lsn START = Lsn.parse("0/1000028");
@@ -92,31 +98,55 @@ class FanoutBenchmark {
                 assertEquals(end, at);
                 proposer.awaitFlush(end, Duration.ofSeconds(300));
 
-                List<RunningProcess> pullers = new ArrayList<>();
-                long started = System.nanoTime();
-                proposer.send(new ProposerMessage.AppendRequest(0, 1, end, end, end, Lsn.INVALID, new byte[0]));
-                for (int i = 0; i < PULL; i++) {
-                    pullers.add(startPull("host=127.0.0.1 port=" + node.address().getPort() + " user=bench",
-                            "pull-" + i, end));
-                }
                 List<String> rows = new ArrayList<>();
-                for (int i = 0; i < PULL; i++) {
-                    assertEquals(0, pullers.get(i).waitFor(Duration.ofSeconds(600)), pullers.get(i).output());
-                    rows.add(row("pull " + i, bytes, System.nanoTime() - started, baseline));
-                }
-                for (int i = 0; i < PUSH; i++) {
-                    Path last = dir.resolve("received-" + i).resolve(ID.tenantId()).resolve(ID.timelineId())
-                            .resolve(XLogFileName.of(1, lastSegment, SEG));
-                    while (!Files.exists(last)) {
-                        Thread.sleep(5); // the downstream renames the last segment into place when complete
+                // Of the warm rounds (all but the first): the walsender's MB/s and each pull's ratio to it.
+                List<Double> warmBaselines = new ArrayList<>();
+                List<Double> warmRatios = new ArrayList<>();
+                for (int round = 1; round <= ROUNDS; round++) {
+                    if (round > 1) {
+                        baseline = pull(primary.conninfo("postgres"), "baseline-" + round, end, bytes);
                     }
-                    rows.add(row("push " + i, bytes, System.nanoTime() - started, baseline));
+                    rows.add(row(round, "pg walsender", baseline, baseline));
+                    List<RunningProcess> pullers = new ArrayList<>();
+                    long started = System.nanoTime();
+                    if (round == 1) {
+                        proposer.send(new ProposerMessage.AppendRequest(0, 1, end, end, end, Lsn.INVALID,
+                                new byte[0]));
+                    }
+                    for (int i = 0; i < PULL; i++) {
+                        pullers.add(startPull("host=127.0.0.1 port=" + node.address().getPort() + " user=bench",
+                                "pull-" + round + "-" + i, end));
+                    }
+                    for (int i = 0; i < PULL; i++) {
+                        assertEquals(0, pullers.get(i).waitFor(Duration.ofSeconds(600)), pullers.get(i).output());
+                        double mbps = mbps(bytes, System.nanoTime() - started);
+                        rows.add(row(round, "pull " + i, mbps, baseline));
+                        if (round > 1) {
+                            warmRatios.add(mbps / baseline);
+                        }
+                    }
+                    if (round > 1) {
+                        warmBaselines.add(baseline);
+                    }
+                    for (int i = 0; round == 1 && i < PUSH; i++) {
+                        Path last = dir.resolve("received-" + i).resolve(ID.tenantId()).resolve(ID.timelineId())
+                                .resolve(XLogFileName.of(1, lastSegment, SEG));
+                        while (!Files.exists(last)) {
+                            Thread.sleep(5); // the downstream renames the last segment into place when complete
+                        }
+                        rows.add(row(round, "push " + i, mbps(bytes, System.nanoTime() - started), baseline));
+                    }
                 }
-                System.out.printf(Locale.ROOT, "%nbench fanout: %d MiB of WAL, %d pull + %d push consumers at once%n",
-                        bytes >> 20, PULL, PUSH);
-                System.out.printf(Locale.ROOT, "%-12s %10s %8s%n", "consumer", "MB/s", "ratio");
-                System.out.printf(Locale.ROOT, "%-12s %10.1f %8.2f%n", "pg walsender", baseline, 1.0);
+                System.out.printf(Locale.ROOT, "%nbench fanout: %d MiB of WAL, %d pull + %d push consumers at once"
+                        + " (push in round 1 only), %d rounds%n", bytes >> 20, PULL, PUSH, ROUNDS);
+                System.out.printf(Locale.ROOT, "%-6s %-12s %10s %8s%n", "round", "consumer", "MB/s", "ratio");
                 rows.forEach(System.out::println);
+                if (!warmRatios.isEmpty()) {
+                    System.out.printf(Locale.ROOT, "warm rounds (2-%d): walsender median %.1f MB/s; pull ratio median"
+                            + " %.2f (min %.2f, max %.2f)%n", ROUNDS, median(warmBaselines), median(warmRatios),
+                            warmRatios.stream().mapToDouble(r -> r).min().orElseThrow(),
+                            warmRatios.stream().mapToDouble(r -> r).max().orElseThrow());
+                }
             } finally {
                 for (WalkeeperNode d : downstreams) {
                     d.close();
@@ -125,9 +155,18 @@ class FanoutBenchmark {
         }
     }
 
-    private static String row(String name, long bytes, long nanos, double baseline) {
-        double mbps = bytes / (nanos / 1e9) / 1e6;
-        return String.format(Locale.ROOT, "%-12s %10.1f %8.2f", name, mbps, mbps / baseline);
+    private static double median(List<Double> values) {
+        double[] sorted = values.stream().mapToDouble(v -> v).sorted().toArray();
+        int mid = sorted.length / 2;
+        return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+
+    private static double mbps(long bytes, long nanos) {
+        return bytes / (nanos / 1e9) / 1e6;
+    }
+
+    private static String row(int round, String name, double mbps, double baseline) {
+        return String.format(Locale.ROOT, "%-6d %-12s %10.1f %8.2f", round, name, mbps, mbps / baseline);
     }
 
     /** pg_receivewal from segment 1 to {@code end}: MB/s over {@code bytes}. */
@@ -135,7 +174,7 @@ class FanoutBenchmark {
         long started = System.nanoTime();
         RunningProcess p = startPull(conninfo, name, end);
         assertEquals(0, p.waitFor(Duration.ofSeconds(600)), p.output());
-        return bytes / ((System.nanoTime() - started) / 1e9) / 1e6;
+        return mbps(bytes, System.nanoTime() - started);
     }
 
     /**

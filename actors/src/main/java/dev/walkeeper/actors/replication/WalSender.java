@@ -14,6 +14,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Objects;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -34,12 +35,19 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  *       LSN, or the flush LSN for a recovery client), which the owner learns from the timeline;
  *       each XLogData carries it as wal_end.</li>
  *   <li><b>Chunks as walsender's</b> ({@link WalReader#chunkLength}: ≤ 128 KiB, cut at pages, one
- *       segment each), read straight into the CopyData frame behind its header: one copy from the
- *       file into the bytes the writer sends.</li>
+ *       segment each), read straight into the CopyData frame behind its header. A frame of at least
+ *       half the largest chunk (every one while catching up) is a direct buffer, reused once the
+ *       socket took it: the kernel reads the file into it and sends it from there, with no copy
+ *       in the JVM and no allocation per frame (as walsender's pread + send of one buffer).</li>
  *   <li><b>Bounded in flight.</b> Up to {@link Settings#maxBytesInFlight} of WAL the socket has not
- *       taken yet ({@link SocketWriter.NotifyWhenWritten} after every chunk): several chunks wait,
- *       so the socket never idles while a {@code Written} travels back, and a stalled peer stops
- *       the disk reads instead of filling the heap.</li>
+ *       taken yet: several chunks wait, so the socket never idles while a {@code Written} travels
+ *       back, and a stalled peer stops the disk reads instead of filling the heap. A
+ *       {@link SocketWriter.NotifyWhenWritten} follows the chunk that completes a quarter of that
+ *       window since the last one, and the chunk that reaches the limit: one cross-thread wake-up
+ *       per 512 KiB instead of per chunk, and the owner's progress still ends at the limit.
+ *       Whatever is written after the last marker is under a quarter of the window, so once the
+ *       socket took the marked bytes there is room again: the loop never waits for a marker it
+ *       did not ask for.</li>
  *   <li><b>Keepalives</b> with reply requested when a keepalive interval passed without a send;
  *       {@link SendKeepalive} on demand; at most one waits for the socket.</li>
  * </ul>
@@ -148,6 +156,18 @@ public final class WalSender {
     private Lsn taken;
     private boolean keepaliveInFlight;
     private boolean sentSinceTick;
+    /** The end of the last chunk followed by a marker, and the bytes between two markers. */
+    private long marked;
+    private final long markEvery;
+    /** Frames written and not yet taken by the socket, in order. */
+    private final ArrayDeque<InFlight> inFlight = new ArrayDeque<>();
+    /** Direct frame buffers the socket took, for reuse; at most {@link #poolSize}. */
+    private final ArrayDeque<ByteBuffer> pool = new ArrayDeque<>();
+    private final int frameCapacity;
+    private final int poolSize;
+
+    /** A frame and the LSN its WAL ends at: once the socket took that LSN, its buffer is free again. */
+    private record InFlight(long end, ByteBuffer frame) {}
 
     private WalSender(ActorContext<Command> context, ActorRef<SocketWriter.Command> writer, WalReader wal, Lsn start,
                       Lsn limit, Settings settings, ActorRef<Event> owner) {
@@ -159,7 +179,12 @@ public final class WalSender {
         this.position = start;
         this.limit = limit;
         this.taken = start;
+        this.marked = start.value();
+        this.markEvery = Math.max(1, settings.maxBytesInFlight() / 4);
         this.written = context.messageAdapter(SocketWriter.Written.class, w -> new Written(w.token()));
+        this.frameCapacity = XLOG_DATA_FRAME_HEADER + settings.maxMessageBytes();
+        // Enough for the bytes in flight in whole chunks, plus the one being read.
+        this.poolSize = settings.maxBytesInFlight() / settings.maxMessageBytes() + 1;
     }
 
     private Behavior<Command> sending() {
@@ -174,6 +199,7 @@ public final class WalSender {
                         return Behaviors.same();
                     }
                     taken = new Lsn(w.token());
+                    release(w.token());
                     owner.tell(new Progress(context.getSelf(), taken));
                     return pumped();
                 })
@@ -208,13 +234,18 @@ public final class WalSender {
         while (position.compareTo(limit) < 0 && position.value() - taken.value() < settings.maxBytesInFlight()) {
             try {
                 int length = wal.chunkLength(position, limit, settings.maxMessageBytes());
-                byte[] frame = new byte[XLOG_DATA_FRAME_HEADER + length];
-                ByteBuffer.wrap(frame).put(COPY_DATA).putInt(frame.length - 1).put(XLOG_DATA)
+                ByteBuffer frame = frame(XLOG_DATA_FRAME_HEADER + length);
+                frame.put(COPY_DATA).putInt(frame.limit() - 1).put(XLOG_DATA)
                         .putLong(position.value()).putLong(limit.value()).putLong(now());
-                wal.readInto(position, frame, XLOG_DATA_FRAME_HEADER, length);
-                writer.tell(new SocketWriter.WriteRaw(frame));
+                wal.readInto(position, frame);
+                frame.flip();
+                writer.tell(new SocketWriter.WriteParts(List.of(frame)));
                 position = position.plus(length);
-                writer.tell(new SocketWriter.NotifyWhenWritten(position.value(), written));
+                inFlight.add(new InFlight(position.value(), frame));
+                if (position.equals(limit) || position.value() - marked >= markEvery) {
+                    writer.tell(new SocketWriter.NotifyWhenWritten(position.value(), written));
+                    marked = position.value();
+                }
                 sentSinceTick = true;
             } catch (IOException e) {
                 owner.tell(new Failed(context.getSelf(), position, e));
@@ -222,6 +253,32 @@ public final class WalSender {
             }
         }
         return true;
+    }
+
+    /**
+     * A buffer for a frame of {@code length} bytes, limited to them: a pooled direct one for a
+     * large frame, a heap one for a small frame (a live stream's chunk of a few records), which
+     * would waste a large buffer while it waits for the socket.
+     */
+    private ByteBuffer frame(int length) {
+        if (length < frameCapacity / 2) {
+            return ByteBuffer.allocate(length);
+        }
+        ByteBuffer frame = pool.poll();
+        if (frame == null) {
+            frame = ByteBuffer.allocateDirect(frameCapacity);
+        }
+        return frame.clear().limit(length);
+    }
+
+    /** The socket took the WAL up to {@code end}: the buffers of the frames before it are free. */
+    private void release(long end) {
+        while (!inFlight.isEmpty() && Long.compareUnsigned(inFlight.peek().end(), end) <= 0) {
+            ByteBuffer frame = inFlight.poll().frame();
+            if (frame.isDirect() && pool.size() < poolSize) {
+                pool.push(frame); // the last one taken first: its bytes are the likeliest in the CPU cache
+            }
+        }
     }
 
     private void keepalive(boolean replyRequested) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.walkeeper.actors.WrittenBytes;
 import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;
@@ -117,11 +118,11 @@ class ConnectionProbe {
         reader.expectMessage(SocketReader.Consumed.INSTANCE);
     }
 
-    /** The next message written: a {@code Write}, or one frame the WAL sender wrote raw. */
+    /** The next message written: a {@code Write}, or one frame written as bytes (WriteRaw, or the WAL sender's WriteParts). */
     BackendMessage next() {
         SocketWriter.Command command = writer.expectMessageClass(SocketWriter.Command.class);
-        if (command instanceof SocketWriter.WriteRaw raw) {
-            byte[] bytes = raw.bytes();
+        byte[] bytes = WrittenBytes.of(command);
+        if (bytes != null) {
             assertEquals(bytes.length - 1, ByteBuffer.wrap(bytes, 1, 4).getInt(), "one whole frame");
             return BackendCodec.decode(new Frame(bytes[0], Arrays.copyOfRange(bytes, 5, bytes.length)));
         }

@@ -9,10 +9,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.TestKits;
 import dev.walkeeper.actors.TestSegments;
+import dev.walkeeper.actors.WrittenBytes;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.actors.timeline.Timeline;
 import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
 import dev.walkeeper.protocol.pg.BackendMessage.CopyBothResponse;
 import dev.walkeeper.protocol.pg.BackendMessage.ErrorResponse;
@@ -20,6 +22,7 @@ import dev.walkeeper.protocol.pg.BackendMessage.ReadyForQuery;
 import dev.walkeeper.protocol.pg.BackendMessage.RowDescription;
 import dev.walkeeper.protocol.pg.CopyData;
 import dev.walkeeper.protocol.pg.CopyDone;
+import dev.walkeeper.protocol.pg.Frame;
 import dev.walkeeper.protocol.pg.FrontendMessage.Query;
 import dev.walkeeper.protocol.pg.SqlState;
 import dev.walkeeper.protocol.replication.ReceiverMessage.StandbyStatusUpdate;
@@ -73,18 +76,28 @@ class PullReplicationRoleTest {
         return new Requested(c, timeline);
     }
 
-    /** Collects XLogData from the writer up to {@code end}, acknowledging each chunk as the writer would. */
+    /**
+     * Collects XLogData from the writer up to {@code end}, acknowledging the markers behind them as
+     * the writer would; the chunk that reaches {@code end} is always marked.
+     */
     private static byte[] streamed(ConnectionProbe c, Lsn from, Lsn end) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         Lsn at = from;
-        while (at.compareTo(end) < 0) {
-            XLogData data = assertInstanceOf(XLogData.class, ReplicationCodec.decodeSenderMessage(
-                    assertInstanceOf(CopyData.class, c.next()).data()));
+        long lastMarker = -1;
+        while (at.compareTo(end) < 0 || lastMarker != end.value()) {
+            SocketWriter.Command command = c.writer.expectMessageClass(SocketWriter.Command.class);
+            if (command instanceof SocketWriter.NotifyWhenWritten notify) {
+                notify.replyTo().tell(new SocketWriter.Written(notify.token()));
+                lastMarker = notify.token();
+                continue;
+            }
+            byte[] bytes = WrittenBytes.of(command);
+            CopyData copy = assertInstanceOf(CopyData.class,
+                    BackendCodec.decode(new Frame(bytes[0], Arrays.copyOfRange(bytes, 5, bytes.length))));
+            XLogData data = assertInstanceOf(XLogData.class, ReplicationCodec.decodeSenderMessage(copy.data()));
             assertEquals(at, data.walStart());
             out.writeBytes(data.wal());
             at = at.plus(data.wal().length);
-            SocketWriter.NotifyWhenWritten notify = c.writer.expectMessageClass(SocketWriter.NotifyWhenWritten.class);
-            notify.replyTo().tell(new SocketWriter.Written(notify.token()));
         }
         assertEquals(end, at);
         return out.toByteArray();

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.TestKits;
+import dev.walkeeper.actors.WrittenBytes;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;
@@ -100,8 +101,9 @@ class OutboundConnectionStatesTest {
                     return FrontendCodec.decode(frame);
                 }
                 SocketWriter.Command command = writer.receiveMessage(WAIT);
-                if (command instanceof SocketWriter.WriteRaw raw) {
-                    sent.feed(raw.bytes());
+                byte[] bytes = WrittenBytes.of(command);
+                if (bytes != null) {
+                    sent.feed(bytes);
                 }
             }
         }

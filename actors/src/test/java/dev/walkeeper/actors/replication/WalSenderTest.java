@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.TestKits;
 import dev.walkeeper.actors.TestSegments;
+import dev.walkeeper.actors.WrittenBytes;
 import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.persistence.wal.WalSegmentRemovedException;
 import dev.walkeeper.protocol.Lsn;
@@ -23,6 +24,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -65,7 +67,7 @@ class WalSenderTest {
 
     /** The next frame written, decoded: it must be one whole CopyData frame. */
     private SenderMessage nextFrame() {
-        byte[] bytes = writer.expectMessageClass(SocketWriter.WriteRaw.class).bytes();
+        byte[] bytes = WrittenBytes.of(writer.expectMessageClass(SocketWriter.Command.class));
         assertEquals(bytes.length - 1, ByteBuffer.wrap(bytes, 1, 4).getInt(), "one whole frame");
         CopyData data = assertInstanceOf(CopyData.class,
                 FrontendCodec.decode(new Frame(bytes[0], Arrays.copyOfRange(bytes, 5, bytes.length))));
@@ -81,14 +83,20 @@ class WalSenderTest {
     }
 
     private Chunk nextChunkAndMarker(Lsn at, Lsn limit) {
+        XLogData data = nextUnmarkedChunk(at, limit);
+        SocketWriter.NotifyWhenWritten marker = writer.expectMessageClass(SocketWriter.NotifyWhenWritten.class);
+        assertEquals(data.dataEnd().value(), marker.token());
+        return new Chunk(data, marker);
+    }
+
+    /** The next XLogData, as {@link #nextChunk}, with no marker behind it. */
+    private XLogData nextUnmarkedChunk(Lsn at, Lsn limit) {
         XLogData data = assertInstanceOf(XLogData.class, nextFrame());
         assertEquals(at, data.walStart());
         assertEquals(limit, data.walEnd());
         int offset = at.segmentOffset(SEG);
         assertArrayEquals(Arrays.copyOfRange(segment, offset, offset + data.wal().length), data.wal());
-        SocketWriter.NotifyWhenWritten marker = writer.expectMessageClass(SocketWriter.NotifyWhenWritten.class);
-        assertEquals(data.dataEnd().value(), marker.token());
-        return new Chunk(data, marker);
+        return data;
     }
 
     private static void taken(SocketWriter.NotifyWhenWritten marker) {
@@ -108,8 +116,9 @@ class WalSenderTest {
 
         Lsn later = SEG1.plus(10 * PAGE);
         sender.tell(new WalSender.Serve(later));
-        // From mid-page, the first chunk ends at a page boundary; the next ones are whole.
-        XLogData first = nextChunk(limit, later);
+        // From mid-page, the first chunk ends at a page boundary; the next ones are whole. Only the
+        // chunk reaching the limit is marked: the others are far below a quarter of the 1 MiB window.
+        XLogData first = nextUnmarkedChunk(limit, later);
         assertEquals(SEG1.plus(7 * PAGE), first.dataEnd());
         assertEquals(3 * PAGE, nextChunk(first.dataEnd(), later).wal().length);
         writer.expectNoMessage(Duration.ofMillis(100));
@@ -132,6 +141,54 @@ class WalSenderTest {
         sender.tell(new WalSender.Serve(limit)); // no news: still full
         writer.expectNoMessage(Duration.ofMillis(100));
     }
+
+    @Test
+    void marksTheChunkThatCompletesAQuarterOfTheWindowAndTheOneAtTheLimit() {
+        Lsn limit = SEG1.plus(20 * PAGE);
+        // 32 pages in flight: a marker every 8 pages, i.e. behind every second chunk of 4.
+        ActorRef<WalSender.Command> sender = spawn(SEG1, limit, 32 * PAGE, NO_KEEPALIVE);
+        nextUnmarkedChunk(SEG1, limit);
+        SocketWriter.NotifyWhenWritten second = nextChunkAndMarker(SEG1.plus(4 * PAGE), limit).marker();
+        nextUnmarkedChunk(SEG1.plus(8 * PAGE), limit);
+        nextChunkAndMarker(SEG1.plus(12 * PAGE), limit);
+        SocketWriter.NotifyWhenWritten last = nextChunkAndMarker(SEG1.plus(16 * PAGE), limit).marker();
+        assertEquals(limit.value(), last.token());
+        writer.expectNoMessage(Duration.ofMillis(100));
+        taken(second);
+        assertEquals(new WalSender.Progress(sender, SEG1.plus(8 * PAGE)), owner.receiveMessage());
+    }
+
+    @Test
+    void aFrameKeepsItsBytesUntilTheSocketTookItThoughBuffersAreReused() {
+        Lsn limit = SEG1.plus(40 * PAGE);
+        // Two whole chunks in flight: their buffers (three) are reused in turn through the run.
+        ActorRef<WalSender.Command> sender = spawn(SEG1, limit, 8 * PAGE, NO_KEEPALIVE);
+        ArrayDeque<Pending> pending = new ArrayDeque<>();
+        Lsn at = SEG1;
+        while (at.compareTo(limit) < 0 || !pending.isEmpty()) {
+            if (at.compareTo(limit) < 0 && pending.size() < 2) {
+                SocketWriter.WriteParts parts = writer.expectMessageClass(SocketWriter.WriteParts.class);
+                byte[] bytes = WrittenBytes.of(parts);
+                pending.add(new Pending(parts, bytes, writer.expectMessageClass(SocketWriter.NotifyWhenWritten.class)));
+                XLogData data = assertInstanceOf(XLogData.class, ReplicationCodec.decodeSenderMessage(
+                        Arrays.copyOfRange(bytes, 5, bytes.length)));
+                int offset = at.segmentOffset(SEG);
+                assertArrayEquals(Arrays.copyOfRange(segment, offset, offset + data.wal().length), data.wal());
+                at = data.dataEnd();
+                continue;
+            }
+            Pending oldest = pending.poll();
+            // Still as written, though the sender read further chunks meanwhile.
+            assertArrayEquals(oldest.bytes(), WrittenBytes.of(oldest.parts()));
+            taken(oldest.marker());
+            owner.expectMessageClass(WalSender.Progress.class);
+        }
+        writer.expectNoMessage(Duration.ofMillis(100));
+        assertEquals(limit, at);
+        testKit.stop(sender);
+    }
+
+    private record Pending(SocketWriter.WriteParts parts, byte[] bytes, SocketWriter.NotifyWhenWritten marker) {}
 
     @Test
     void aQuietStreamGetsKeepalivesOneAtATimeAndOnDemand() {

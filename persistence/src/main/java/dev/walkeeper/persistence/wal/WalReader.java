@@ -128,17 +128,34 @@ public final class WalReader implements AutoCloseable {
      * @throws IllegalStateException if the reader is closed
      */
     public void readInto(Lsn from, byte[] into, int offset, int length) throws IOException {
+        if (offset < 0 || length < 0 || offset > into.length - length) {
+            throw new IllegalArgumentException("cannot read " + length + " bytes of WAL from " + from + " into "
+                    + into.length + " bytes at " + offset);
+        }
+        readInto(from, ByteBuffer.wrap(into, offset, length));
+    }
+
+    /**
+     * Reads WAL from {@code from} into {@code into}'s remaining bytes, bounded as
+     * {@link #readInto(Lsn, byte[], int, int)}'s; its position ends at its limit. A direct buffer
+     * is read into by the kernel itself (a heap one through a copy).
+     *
+     * @throws IllegalArgumentException if the bytes cross a segment end
+     * @throws WalSegmentRemovedException if no file holds {@code from}'s segment
+     * @throws IOException if the file cannot be read, or ends before the bytes do
+     * @throws IllegalStateException if the reader is closed
+     */
+    public void readInto(Lsn from, ByteBuffer into) throws IOException {
         if (closed) {
             throw new IllegalStateException("WAL reader of " + dir + " is closed");
         }
         int segmentOffset = from.segmentOffset(walSegSize);
-        if (length < 0 || length > walSegSize - segmentOffset || offset < 0 || offset > into.length - length) {
-            throw new IllegalArgumentException("cannot read " + length + " bytes of WAL from " + from + " into "
-                    + into.length + " bytes at " + offset);
+        if (into.remaining() > walSegSize - segmentOffset) {
+            throw new IllegalArgumentException("cannot read " + into.remaining() + " bytes of WAL from " + from
+                    + ": they cross the segment's end");
         }
-        if (length > 0) {
-            readFully(channelFor(from.segmentNumber(walSegSize)), ByteBuffer.wrap(into, offset, length),
-                    segmentOffset);
+        if (into.hasRemaining()) {
+            readFully(channelFor(from.segmentNumber(walSegSize)), into, segmentOffset);
         }
     }
 

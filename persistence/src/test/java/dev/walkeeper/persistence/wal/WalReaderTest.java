@@ -14,6 +14,7 @@ import dev.walkeeper.protocol.wal.XLogFileName;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -119,6 +120,17 @@ class WalReaderTest {
             assertArrayEquals(expected, Arrays.copyOfRange(frame, 30, frame.length));
             Lsn nearEnd = new Lsn(2L * SEG - 100);
             assertThrows(IllegalArgumentException.class, () -> reader.readInto(nearEnd, new byte[200], 0, 200),
+                    "a read never crosses a segment end");
+
+            // The same into a direct buffer (a sender's reused frame), behind its header.
+            ByteBuffer direct = ByteBuffer.allocateDirect(30 + WalReader.MAX_SEND_SIZE);
+            direct.position(30).limit(30 + length);
+            reader.readInto(midPage, direct);
+            assertEquals(direct.limit(), direct.position());
+            byte[] read = new byte[length];
+            direct.position(30).get(read);
+            assertArrayEquals(expected, read);
+            assertThrows(IllegalArgumentException.class, () -> reader.readInto(nearEnd, ByteBuffer.allocateDirect(200)),
                     "a read never crosses a segment end");
         }
     }
