@@ -9,8 +9,10 @@ import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * The raw disk: a plain loop of write(size) + fdatasync into a preallocated file on the same
- * filesystem — what one durable append costs with nothing in between.
+ * The raw disk: a plain loop of write(size) + fdatasync into a zero-filled file on the same
+ * filesystem — what one durable append costs with nothing in between, into a file made as
+ * PostgreSQL and pg_receivewal make their WAL segments (the fastest case for fdatasync: no block
+ * allocation to journal). The loop wraps around within the file.
  */
 final class DiskBaseline {
     record Result(double mbPerSecond, LatencyHistogram latencies) {}
@@ -19,7 +21,7 @@ final class DiskBaseline {
 
     static Result run(Path dir, int size, long nanos) throws IOException {
         Path file = dir.resolve("baseline-" + size);
-        long fileSize = 1L << 30;
+        long fileSize = 64L << 20;
         byte[] bytes = new byte[size];
         ThreadLocalRandom.current().nextBytes(bytes);
         ByteBuffer buffer = ByteBuffer.wrap(bytes);
@@ -27,8 +29,13 @@ final class DiskBaseline {
         long written = 0;
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.READ)) {
-            // Preallocated like a WAL segment, so each fdatasync flushes data, not file size.
-            channel.write(ByteBuffer.wrap(new byte[1]), fileSize - 1);
+            ByteBuffer zeros = ByteBuffer.allocateDirect(1 << 20);
+            for (long at = 0; at < fileSize; at += zeros.capacity()) {
+                zeros.clear();
+                while (zeros.hasRemaining()) {
+                    channel.write(zeros, at + zeros.position());
+                }
+            }
             channel.force(true);
             long start = System.nanoTime();
             long position = 0;
