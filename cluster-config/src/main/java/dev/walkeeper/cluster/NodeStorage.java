@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigValueFactory;
 import dev.walkeeper.actors.consensus.ServerInfo;
 import dev.walkeeper.actors.timeline.WalStores;
 import dev.walkeeper.persistence.journal.JdbcSchema;
+import dev.walkeeper.persistence.wal.FileSync;
 import dev.walkeeper.persistence.wal.SegmentedWalStore;
 import dev.walkeeper.persistence.wal.WalStore;
 import dev.walkeeper.protocol.Lsn;
@@ -13,6 +14,7 @@ import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import dev.walkeeper.protocol.wal.WalFormat;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.concurrent.Executor;
 import java.sql.SQLException;
 
 /** Where a node keeps its WAL and its acceptor state: the same for each of its incarnations. */
@@ -25,9 +27,11 @@ final class NodeStorage {
     static WalStores walStores(Path dataDir) {
         return new WalStores() {
             @Override
-            public WalStore open(TenantTimelineId id, ServerInfo server, Lsn scanFrom) throws IOException {
+            public WalStore open(TenantTimelineId id, ServerInfo server, Lsn scanFrom, Executor background)
+                    throws IOException {
                 return SegmentedWalStore.open(directory(id),
-                        new WalFormat(server.pgVersion(), server.systemId(), server.walSegSize(), 1), scanFrom);
+                        new WalFormat(server.pgVersion(), server.systemId(), server.walSegSize(), 1), scanFrom,
+                        FileSync.FORCE, background);
             }
 
             @Override

@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -423,7 +424,8 @@ final class TimelineActor extends EventSourcedBehavior<Timeline.Command, Accepto
         startPushers(state);
         try {
             // The end of WAL is found by decoding from a record boundary we journaled.
-            wal.open(walStores.open(id, state.server(), Lsn.max(state.flushCheckpoint(), state.commitLsn())));
+            wal.open(walStores.open(id, state.server(), Lsn.max(state.flushCheckpoint(), state.commitLsn()),
+                    context.getSystem().dispatchers().lookup(DispatcherSelector.blocking())));
         } catch (IOException e) {
             throw new UncheckedIOException("timeline " + id + ": cannot open WAL", e);
         }

@@ -25,7 +25,8 @@ public final class InMemoryWalStores implements WalStores {
     }
 
     @Override
-    public synchronized WalStore open(TenantTimelineId id, ServerInfo server, Lsn scanFrom) {
+    public synchronized WalStore open(TenantTimelineId id, ServerInfo server, Lsn scanFrom,
+                                      java.util.concurrent.Executor background) {
         return stores.computeIfAbsent(id, i -> new InMemoryWalStore(sync));
     }
 

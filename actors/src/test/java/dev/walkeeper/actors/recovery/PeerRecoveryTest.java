@@ -15,6 +15,7 @@ import dev.walkeeper.actors.timeline.ClusterTimelines;
 import dev.walkeeper.actors.timeline.Timeline;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
 import dev.walkeeper.actors.timeline.WalStores;
+import dev.walkeeper.persistence.wal.FileSync;
 import dev.walkeeper.persistence.wal.SegmentedWalStore;
 import dev.walkeeper.persistence.wal.WalStore;
 import dev.walkeeper.protocol.Lsn;
@@ -89,9 +90,10 @@ class PeerRecoveryTest {
     private static WalStores files(Path dir) {
         return new WalStores() {
             @Override
-            public WalStore open(TenantTimelineId id, ServerInfo server, Lsn scanFrom) throws IOException {
+            public WalStore open(TenantTimelineId id, ServerInfo server, Lsn scanFrom,
+                                 java.util.concurrent.Executor background) throws IOException {
                 return SegmentedWalStore.open(directory(id), new WalFormat(server.pgVersion(), server.systemId(),
-                        server.walSegSize(), 1), scanFrom);
+                        server.walSegSize(), 1), scanFrom, FileSync.FORCE, background);
             }
 
             @Override

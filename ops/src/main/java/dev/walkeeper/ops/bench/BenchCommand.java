@@ -75,16 +75,19 @@ public final class BenchCommand {
             Files.createDirectories(dir);
             out.printf("bench ingest: %d s per measurement, window %d KiB, dir %s%n", seconds, window / 1024,
                     dir.toAbsolutePath());
-            out.println("disk: write+fdatasync loop; node/throughput: window in flight; node/latency: one append in flight");
+            out.println("disk: write+fdatasync loop into a zero-filled file (disk/sparse: a sparse one); ratios to disk;");
+            out.println("node/throughput: window in flight; node/latency: one append in flight");
             out.printf("%-9s %-16s %10s %7s %10s %10s %12s%n", "append", "run", "MB/s", "ratio", "p50 ms", "p99 ms",
                     "p99/disk p50");
             for (int size : sizes) {
                 long nanos = seconds * 1_000_000_000L;
-                DiskBaseline.Result disk = DiskBaseline.run(dir, size, nanos);
+                DiskBaseline.Result disk = DiskBaseline.run(dir, size, nanos, true);
+                DiskBaseline.Result sparse = DiskBaseline.run(dir, size, nanos, false);
                 IngestLoad.Result throughput = nodeRun(size, window, nanos);
                 IngestLoad.Result latency = nodeRun(size, size, nanos);
                 double diskP50 = disk.latencies().percentileMillis(50);
                 row(out, size, "disk", disk.mbPerSecond(), disk.mbPerSecond(), disk.latencies(), diskP50);
+                row(out, size, "disk/sparse", sparse.mbPerSecond(), disk.mbPerSecond(), sparse.latencies(), diskP50);
                 row(out, size, "node/throughput", throughput.mbPerSecond(), disk.mbPerSecond(), throughput.latencies(),
                         diskP50);
                 row(out, size, "node/latency", latency.mbPerSecond(), disk.mbPerSecond(), latency.latencies(), diskP50);

@@ -10,16 +10,19 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * The raw disk: a plain loop of write(size) + fdatasync into a preallocated file on the same
- * filesystem — what one durable append costs with nothing in between.
+ * filesystem — what one durable append costs with nothing in between. The file is zero-filled as
+ * PostgreSQL and pg_receivewal make their WAL segments (the fastest case for fdatasync: no block
+ * allocation to journal), or sparse as the node makes a segment it needs at once or under large
+ * writes. The loop wraps around within the file.
  */
 final class DiskBaseline {
     record Result(double mbPerSecond, LatencyHistogram latencies) {}
 
     private DiskBaseline() {}
 
-    static Result run(Path dir, int size, long nanos) throws IOException {
+    static Result run(Path dir, int size, long nanos, boolean zeroFilled) throws IOException {
         Path file = dir.resolve("baseline-" + size);
-        long fileSize = 1L << 30;
+        long fileSize = 64L << 20;
         byte[] bytes = new byte[size];
         ThreadLocalRandom.current().nextBytes(bytes);
         ByteBuffer buffer = ByteBuffer.wrap(bytes);
@@ -27,8 +30,17 @@ final class DiskBaseline {
         long written = 0;
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.READ)) {
-            // Preallocated like a WAL segment, so each fdatasync flushes data, not file size.
-            channel.write(ByteBuffer.wrap(new byte[1]), fileSize - 1);
+            if (zeroFilled) {
+                ByteBuffer zeros = ByteBuffer.allocateDirect(1 << 20);
+                for (long at = 0; at < fileSize; at += zeros.capacity()) {
+                    zeros.clear();
+                    while (zeros.hasRemaining()) {
+                        channel.write(zeros, at + zeros.position());
+                    }
+                }
+            } else {
+                channel.write(ByteBuffer.wrap(new byte[1]), fileSize - 1);
+            }
             channel.force(true);
             long start = System.nanoTime();
             long position = 0;

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.function.BooleanSupplier;
 
 /**
  * The file steps both WAL writers share — the node's own store and a downstream's received
@@ -31,6 +32,40 @@ final class SegmentFiles {
         try (RandomAccessFile file = new RandomAccessFile(temp.toFile(), "rw")) {
             file.setLength(size);
             file.getChannel().force(true);
+        }
+        Path partial = dir.resolve(name + XLogFileName.PARTIAL_SUFFIX);
+        Files.move(temp, partial, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        fsyncDirectory(dir);
+        return partial;
+    }
+
+    /** Zeros written by {@link #createZeroFilled}: read-only, shared, 1 MiB per write call. */
+    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 20).asReadOnlyBuffer();
+
+    /**
+     * As {@link #createPreallocated}, but with every byte written as a zero: the file's blocks are
+     * allocated and initialised, so a later overwrite + fdatasync only writes data, with no block
+     * allocation or extent conversion to journal (PostgreSQL's {@code wal_init_zero} and
+     * pg_receivewal make their segments this way for the same reason).
+     *
+     * @param stop asked between writes: when true, the temporary file is deleted and null returned
+     */
+    static Path createZeroFilled(Path dir, String name, int size, BooleanSupplier stop) throws IOException {
+        Path temp = dir.resolve(name + TEMP_SUFFIX);
+        Files.deleteIfExists(temp);
+        try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            for (long position = 0; position < size; ) {
+                if (stop.getAsBoolean()) {
+                    channel.close();
+                    Files.deleteIfExists(temp);
+                    return null;
+                }
+                ByteBuffer zeros = ZEROS.duplicate();
+                zeros.limit((int) Math.min(zeros.capacity(), size - position));
+                writeFully(channel, zeros, position);
+                position += zeros.limit();
+            }
+            channel.force(true);
         }
         Path partial = dir.resolve(name + XLogFileName.PARTIAL_SUFFIX);
         Files.move(temp, partial, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

@@ -12,8 +12,7 @@ import java.util.function.Consumer;
  * One flush of a {@link SegmentedWalStore}, prepared on the owner's thread and run on another:
  * fdatasyncs the segments filled since the last flush and the segment being written (what was
  * written before the job was prepared; writes go on past it meanwhile), then closes the filled
- * ones and gives them their final names (after their fsync, as the store's invariants require),
- * and may create the next segment ahead of time so that the segment switch never does it.
+ * ones and gives them their final names (after their fsync, as the store's invariants require).
  */
 final class SegmentFlushJob implements WalStore.FlushJob {
     private static final int NEW = 0;
@@ -25,34 +24,25 @@ final class SegmentFlushJob implements WalStore.FlushJob {
     /** What a filled segment is renamed from and to once synced. */
     record Filled(OpenSegment segment, Path partial, Path finalName) {}
 
-    /** A segment to create ahead: its number and file name (without suffix). */
-    record Spare(long segNo, String name) {}
-
     final long epoch;
     private final long target;
     private final Path dir;
-    private final int segmentSize;
     private final FileSync sync;
     private final List<Filled> filled;
     /** The segment being written when prepared, if it held unsynced writes. */
     private final OpenSegment current;
-    final Spare spare;
     private final Consumer<WalSyncFailedException> latch;
     private final AtomicInteger state = new AtomicInteger(NEW);
     private final CountDownLatch finished = new CountDownLatch(1);
-    /** The spare segment's {@code .partial} file, once created. */
-    private volatile Path spareFile;
 
-    SegmentFlushJob(long epoch, long target, Path dir, int segmentSize, FileSync sync, List<Filled> filled,
-                    OpenSegment current, Spare spare, Consumer<WalSyncFailedException> latch) {
+    SegmentFlushJob(long epoch, long target, Path dir, FileSync sync, List<Filled> filled, OpenSegment current,
+                    Consumer<WalSyncFailedException> latch) {
         this.epoch = epoch;
         this.target = target;
         this.dir = dir;
-        this.segmentSize = segmentSize;
         this.sync = sync;
         this.filled = List.copyOf(filled);
         this.current = current;
-        this.spare = spare;
         this.latch = latch;
     }
 
@@ -63,7 +53,7 @@ final class SegmentFlushJob implements WalStore.FlushJob {
 
     @Override
     public boolean hasWork() {
-        return !filled.isEmpty() || current != null || spare != null;
+        return !filled.isEmpty() || current != null;
     }
 
     @Override
@@ -84,9 +74,6 @@ final class SegmentFlushJob implements WalStore.FlushJob {
             for (Filled f : filled) {
                 f.segment().close();
                 SegmentFiles.complete(dir, f.partial(), f.finalName());
-            }
-            if (spare != null) {
-                spareFile = SegmentFiles.createPreallocated(dir, spare.name(), segmentSize);
             }
             state.set(DONE);
         } catch (IOException | RuntimeException e) {
@@ -129,11 +116,6 @@ final class SegmentFlushJob implements WalStore.FlushJob {
 
     boolean succeeded() {
         return state.get() == DONE;
-    }
-
-    /** The spare segment file, after a successful run that created one; else null. */
-    Path spareFile() {
-        return spareFile;
     }
 
     List<Filled> filled() {

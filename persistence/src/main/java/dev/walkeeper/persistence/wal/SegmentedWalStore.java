@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.NavigableMap;
 import java.util.Objects;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
  * A timeline's WAL in PostgreSQL segment files, as Neon's safekeeper keeps it.
@@ -34,10 +36,17 @@ import java.util.Objects;
  *   <li><b>New segment</b>: created as {@code <name>.tmp}, sized with {@code setLength} (a sparse,
  *       zero-filled file: preallocated, so that fdatasync never has to change the file's length),
  *       fsynced, renamed to {@code <name>.partial}, then the directory is fsynced. The next segment
- *       is made ahead, as a <em>spare</em>, by the flush job that runs once the write position has
- *       passed half of the current segment; the switch to it only opens it. Without a spare (a
- *       write crossing half a segment and its end at once, {@link #initialize}) it is created
- *       when the first byte is written to it.</li>
+ *       is made ahead, as a <em>spare</em> ({@link SpareSegment}), on the executor given to
+ *       {@link #open}, once a flush is prepared past half of the current segment; the switch to it
+ *       only opens it (waiting for it in the rare case that writing outran it). Where the current
+ *       segment's flushes averaged at most {@value #ZERO_FILL_MAX_BYTES_PER_FLUSH} bytes (commits
+ *       one at a time), the spare is written full of zeros instead of sparse, as PostgreSQL's
+ *       {@code wal_init_zero}: an overwrite + fdatasync of allocated blocks has no block allocation
+ *       to journal, which made a small commit's fdatasync faster on this project's disks; under a
+ *       stream of large writes the extra 16 MiB of writes would cost more than it saves. Without a
+ *       spare (a write crossing half a segment and its end at once, {@link #initialize}, the
+ *       segment after a restart's) the segment is created sparse when its first byte is written.
+ *       </li>
  *   <li><b>Write</b>: positional {@code FileChannel} writes, no fsync. A segment whose last byte is
  *       written (<em>filled</em>) stays open under its {@code .partial} name until the next
  *       flush job.</li>
@@ -73,11 +82,15 @@ import java.util.Objects;
  * another thread. Not thread-safe otherwise.
  */
 public final class SegmentedWalStore implements WalStore {
+    /** The largest average flush (bytes written per flush in the current segment) that gets a zero-filled spare. */
+    static final int ZERO_FILL_MAX_BYTES_PER_FLUSH = 16 * 1024;
+
     private final Path dir;
     private final SegmentDirectory files;
     private final WalFormat format;
     private final int segmentSize;
     private final FileSync sync;
+    private final Executor spareMaker;
 
     private boolean empty = true;
     private boolean closed;
@@ -92,8 +105,10 @@ public final class SegmentedWalStore implements WalStore {
     private final List<SegmentFlushJob.Filled> filled = new ArrayList<>();
     /** The job prepared and not yet completed. */
     private SegmentFlushJob inFlight;
-    /** The job that makes (or made) the spare for the segment after {@link #current}. */
-    private SegmentFlushJob spareJob;
+    /** The spare for the segment after {@link #current}, made or being made; null if none was started. */
+    private SpareSegment spare;
+    /** Flush jobs prepared with writes of the current segment (or, at a segment boundary, the one filled last). */
+    private int flushesOfCurrent;
     /** Counts truncations and the close: a job prepared before one is stale. */
     private long epoch;
     /** Set by a failed flush job, on its thread: final. */
@@ -105,12 +120,13 @@ public final class SegmentedWalStore implements WalStore {
     /** During a write: the last record end not above {@link #recordEndLimit}. */
     private long recordEndFound;
 
-    private SegmentedWalStore(SegmentDirectory files, WalFormat format, FileSync sync) {
+    private SegmentedWalStore(SegmentDirectory files, WalFormat format, FileSync sync, Executor spareMaker) {
         this.dir = files.dir();
         this.files = files;
         this.format = format;
         this.segmentSize = format.walSegSize();
         this.sync = Objects.requireNonNull(sync);
+        this.spareMaker = Objects.requireNonNull(spareMaker);
     }
 
     /**
@@ -131,8 +147,19 @@ public final class SegmentedWalStore implements WalStore {
     /** As {@link #open(Path, WalFormat, Lsn)}, with the flush jobs' segment syncs done by {@code sync}. */
     public static SegmentedWalStore open(Path timelineDir, WalFormat format, Lsn scanFrom, FileSync sync)
             throws IOException {
+        return open(timelineDir, format, scanFrom, sync, Runnable::run);
+    }
+
+    /**
+     * As {@link #open(Path, WalFormat, Lsn, FileSync)}, with spare segments made on
+     * {@code spareMaker} (a pool for blocking work; the overloads without it make them on the
+     * thread that prepares the flush).
+     */
+    public static SegmentedWalStore open(Path timelineDir, WalFormat format, Lsn scanFrom, FileSync sync,
+                                         Executor spareMaker) throws IOException {
         Objects.requireNonNull(format);
-        SegmentedWalStore store = new SegmentedWalStore(SegmentDirectory.create(timelineDir, format), format, sync);
+        SegmentedWalStore store = new SegmentedWalStore(SegmentDirectory.create(timelineDir, format), format, sync,
+                spareMaker);
         try {
             store.recover(scanFrom);
         } catch (IOException | RuntimeException e) {
@@ -261,8 +288,8 @@ public final class SegmentedWalStore implements WalStore {
 
     /**
      * {@inheritDoc} The job syncs the segments filled since the last job and the one being written
-     * if it holds writes; it also makes the next segment ahead once {@link #writeLsn} has passed
-     * half of the current one (and no spare was made yet).
+     * if it holds writes. Once {@link #writeLsn} has passed half of the current segment, the spare
+     * is started too (unless it was already).
      */
     @Override
     public FlushJob prepareFlush() throws IOException {
@@ -276,21 +303,33 @@ public final class SegmentedWalStore implements WalStore {
             dirty = current;
             current.dirty = false; // the job's fsync covers every write until now
         }
-        SegmentFlushJob.Spare spare = null;
-        if (!empty && spareJob == null) {
-            long nextSegNo = current != null ? current.segNo + 1 : writeLsn / segmentSize;
-            if (current == null || writeLsn - current.segNo * segmentSize >= segmentSize / 2) {
-                spare = new SegmentFlushJob.Spare(nextSegNo, files.name(nextSegNo));
-            }
+        if (dirty != null || !filled.isEmpty()) {
+            flushesOfCurrent++;
         }
-        SegmentFlushJob job = new SegmentFlushJob(epoch, empty ? 0 : writeRecordLsn, dir, segmentSize, sync,
-                filled, dirty, spare, this::latch);
+        SegmentFlushJob job = new SegmentFlushJob(epoch, empty ? 0 : writeRecordLsn, dir, sync, filled, dirty,
+                this::latch);
         filled.clear();
-        if (spare != null) {
-            spareJob = job;
-        }
         inFlight = job;
+        if (!empty && spare == null) {
+            startSpare();
+        }
         return job;
+    }
+
+    /** Starts making the next segment if the write position has passed half of the current one. */
+    private void startSpare() {
+        long written = current != null ? writeLsn - current.segNo * segmentSize : segmentSize;
+        if (written < segmentSize / 2) {
+            return;
+        }
+        long segNo = current != null ? current.segNo + 1 : writeLsn / segmentSize;
+        boolean zeroFilled = flushesOfCurrent > 0 && written / flushesOfCurrent <= ZERO_FILL_MAX_BYTES_PER_FLUSH;
+        spare = new SpareSegment(segNo, dir, files.name(segNo), segmentSize, zeroFilled);
+        try {
+            spareMaker.execute(spare);
+        } catch (RejectedExecutionException e) {
+            spare.cancel(); // the switch creates the segment itself
+        }
     }
 
     @Override
@@ -361,6 +400,7 @@ public final class SegmentedWalStore implements WalStore {
             requireSynced();
         }
         dropJobs();
+        flushesOfCurrent = 0;
         try {
             closeCurrent();
             current = files.cutAt(end.value(), files.list());
@@ -397,11 +437,19 @@ public final class SegmentedWalStore implements WalStore {
         closeCurrent();
     }
 
-    /** Makes every job prepared so far stale and closes the filled segments not yet synced. */
+    /**
+     * Makes every job prepared so far stale, stops the spare (its file, if made, is a never-written
+     * spare, deleted by a cut) and closes the filled segments not yet synced.
+     */
     private void dropJobs() throws IOException {
         epoch++;
         inFlight = null;
-        spareJob = null;
+        SpareSegment stopped = spare;
+        spare = null;
+        if (stopped != null) {
+            stopped.cancel();
+            stopped.await();
+        }
         IOException failure = null;
         for (SegmentFlushJob.Filled f : filled) {
             try {
@@ -472,16 +520,21 @@ public final class SegmentedWalStore implements WalStore {
      * (waiting for the job making it, in the rare case that writing outran it), else created now.
      */
     private OpenSegment openNext(long segNo) throws IOException {
-        SegmentFlushJob job = spareJob;
-        if (job != null && job.spare.segNo() == segNo) {
-            job.await();
-            requireSynced();
-            spareJob = null;
-            if (job.spareFile() != null) {
-                return new OpenSegment(segNo, job.spareFile());
+        flushesOfCurrent = 0;
+        SpareSegment made = spare;
+        spare = null;
+        if (made != null) {
+            if (made.segNo != segNo) {
+                made.cancel();
+                made.await();
+                throw new IllegalStateException("spare segment " + made.segNo + " made, but segment " + segNo + " is next");
+            }
+            made.await();
+            if (made.file() != null) {
+                return new OpenSegment(segNo, made.file());
             }
         }
-        return files.createSegment(segNo);
+        return files.createSegment(segNo); // no spare, or making it failed: whatever broke it shows here
     }
 
     private WalRecordScanner newScanner(long start) {
