@@ -7,7 +7,7 @@
 # Usage: scripts/bench-pgbench.sh [seconds per run, default 30] [clients, default 1,8]
 #          [configurations, default a,b,c,d] [maven options]
 # e.g. scripts/bench-pgbench.sh 5 1,8 d,c (a ratio is printed when both its configurations ran).
-# Each configuration first runs an unmeasured 20 s pgbench -N warm-up (-Dpgbench.warmup=SECONDS).
+# Each configuration first runs an unmeasured 90 s pgbench -N warm-up (-Dpgbench.warmup=SECONDS).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/install-postgres.sh"

@@ -49,7 +49,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code pgbench.configs} (a,b,c,d: which configurations run; ratios need both of theirs),
  * {@code pgbench.trace} (false: true runs the bridge and nodes of (c) with walkeeper.trace and
  * prints p50/p99 per commit stage for each client count after the results),
- * {@code pgbench.warmup} (20: seconds of unmeasured {@code pgbench -N} before the measured runs,
+ * {@code pgbench.warmup} (90: seconds of unmeasured {@code pgbench -N} before the measured runs,
  * for every configuration alike; 0 for none).
  */
 @Tag("bench")
@@ -60,7 +60,7 @@ class PgbenchBenchmark {
      * core per walkeeper JVM then, measured per thread): without a warm-up the bench measured it,
      * not the steady state a node runs in. {@code pgbench -i} does not warm that path.
      */
-    private static final int WARMUP_SECONDS = Integer.getInteger("pgbench.warmup", 20);
+    private static final int WARMUP_SECONDS = Integer.getInteger("pgbench.warmup", 90);
     private static final List<Integer> CLIENTS = Arrays.stream(System.getProperty("pgbench.clients", "1,8")
             .split(",")).map(String::trim).map(Integer::valueOf).toList();
     private static final Set<Config> CONFIGS = configs(System.getProperty("pgbench.configs", "a,b,c,d"));
