@@ -51,8 +51,9 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
         AuthPolicy auth = new AuthPolicy(users(c.getConfig("auth")));
         String host = c.getString("listen.host");
         if (auth.isOpen() && !isLoopback(host)) {
-            throw new IllegalArgumentException("refusing to listen on " + host
-                    + " without authentication: configure walkeeper.auth.users, or listen on a loopback address");
+            throw new StartupException(StartupException.Reason.NO_USERS, "refusing to listen on " + host
+                    + " without authentication: configure users in walkeeper.auth.users (in the --config file), "
+                    + "or listen on a loopback address (--listen 127.0.0.1:PORT, walkeeper.listen.host)");
         }
         long walSegmentSize = c.getBytes("wal-segment-size");
         if (Long.bitCount(walSegmentSize) != 1 || walSegmentSize < 1 << 20 || walSegmentSize > 1L << 30) {

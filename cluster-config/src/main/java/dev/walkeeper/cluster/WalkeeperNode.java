@@ -1,12 +1,18 @@
 package dev.walkeeper.cluster;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import dev.walkeeper.actors.connection.Listener;
 import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.persistence.DataDirectory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -84,7 +90,8 @@ public final class WalkeeperNode implements AutoCloseable {
     }
 
     /**
-     * Starts a node and returns once it listens; fails with a clear message if it cannot.
+     * Starts a node and returns once it listens; fails with a {@link StartupException} (one line
+     * for the operator) if a setting, the data directory or the listen address does not let it.
      * {@code config} must be resolved with the node's own settings in it (as
      * {@code ConfigFactory.load(settings)} does), so that paths derived from
      * {@code walkeeper.data-dir} follow it.
@@ -92,13 +99,10 @@ public final class WalkeeperNode implements AutoCloseable {
     public static WalkeeperNode start(Config config) throws IOException {
         // SLF4J must be initialised before Pekko logs, or it warns about "intercepted" calls.
         LoggerFactory.getILoggerFactory();
-        NodeSettings settings = NodeSettings.from(config);
-        if (settings.connection().auth().isOpen()) {
-            log.warn("no users configured (walkeeper.auth.users): trusting loopback clients only, without a password");
-        }
+        NodeSettings settings = settings(config);
         Config storage = NodeStorage.withJournal(config);
         NodeStorage.prepareJdbcJournal(storage);
-        DataDirectory dataDirectory = DataDirectory.open(settings.dataDir());
+        DataDirectory dataDirectory = openDataDirectory(settings.dataDir());
         PushReceivers receivers = null;
         ActorSystem<NodeGuardian.Command> system = null;
         try {
@@ -110,6 +114,9 @@ public final class WalkeeperNode implements AutoCloseable {
             InetSocketAddress address = listen(system);
             log.info("walkeeper node {} listening on {}:{}, data in {}", settings.nodeId(),
                     address.getHostString(), address.getPort(), dataDirectory.path());
+            if (settings.connection().auth().isOpen()) {
+                log.warn("no users configured (walkeeper.auth.users): trusting loopback clients only, without a password");
+            }
             NodeSettings pinned = settings.withPorts(address.getPort(), clusterBindPort(system, settings.cluster()));
             WalkeeperNode node = new WalkeeperNode(storage, settings, pinned, dataDirectory, receivers, address, system);
             node.watch(system);
@@ -125,6 +132,48 @@ public final class WalkeeperNode implements AutoCloseable {
             release(dataDirectory, receivers);
             throw e;
         }
+    }
+
+    /** The checked settings; a wrong one stops the start with the setting named. */
+    private static NodeSettings settings(Config config) {
+        try {
+            return NodeSettings.from(config);
+        } catch (ConfigException e) {
+            // Typesafe Config names the file and line, and the setting relative to the walkeeper section.
+            throw new StartupException(StartupException.Reason.BAD_SETTING, "bad setting under walkeeper: "
+                    + e.getMessage() + "; correct it in the --config file or its flag", e);
+        } catch (IllegalArgumentException e) {
+            throw new StartupException(StartupException.Reason.BAD_SETTING, "bad setting: " + e.getMessage()
+                    + "; correct it in the --config file or its flag", e);
+        }
+    }
+
+    private static DataDirectory openDataDirectory(Path dir) {
+        try {
+            return DataDirectory.open(dir);
+        } catch (DataDirectory.InUseException e) {
+            throw new StartupException(StartupException.Reason.DATA_DIR_IN_USE, e.getMessage()
+                    + ": stop that node, or give this one another --data-dir (walkeeper.data-dir)", e);
+        } catch (IOException e) {
+            throw new StartupException(StartupException.Reason.DATA_DIR_UNUSABLE, "cannot create or write the data "
+                    + "directory " + dir.toAbsolutePath().normalize() + ": " + osReason(dir, e) + "; give a writable "
+                    + "--data-dir (walkeeper.data-dir) or fix the permissions", e);
+        }
+    }
+
+    /** What the OS said, without Java's exception names: the reason, after the file's path if not {@code dir}. */
+    private static String osReason(Path dir, IOException e) {
+        if (e instanceof FileSystemException f) {
+            String reason = f.getReason() != null ? f.getReason()
+                    : f instanceof AccessDeniedException ? "Permission denied"
+                    : f instanceof NoSuchFileException ? "No such file or directory"
+                    : f instanceof FileAlreadyExistsException ? "exists and is not a directory"
+                    : f.getClass().getSimpleName();
+            boolean sameFile = f.getFile() != null && Path.of(f.getFile()).toAbsolutePath().normalize()
+                    .equals(dir.toAbsolutePath().normalize());
+            return sameFile || f.getFile() == null ? reason : f.getFile() + ": " + reason;
+        }
+        return e.getMessage();
     }
 
     private static ActorSystem<NodeGuardian.Command> createSystem(NodeSettings settings, Config config,
@@ -146,8 +195,9 @@ public final class WalkeeperNode implements AutoCloseable {
             throw new IOException("node did not start listening: " + e, e);
         }
         if (result instanceof Listener.BindFailed failed) {
-            throw new IOException("cannot listen on " + failed.host() + ":" + failed.port() + ": "
-                    + failed.cause().getMessage(), failed.cause());
+            throw new StartupException(StartupException.Reason.CANNOT_LISTEN, "cannot listen on " + failed.host()
+                    + ":" + failed.port() + ": " + failed.cause().getMessage() + "; stop what uses it, or choose "
+                    + "another address with --listen (walkeeper.listen.host, walkeeper.listen.port)", failed.cause());
         }
         return ((Listener.Bound) result).address();
     }
