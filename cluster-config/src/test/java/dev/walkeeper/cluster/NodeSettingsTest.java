@@ -73,8 +73,11 @@ class NodeSettingsTest {
     @ParameterizedTest
     @ValueSource(strings = {"0.0.0.0", "192.0.2.1", "::"})
     void aNonLoopbackListenAddressWithoutUsersIsRefused(String host) {
-        IllegalArgumentException e = refused("walkeeper.listen.host = \"" + host + "\"");
-        assertMentions(e, host, "walkeeper.auth.users");
+        StartupException e = assertThrows(StartupException.class,
+                () -> settings("walkeeper.listen.host = \"" + host + "\""));
+        // A refusal of its own (exit code), saying what to configure instead.
+        assertEquals(StartupException.Reason.NO_USERS, e.reason());
+        assertMentions(e, host, "walkeeper.auth.users", "--listen 127.0.0.1");
     }
 
     @ParameterizedTest
