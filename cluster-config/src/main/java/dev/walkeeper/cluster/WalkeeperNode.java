@@ -6,6 +6,7 @@ import dev.walkeeper.actors.connection.Listener;
 import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.persistence.DataDirectory;
 import java.io.IOException;
+import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.AccessDeniedException;
@@ -33,6 +34,7 @@ import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.cluster.typed.JoinSeedNodes;
+import org.apache.pekko.remote.RemoteTransportException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -110,7 +112,7 @@ public final class WalkeeperNode implements AutoCloseable {
                     ? new PushReceivers(id -> settings.receiveDir().resolve(id.tenantId()).resolve(id.timelineId()),
                             settings.receiveStaleAfter())
                     : null;
-            system = createSystem(settings, storage, dataDirectory, receivers);
+            system = createFirstSystem(settings, storage, dataDirectory, receivers);
             InetSocketAddress address = listen(system);
             log.info("walkeeper node {} listening on {}:{}, data in {}", settings.nodeId(),
                     address.getHostString(), address.getPort(), dataDirectory.path());
@@ -174,6 +176,25 @@ public final class WalkeeperNode implements AutoCloseable {
             return sameFile || f.getFile() == null ? reason : f.getFile() + ": " + reason;
         }
         return e.getMessage();
+    }
+
+    /** The first incarnation; its cluster transport's address in use is the operator's to fix. */
+    private static ActorSystem<NodeGuardian.Command> createFirstSystem(NodeSettings settings, Config config,
+                                                                       DataDirectory dataDirectory,
+                                                                       PushReceivers receivers) {
+        try {
+            return createSystem(settings, config, dataDirectory, receivers);
+        } catch (RemoteTransportException e) {
+            Throwable cause = e;
+            while (cause.getCause() != null && !(cause instanceof BindException)) {
+                cause = cause.getCause();
+            }
+            // Pekko's BindException says "[/host:port] Address already in use": the address is ours to say.
+            String reason = String.valueOf(cause.getMessage()).replaceFirst("^\\[[^]]*] ", "");
+            throw new StartupException(StartupException.Reason.CANNOT_LISTEN, "cannot listen for the cluster on "
+                    + settings.cluster().host() + ":" + settings.cluster().port() + ": " + reason + "; stop what "
+                    + "uses it, or choose another address with --cluster-listen (walkeeper.cluster.listen)", e);
+        }
     }
 
     private static ActorSystem<NodeGuardian.Command> createSystem(NodeSettings settings, Config config,

@@ -136,6 +136,15 @@ class StartupErrorsTest {
     }
 
     @Test
+    void aClusterAddressInUseIsExit69NamingTheAddressAndTheFlag() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"))) {
+            String address = "127.0.0.1:" + taken.getLocalPort();
+            assertRun(node("--cluster-listen", address, "--data-dir", dataDir().toString()), 69,
+                    "cannot listen for the cluster on " + address, "--cluster-listen");
+        }
+    }
+
+    @Test
     void listeningBeyondLoopbackWithoutUsersIsExit77NamingTheSetting() {
         CliRun run = CliRun.of("node", "--listen", "0.0.0.0:0", "--data-dir", dataDir().toString());
         assertRun(run, 77, "0.0.0.0", "walkeeper.auth.users", "--listen 127.0.0.1");
