@@ -65,7 +65,7 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
                 c.getDuration("connection.drain-timeout"),
                 Math.toIntExact(c.getBytes("connection.max-message-size")),
                 c.getString("server-version"),
-                Long.parseUnsignedLong(c.getString("system-id")),
+                systemId(c.getString("system-id")),
                 (int) walSegmentSize,
                 auth,
                 defaultTimeline(c.getString("default-timeline")));
@@ -147,6 +147,14 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
             return new AuthPolicy.User(name, method, null);
         }
         throw new IllegalArgumentException("method " + method.configName() + " needs a verifier or a password");
+    }
+
+    private static long systemId(String value) {
+        try {
+            return Long.parseUnsignedLong(value);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("walkeeper.system-id must be an unsigned 64-bit number, got " + value, e);
+        }
     }
 
     /** "tenant/timeline" (32 hex each), or empty for none. */

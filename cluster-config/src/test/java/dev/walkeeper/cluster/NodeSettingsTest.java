@@ -71,6 +71,12 @@ class NodeSettingsTest {
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"abc", "-1", "18446744073709551616"})
+    void aSystemIdThatIsNoUnsigned64BitNumberIsRefusedByName(String systemId) {
+        assertMentions(refused("walkeeper.system-id = \"" + systemId + "\""), "walkeeper.system-id", systemId);
+    }
+
+    @ParameterizedTest
     @ValueSource(strings = {"0.0.0.0", "192.0.2.1", "::"})
     void aNonLoopbackListenAddressWithoutUsersIsRefused(String host) {
         StartupException e = assertThrows(StartupException.class,
