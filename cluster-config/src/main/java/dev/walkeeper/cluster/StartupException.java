@@ -22,7 +22,9 @@ public final class StartupException extends RuntimeException {
         /** Another node holds the data directory's lock (EX_TEMPFAIL: it may be free later). */
         DATA_DIR_IN_USE(75),
         /** The listen address cannot be bound, e.g. it is in use (EX_UNAVAILABLE). */
-        CANNOT_LISTEN(69);
+        CANNOT_LISTEN(69),
+        /** The PostgreSQL journal's database cannot be reached or prepared (EX_IOERR). */
+        JOURNAL_UNAVAILABLE(74);
 
         private final int exitCode;
 

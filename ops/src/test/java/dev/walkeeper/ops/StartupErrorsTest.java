@@ -145,6 +145,21 @@ class StartupErrorsTest {
     }
 
     @Test
+    void aPostgresqlJournalThatCannotBeReachedIsExit74NamingTheUrl() throws Exception {
+        int closedPort;
+        try (ServerSocket probe = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"))) {
+            closedPort = probe.getLocalPort();
+        }
+        String url = "jdbc:postgresql://127.0.0.1:" + closedPort + "/walkeeper";
+        Path conf = file("jdbc.conf", """
+                pekko.persistence.journal.plugin = "walkeeper.persistence.jdbc-journal"
+                walkeeper.persistence.jdbc.url = "%s"
+                """.formatted(url));
+        assertRun(node("--config", conf.toString(), "--data-dir", dataDir().toString()), 74,
+                "cannot prepare the PostgreSQL journal at " + url, "walkeeper.persistence.jdbc.url");
+    }
+
+    @Test
     void listeningBeyondLoopbackWithoutUsersIsExit77NamingTheSetting() {
         CliRun run = CliRun.of("node", "--listen", "0.0.0.0:0", "--data-dir", dataDir().toString());
         assertRun(run, 77, "0.0.0.0", "walkeeper.auth.users", "--listen 127.0.0.1");
