@@ -51,8 +51,9 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
         AuthPolicy auth = new AuthPolicy(users(c.getConfig("auth")));
         String host = c.getString("listen.host");
         if (auth.isOpen() && !isLoopback(host)) {
-            throw new IllegalArgumentException("refusing to listen on " + host
-                    + " without authentication: configure walkeeper.auth.users, or listen on a loopback address");
+            throw new StartupException(StartupException.Reason.NO_USERS, "refusing to listen on " + host
+                    + " without authentication: configure users in walkeeper.auth.users (in the --config file), "
+                    + "or listen on a loopback address (--listen 127.0.0.1:PORT, walkeeper.listen.host)");
         }
         long walSegmentSize = c.getBytes("wal-segment-size");
         if (Long.bitCount(walSegmentSize) != 1 || walSegmentSize < 1 << 20 || walSegmentSize > 1L << 30) {
@@ -64,7 +65,7 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
                 c.getDuration("connection.drain-timeout"),
                 Math.toIntExact(c.getBytes("connection.max-message-size")),
                 c.getString("server-version"),
-                Long.parseUnsignedLong(c.getString("system-id")),
+                systemId(c.getString("system-id")),
                 (int) walSegmentSize,
                 auth,
                 defaultTimeline(c.getString("default-timeline")));
@@ -146,6 +147,14 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
             return new AuthPolicy.User(name, method, null);
         }
         throw new IllegalArgumentException("method " + method.configName() + " needs a verifier or a password");
+    }
+
+    private static long systemId(String value) {
+        try {
+            return Long.parseUnsignedLong(value);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("walkeeper.system-id must be an unsigned 64-bit number, got " + value, e);
+        }
     }
 
     /** "tenant/timeline" (32 hex each), or empty for none. */

@@ -58,8 +58,11 @@ final class NodeStorage {
         return storage.withFallback(config);
     }
 
-    /** The PostgreSQL journal needs its tables: created (idempotently) before the node starts. */
-    static void prepareJdbcJournal(Config config) throws IOException {
+    /**
+     * The PostgreSQL journal needs its tables: created (idempotently) before the node starts. A
+     * database that cannot be reached or refuses the login is the operator's to fix.
+     */
+    static void prepareJdbcJournal(Config config) {
         if (!JDBC_JOURNAL.equals(config.getString("pekko.persistence.journal.plugin"))) {
             return;
         }
@@ -67,8 +70,9 @@ final class NodeStorage {
         try {
             JdbcSchema.apply(jdbc.getString("url"), jdbc.getString("user"), jdbc.getString("password"));
         } catch (SQLException e) {
-            throw new IOException("cannot prepare the PostgreSQL journal at " + jdbc.getString("url") + ": "
-                    + e.getMessage(), e);
+            throw new StartupException(StartupException.Reason.JOURNAL_UNAVAILABLE, "cannot prepare the PostgreSQL "
+                    + "journal at " + jdbc.getString("url") + ": " + e.getMessage() + "; check that PostgreSQL runs "
+                    + "there and walkeeper.persistence.jdbc.url, .user and .password", e);
         }
     }
 }

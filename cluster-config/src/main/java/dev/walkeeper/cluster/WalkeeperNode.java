@@ -1,12 +1,19 @@
 package dev.walkeeper.cluster;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import dev.walkeeper.actors.connection.Listener;
 import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.persistence.DataDirectory;
 import java.io.IOException;
+import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -27,6 +34,7 @@ import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.cluster.typed.JoinSeedNodes;
+import org.apache.pekko.remote.RemoteTransportException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -84,7 +92,8 @@ public final class WalkeeperNode implements AutoCloseable {
     }
 
     /**
-     * Starts a node and returns once it listens; fails with a clear message if it cannot.
+     * Starts a node and returns once it listens; fails with a {@link StartupException} (one line
+     * for the operator) if a setting, the data directory or the listen address does not let it.
      * {@code config} must be resolved with the node's own settings in it (as
      * {@code ConfigFactory.load(settings)} does), so that paths derived from
      * {@code walkeeper.data-dir} follow it.
@@ -92,13 +101,10 @@ public final class WalkeeperNode implements AutoCloseable {
     public static WalkeeperNode start(Config config) throws IOException {
         // SLF4J must be initialised before Pekko logs, or it warns about "intercepted" calls.
         LoggerFactory.getILoggerFactory();
-        NodeSettings settings = NodeSettings.from(config);
-        if (settings.connection().auth().isOpen()) {
-            log.warn("no users configured (walkeeper.auth.users): trusting loopback clients only, without a password");
-        }
+        NodeSettings settings = settings(config);
         Config storage = NodeStorage.withJournal(config);
         NodeStorage.prepareJdbcJournal(storage);
-        DataDirectory dataDirectory = DataDirectory.open(settings.dataDir());
+        DataDirectory dataDirectory = openDataDirectory(settings.dataDir());
         PushReceivers receivers = null;
         ActorSystem<NodeGuardian.Command> system = null;
         try {
@@ -106,10 +112,13 @@ public final class WalkeeperNode implements AutoCloseable {
                     ? new PushReceivers(id -> settings.receiveDir().resolve(id.tenantId()).resolve(id.timelineId()),
                             settings.receiveStaleAfter())
                     : null;
-            system = createSystem(settings, storage, dataDirectory, receivers);
+            system = createFirstSystem(settings, storage, dataDirectory, receivers);
             InetSocketAddress address = listen(system);
             log.info("walkeeper node {} listening on {}:{}, data in {}", settings.nodeId(),
                     address.getHostString(), address.getPort(), dataDirectory.path());
+            if (settings.connection().auth().isOpen()) {
+                log.warn("no users configured (walkeeper.auth.users): trusting loopback clients only, without a password");
+            }
             NodeSettings pinned = settings.withPorts(address.getPort(), clusterBindPort(system, settings.cluster()));
             WalkeeperNode node = new WalkeeperNode(storage, settings, pinned, dataDirectory, receivers, address, system);
             node.watch(system);
@@ -124,6 +133,67 @@ public final class WalkeeperNode implements AutoCloseable {
             }
             release(dataDirectory, receivers);
             throw e;
+        }
+    }
+
+    /** The checked settings; a wrong one stops the start with the setting named. */
+    private static NodeSettings settings(Config config) {
+        try {
+            return NodeSettings.from(config);
+        } catch (ConfigException e) {
+            // Typesafe Config names the file and line, and the setting relative to the walkeeper section.
+            throw new StartupException(StartupException.Reason.BAD_SETTING, "bad setting under walkeeper: "
+                    + e.getMessage() + "; correct it in the --config file or its flag", e);
+        } catch (IllegalArgumentException e) {
+            throw new StartupException(StartupException.Reason.BAD_SETTING, "bad setting: " + e.getMessage()
+                    + "; correct it in the --config file or its flag", e);
+        }
+    }
+
+    private static DataDirectory openDataDirectory(Path dir) {
+        try {
+            return DataDirectory.open(dir);
+        } catch (DataDirectory.InUseException e) {
+            throw new StartupException(StartupException.Reason.DATA_DIR_IN_USE, e.getMessage()
+                    + ": stop that node, or give this one another --data-dir (walkeeper.data-dir)", e);
+        } catch (IOException e) {
+            throw new StartupException(StartupException.Reason.DATA_DIR_UNUSABLE, "cannot create or write the data "
+                    + "directory " + dir.toAbsolutePath().normalize() + ": " + osReason(dir, e) + "; give a writable "
+                    + "--data-dir (walkeeper.data-dir) or fix the permissions", e);
+        }
+    }
+
+    /** What the OS said, without Java's exception names: the reason, after the file's path if not {@code dir}. */
+    private static String osReason(Path dir, IOException e) {
+        if (e instanceof FileSystemException f) {
+            String reason = f.getReason() != null ? f.getReason()
+                    : f instanceof AccessDeniedException ? "Permission denied"
+                    : f instanceof NoSuchFileException ? "No such file or directory"
+                    : f instanceof FileAlreadyExistsException ? "exists and is not a directory"
+                    : f.getClass().getSimpleName();
+            boolean sameFile = f.getFile() != null && Path.of(f.getFile()).toAbsolutePath().normalize()
+                    .equals(dir.toAbsolutePath().normalize());
+            return sameFile || f.getFile() == null ? reason : f.getFile() + ": " + reason;
+        }
+        return e.getMessage();
+    }
+
+    /** The first incarnation; its cluster transport's address in use is the operator's to fix. */
+    private static ActorSystem<NodeGuardian.Command> createFirstSystem(NodeSettings settings, Config config,
+                                                                       DataDirectory dataDirectory,
+                                                                       PushReceivers receivers) {
+        try {
+            return createSystem(settings, config, dataDirectory, receivers);
+        } catch (RemoteTransportException e) {
+            Throwable cause = e;
+            while (cause.getCause() != null && !(cause instanceof BindException)) {
+                cause = cause.getCause();
+            }
+            // Pekko's BindException says "[/host:port] Address already in use": the address is ours to say.
+            String reason = String.valueOf(cause.getMessage()).replaceFirst("^\\[[^]]*] ", "");
+            throw new StartupException(StartupException.Reason.CANNOT_LISTEN, "cannot listen for the cluster on "
+                    + settings.cluster().host() + ":" + settings.cluster().port() + ": " + reason + "; stop what "
+                    + "uses it, or choose another address with --cluster-listen (walkeeper.cluster.listen)", e);
         }
     }
 
@@ -146,8 +216,9 @@ public final class WalkeeperNode implements AutoCloseable {
             throw new IOException("node did not start listening: " + e, e);
         }
         if (result instanceof Listener.BindFailed failed) {
-            throw new IOException("cannot listen on " + failed.host() + ":" + failed.port() + ": "
-                    + failed.cause().getMessage(), failed.cause());
+            throw new StartupException(StartupException.Reason.CANNOT_LISTEN, "cannot listen on " + failed.host()
+                    + ":" + failed.port() + ": " + failed.cause().getMessage() + "; stop what uses it, or choose "
+                    + "another address with --listen (walkeeper.listen.host, walkeeper.listen.port)", failed.cause());
         }
         return ((Listener.Bound) result).address();
     }

@@ -71,10 +71,19 @@ class NodeSettingsTest {
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"abc", "-1", "18446744073709551616"})
+    void aSystemIdThatIsNoUnsigned64BitNumberIsRefusedByName(String systemId) {
+        assertMentions(refused("walkeeper.system-id = \"" + systemId + "\""), "walkeeper.system-id", systemId);
+    }
+
+    @ParameterizedTest
     @ValueSource(strings = {"0.0.0.0", "192.0.2.1", "::"})
     void aNonLoopbackListenAddressWithoutUsersIsRefused(String host) {
-        IllegalArgumentException e = refused("walkeeper.listen.host = \"" + host + "\"");
-        assertMentions(e, host, "walkeeper.auth.users");
+        StartupException e = assertThrows(StartupException.class,
+                () -> settings("walkeeper.listen.host = \"" + host + "\""));
+        // A refusal of its own (exit code), saying what to configure instead.
+        assertEquals(StartupException.Reason.NO_USERS, e.reason());
+        assertMentions(e, host, "walkeeper.auth.users", "--listen 127.0.0.1");
     }
 
     @ParameterizedTest

@@ -52,7 +52,9 @@ class WalkeeperNodeTest {
     @Test
     void aSecondNodeOnTheSameDataDirectoryIsRefusedAndTheFirstKeepsWorking() throws Exception {
         try (WalkeeperNode first = WalkeeperNode.start(config(dataDir, 0))) {
-            IOException e = assertThrows(IOException.class, () -> WalkeeperNode.start(config(dataDir, 0)).close());
+            StartupException e = assertThrows(StartupException.class,
+                    () -> WalkeeperNode.start(config(dataDir, 0)).close());
+            assertEquals(StartupException.Reason.DATA_DIR_IN_USE, e.reason());
             assertTrue(e.getMessage().contains("in use"), e.getMessage());
             assertTrue(e.getMessage().contains(dataDir.toAbsolutePath().normalize().toString()), e.getMessage());
 
@@ -64,7 +66,9 @@ class WalkeeperNodeTest {
     void aNodeOnAPortAlreadyBoundFailsNamingTheAddressAndReleasesItsDataDirectory() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getByName(LOOPBACK))) {
             int port = taken.getLocalPort();
-            IOException e = assertThrows(IOException.class, () -> WalkeeperNode.start(config(dataDir, port)).close());
+            StartupException e = assertThrows(StartupException.class,
+                    () -> WalkeeperNode.start(config(dataDir, port)).close());
+            assertEquals(StartupException.Reason.CANNOT_LISTEN, e.reason());
             assertTrue(e.getMessage().contains(LOOPBACK + ":" + port), e.getMessage());
         }
         // A failed start must not leave the directory locked for the next attempt.

@@ -1,12 +1,16 @@
 package dev.walkeeper.ops;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigValueFactory;
 import dev.walkeeper.cluster.ClusterSettings;
+import dev.walkeeper.cluster.StartupException;
 import dev.walkeeper.cluster.WalkeeperNode;
 import java.io.File;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -14,14 +18,19 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code walkeeper node}: run a node until it is interrupted (exit status 0), or until it ends
  * otherwise: downed with {@code walkeeper.cluster.rejoin-after-downed} off, or failed (status 1).
+ * A node that cannot start says why in one line on stderr and exits with the code of its
+ * {@link StartupException.Reason} (see the README).
  */
 @Command(name = "node", mixinStandardHelpOptions = true,
         description = "Run a walkeeper node. Settings come from the config file (HOCON), then these flags.")
 class NodeCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(NodeCommand.class);
 
     @Spec
     CommandSpec spec;
@@ -56,7 +65,16 @@ class NodeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        WalkeeperNode node = WalkeeperNode.start(config());
+        WalkeeperNode node;
+        try {
+            node = WalkeeperNode.start(config());
+        } catch (StartupException e) {
+            // The operator's mistake, not a bug: one line and its own exit code; the trace only for debugging.
+            log.debug("startup failed", e);
+            spec.commandLine().getErr().println("walkeeper: " + e.getMessage());
+            spec.commandLine().getErr().flush();
+            return e.reason().exitCode();
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(node::close, "walkeeper-shutdown"));
         // One line on stdout whatever the logging configuration: scripts and tests wait for it.
         spec.commandLine().getOut().printf("walkeeper node %d listening on %s:%d%n", node.settings().nodeId(),
@@ -101,14 +119,45 @@ class NodeCommand implements Callable<Integer> {
             config = config.withValue("walkeeper.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedNodes));
         }
         if (configFile != null) {
-            if (!Files.isReadable(configFile.toPath())) {
-                throw new ParameterException(spec.commandLine(), "cannot read config file " + configFile);
-            }
-            config = config.withFallback(ConfigFactory.parseFile(configFile));
+            config = config.withFallback(parseConfigFile());
         }
         // Resolved together with reference.conf, so settings derived from others (the journal's
         // directory from walkeeper.data-dir) follow the flags and the file.
-        return ConfigFactory.load(config.withFallback(ConfigFactory.defaultApplication()));
+        try {
+            return ConfigFactory.load(config.withFallback(ConfigFactory.defaultApplication()));
+        } catch (ConfigException e) {
+            throw new StartupException(StartupException.Reason.BAD_SETTING, "bad configuration: " + e.getMessage()
+                    + "; correct it in the --config file or its flag", e);
+        }
+    }
+
+    private Config parseConfigFile() {
+        Path file = configFile.toPath();
+        // parseFile reads a missing file as empty: an operator's typo must not start a default node.
+        String unreadable = Files.notExists(file) ? "no such file"
+                : Files.isDirectory(file) ? "it is a directory"
+                : !Files.isReadable(file) ? "permission denied" : null;
+        if (unreadable != null) {
+            throw new StartupException(StartupException.Reason.CONFIG_FILE_UNREADABLE, "cannot read config file "
+                    + file + ": " + unreadable + "; give a readable HOCON file with --config");
+        }
+        try {
+            return ConfigFactory.parseFile(configFile, ConfigParseOptions.defaults().setAllowMissing(false));
+        } catch (ConfigException.Parse e) {
+            int line = e.origin() == null ? -1 : e.origin().lineNumber();
+            throw new StartupException(StartupException.Reason.CONFIG_SYNTAX, "syntax error in config file " + file
+                    + (line > 0 ? " at line " + line : "") + ": " + withoutOrigin(e) + "; correct the file", e);
+        } catch (ConfigException e) {
+            throw new StartupException(StartupException.Reason.CONFIG_FILE_UNREADABLE, "cannot read config file "
+                    + file + ": " + withoutOrigin(e) + "; give a readable HOCON file with --config", e);
+        }
+    }
+
+    /** The message without the "file: line: " prefix the line of ours already says. */
+    private static String withoutOrigin(ConfigException e) {
+        String prefix = e.origin() == null ? null : e.origin().description() + ": ";
+        return prefix != null && e.getMessage().startsWith(prefix) ? e.getMessage().substring(prefix.length())
+                : e.getMessage();
     }
 
     /** A bad cluster address is a usage error (exit code 2), found before anything starts. */

@@ -84,14 +84,6 @@ class MainTest {
     }
 
     @Test
-    void anUnreadableConfigFileIsAUsageError() {
-        Path missing = dir.resolve("missing.conf");
-        CliRun run = CliRun.of("node", "--config", missing.toString(), "--data-dir", dir.toString());
-        assertEquals(2, run.exitCode(), run.out() + run.err());
-        assertContains(run.err(), "cannot read config file", missing.toString());
-    }
-
-    @Test
     void aNonNumericNodeIdIsAUsageError() {
         CliRun run = CliRun.of("node", "--node-id", "seven");
         assertEquals(2, run.exitCode(), run.out() + run.err());

@@ -3,6 +3,7 @@ package dev.walkeeper.ops;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import dev.walkeeper.testkit.Await;
 import dev.walkeeper.testkit.Command;
+import dev.walkeeper.testkit.ProcessResult;
 import dev.walkeeper.testkit.Processes;
 import dev.walkeeper.testkit.RunningProcess;
 import java.io.IOException;
@@ -101,6 +102,11 @@ final class WalkeeperProcesses {
                 "--tenant-id", id.tenantId(), "--timeline-id", id.timelineId()));
         args.addAll(List.of(extraArgs));
         return Processes.start(java(jvmArgs, args.toArray(String[]::new)), log);
+    }
+
+    /** Runs {@code walkeeper args...} to its end (a command that does not run for long). */
+    static ProcessResult run(String... args) {
+        return Processes.run(java(List.of(), args));
     }
 
     private static Command java(List<String> jvmArgs, String... mainArgs) {

@@ -45,9 +45,16 @@ public final class DataDirectory implements AutoCloseable {
         }
         if (lock == null) {
             channel.close();
-            throw new IOException("data directory " + dir + " is in use by another walkeeper node");
+            throw new InUseException(dir);
         }
         return new DataDirectory(dir, channel, lock);
+    }
+
+    /** Another node (in this process or another) holds the directory's lock. */
+    public static final class InUseException extends IOException {
+        InUseException(Path dir) {
+            super("data directory " + dir + " is in use by another walkeeper node (it holds " + LOCK_FILE + ")");
+        }
     }
 
     public Path path() {

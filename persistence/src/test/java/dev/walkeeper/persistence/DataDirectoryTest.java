@@ -22,7 +22,8 @@ class DataDirectoryTest {
         try (DataDirectory d = DataDirectory.open(dir)) {
             assertEquals(dir.toAbsolutePath().normalize(), d.path());
             assertTrue(Files.isDirectory(dir));
-            IOException e = assertThrows(IOException.class, () -> DataDirectory.open(dir).close());
+            // Its own type, so that the node can tell "in use" from "cannot create".
+            IOException e = assertThrows(DataDirectory.InUseException.class, () -> DataDirectory.open(dir).close());
             assertTrue(e.getMessage().contains("in use"), e.getMessage());
         }
     }
@@ -32,7 +33,7 @@ class DataDirectoryTest {
         DataDirectory.open(root).close();
         // The same directory through another spelling of its path is still the same lock.
         try (DataDirectory d = DataDirectory.open(root.resolve("x/..").resolve("."))) {
-            assertThrows(IOException.class, () -> DataDirectory.open(root).close());
+            assertThrows(DataDirectory.InUseException.class, () -> DataDirectory.open(root).close());
         }
         DataDirectory.open(root).close();
     }
