@@ -11,7 +11,6 @@ import dev.walkeeper.actors.bridge.Bridge;
 import dev.walkeeper.cluster.ClusterSettings;
 import dev.walkeeper.cluster.NodeSettings;
 import dev.walkeeper.testkit.Command;
-import dev.walkeeper.testkit.ProcessResult;
 import dev.walkeeper.testkit.Processes;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,13 +55,13 @@ class MainTest {
         Matcher version = Pattern.compile("walkeeper (\\S+) \\(commit (\\S+)\\)").matcher(run.out().strip());
         assertTrue(version.matches(), run.out());
         assertTrue(version.group(1).matches("\\d+\\.\\d+\\.\\d+.*"), "not the project's version: " + run.out());
-        // The classes are those Maven just built from this checkout's HEAD ("unknown" only where
-        // the build found no git checkout: then there is no HEAD to compare with either).
-        ProcessResult head = Processes.run(Command.of("git", "rev-parse", "HEAD"));
-        if (head.succeeded()) {
+        // The classes are those Maven just built from this checkout's HEAD; "unknown" where the
+        // sources are no git checkout of their own (tests run in the module's directory).
+        if (Files.exists(Path.of("..", ".git"))) {
+            String head = Processes.run(Command.of("git", "rev-parse", "HEAD")).requireSuccess("git rev-parse").stdout();
             String commit = version.group(2).replaceFirst("-dirty$", "");
-            assertTrue(commit.length() >= 10 && head.stdout().strip().startsWith(commit),
-                    "commit " + version.group(2) + " is not HEAD " + head.stdout());
+            assertTrue(commit.length() >= 10 && head.strip().startsWith(commit),
+                    "commit " + version.group(2) + " is not HEAD " + head);
         } else {
             assertEquals("unknown", version.group(2));
         }
