@@ -10,12 +10,16 @@ import com.typesafe.config.Config;
 import dev.walkeeper.actors.bridge.Bridge;
 import dev.walkeeper.cluster.ClusterSettings;
 import dev.walkeeper.cluster.NodeSettings;
+import dev.walkeeper.testkit.Command;
+import dev.walkeeper.testkit.Processes;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -45,11 +49,22 @@ class MainTest {
     }
 
     @Test
-    void versionPrintsTheProgramNameAndVersion() {
+    void versionPrintsTheVersionAndTheCommitOfTheBuild() {
         CliRun run = CliRun.of("--version");
         assertEquals(0, run.exitCode(), run.err());
-        // "dev" when run from classes, the manifest's version from the jar.
-        assertTrue(run.out().strip().matches("walkeeper \\S+"), run.out());
+        Matcher version = Pattern.compile("walkeeper (\\S+) \\(commit (\\S+)\\)").matcher(run.out().strip());
+        assertTrue(version.matches(), run.out());
+        assertTrue(version.group(1).matches("\\d+\\.\\d+\\.\\d+.*"), "not the project's version: " + run.out());
+        // The classes are those Maven just built from this checkout's HEAD; "unknown" where the
+        // sources are no git checkout of their own (tests run in the module's directory).
+        if (Files.exists(Path.of("..", ".git"))) {
+            String head = Processes.run(Command.of("git", "rev-parse", "HEAD")).requireSuccess("git rev-parse").stdout();
+            String commit = version.group(2).replaceFirst("-dirty$", "");
+            assertTrue(commit.length() >= 10 && head.strip().startsWith(commit),
+                    "commit " + version.group(2) + " is not HEAD " + head);
+        } else {
+            assertEquals("unknown", version.group(2));
+        }
     }
 
     @Test
