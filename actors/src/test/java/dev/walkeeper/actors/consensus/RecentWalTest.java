@@ -1,14 +1,13 @@
 package dev.walkeeper.actors.consensus;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.Seeds;
 import java.io.ByteArrayOutputStream;
-import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
@@ -45,7 +44,7 @@ class RecentWalTest {
                 byte[] wal = new byte[random.nextInt(0, 2000)];
                 random.nextBytes(wal);
                 Lsn begin = end;
-                recent.append(begin, wal);
+                recent.append(begin, ByteSlice.of(wal));
                 model.writeBytes(wal);
                 end = begin.plus(wal.length);
                 byte[] all = model.toByteArray();
@@ -58,7 +57,7 @@ class RecentWalTest {
                     long from = random.nextLong(expectedStart, end.value() + 1);
                     int length = (int) random.nextLong(0, end.value() - from + 1);
                     int offset = (int) (from - first.value());
-                    assertArrayEquals(Arrays.copyOfRange(all, offset, offset + length),
+                    assertEquals(ByteSlice.of(all, offset, length),
                             recent.read(new Lsn(from), length), () -> "read at " + from);
                 }
             }
@@ -71,11 +70,11 @@ class RecentWalTest {
     void refusesWhatItDoesNotHold() {
         RecentWal recent = new RecentWal(100, 64);
         recent.restart(new Lsn(1000));
-        recent.append(new Lsn(1000), new byte[80]);
-        recent.append(new Lsn(1080), new byte[80]);
+        recent.append(new Lsn(1000), ByteSlice.of(new byte[80]));
+        recent.append(new Lsn(1080), ByteSlice.of(new byte[80]));
         assertEquals(new Lsn(1060), recent.start());
         assertThrows(IllegalArgumentException.class, () -> recent.read(new Lsn(1059), 10));
         assertThrows(IllegalArgumentException.class, () -> recent.read(new Lsn(1150), 11));
-        assertThrows(IllegalArgumentException.class, () -> recent.append(new Lsn(1200), new byte[1]));
+        assertThrows(IllegalArgumentException.class, () -> recent.append(new Lsn(1200), ByteSlice.of(new byte[1])));
     }
 }
