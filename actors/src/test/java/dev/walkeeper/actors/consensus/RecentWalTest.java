@@ -52,7 +52,12 @@ class RecentWalTest {
                 long expectedStart = Math.min(Math.max(first.value(), end.value() - capacity), begin.value());
                 assertEquals(new Lsn(expectedStart), recent.start());
                 assertEquals(end, recent.end());
-                assertSame(wal, recent.read(begin, wal.length), "the appended array itself");
+                assertSame(wal, recent.read(begin, wal.length).backingArray(), "a view of the appended array");
+                if (wal.length > 1) {
+                    ByteSlice tail = recent.read(begin.plus(1), wal.length - 1);
+                    assertSame(wal, tail.backingArray(), "part of the last append: a view too");
+                    assertEquals(1, tail.offset());
+                }
                 for (int r = 0; r < 5; r++) {
                     long from = random.nextLong(expectedStart, end.value() + 1);
                     int length = (int) random.nextLong(0, end.value() - from + 1);
