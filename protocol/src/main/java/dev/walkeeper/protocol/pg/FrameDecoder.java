@@ -1,5 +1,6 @@
 package dev.walkeeper.protocol.pg;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Objects;
@@ -101,16 +102,22 @@ public final class FrameDecoder {
     /** As {@link #feed(byte[])}, for {@code length} bytes of {@code chunk} from {@code offset}. */
     public void feed(byte[] chunk, int offset, int length) {
         Objects.checkFromIndexSize(offset, length, chunk.length);
-        buffered += length;
-        int i = offset;
-        int end = offset + length;
-        while (i < end && failure == null) {
+        feed(ByteBuffer.wrap(chunk, offset, length));
+    }
+
+    /**
+     * As {@link #feed(byte[])}, for the bytes of {@code chunk} from its position to its limit; the
+     * position ends at the limit. A direct buffer (as the socket read into) is copied straight into
+     * the bodies, with no array in between.
+     */
+    public void feed(ByteBuffer chunk) {
+        buffered += chunk.remaining();
+        while (chunk.hasRemaining() && failure == null) {
             if (body == null) {
                 int headerSize = startupPhase ? UNTYPED_HEADER_SIZE : TYPED_HEADER_SIZE;
-                int n = Math.min(end - i, headerSize - headerFilled);
-                System.arraycopy(chunk, i, header, headerFilled, n);
+                int n = Math.min(chunk.remaining(), headerSize - headerFilled);
+                chunk.get(header, headerFilled, n);
                 headerFilled += n;
-                i += n;
                 if (headerFilled < headerSize) {
                     break;
                 }
@@ -121,18 +128,19 @@ public final class FrameDecoder {
                     break;
                 }
             } else {
-                int n = Math.min(end - i, bodyLength - bodyFilled);
+                int n = Math.min(chunk.remaining(), bodyLength - bodyFilled);
                 if (body.length - bodyFilled < n) {
                     grow(bodyFilled + n);
                 }
-                System.arraycopy(chunk, i, body, bodyFilled, n);
+                chunk.get(body, bodyFilled, n);
                 bodyFilled += n;
-                i += n;
             }
             if (bodyFilled == bodyLength && body != null) {
                 completeFrame();
             }
         }
+        // After a failure the rest is dropped (but counted): the stream has lost sync.
+        chunk.position(chunk.limit());
     }
 
     /** Bytes received but not yet returned as frames. */

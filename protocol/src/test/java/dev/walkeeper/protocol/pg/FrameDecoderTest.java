@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -209,7 +210,7 @@ class FrameDecoderTest {
 
     /**
      * Random frames (empty, small, around and past the preallocation limit) fed in chunks cut at
-     * random points, often mid-header: every frame comes out once, in order, with exactly its
+     * random points, often mid-header, from arrays and direct buffers: every frame comes out once, in order, with exactly its
      * body, and {@code buffered()} counts precisely the bytes not yet handed out.
      */
     @ParameterizedTest(name = "seed {0}")
@@ -250,10 +251,19 @@ class FrameDecoderTest {
         while (offset < stream.length) {
             int n = Math.min(stream.length - offset,
                     random.nextBoolean() ? random.nextInt(1, 8) : random.nextInt(1, 200_000));
-            // Fed from the middle of a larger array, as a reused read buffer would be.
-            byte[] chunk = new byte[n + 10];
-            System.arraycopy(stream, offset, chunk, 3, n);
-            decoder.feed(chunk, 3, n);
+            if (random.nextBoolean()) {
+                // From the middle of a larger array.
+                byte[] chunk = new byte[n + 10];
+                System.arraycopy(stream, offset, chunk, 3, n);
+                decoder.feed(chunk, 3, n);
+            } else {
+                // From a direct buffer, as the socket reads, not starting at 0.
+                ByteBuffer direct = ByteBuffer.allocateDirect(n + 5);
+                direct.position(2);
+                direct.put(stream, offset, n).flip().position(2);
+                decoder.feed(direct);
+                assertEquals(direct.limit(), direct.position(), failing);
+            }
             offset += n;
             for (Frame f = decoder.next(); f != null; f = decoder.next()) {
                 received.add(f);
