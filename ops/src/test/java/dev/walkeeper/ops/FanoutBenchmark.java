@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.cluster.WalkeeperNode;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
@@ -111,7 +112,7 @@ class FanoutBenchmark {
                     long started = System.nanoTime();
                     if (round == 1) {
                         proposer.send(new ProposerMessage.AppendRequest(0, 1, end, end, end, Lsn.INVALID,
-                                new byte[0]));
+                                ByteSlice.EMPTY));
                     }
                     for (int i = 0; i < PULL; i++) {
                         pullers.add(startPull("host=127.0.0.1 port=" + node.address().getPort() + " user=bench",

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.cluster.WalkeeperNode;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage;
@@ -140,7 +141,7 @@ class HotStandbyTest {
             proposer.append(TERM, begin.plus(offset), Arrays.copyOfRange(wal, offset, Math.min(wal.length, offset + chunk)),
                     end);
         }
-        proposer.send(new ProposerMessage.AppendRequest(0, TERM, end, end, end, Lsn.INVALID, new byte[0]));
+        proposer.send(new ProposerMessage.AppendRequest(0, TERM, end, end, end, Lsn.INVALID, ByteSlice.EMPTY));
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         AcceptorMessage.AppendResponse response;
         do {

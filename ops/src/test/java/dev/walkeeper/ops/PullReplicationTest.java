@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.cluster.WalkeeperNode;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
@@ -111,7 +112,7 @@ class PullReplicationTest {
         }
         proposer.awaitFlush(at, Duration.ofSeconds(60));
         // An empty append publishes the new commit LSN.
-        proposer.send(new ProposerMessage.AppendRequest(0, 1, at, at, at, Lsn.INVALID, new byte[0]));
+        proposer.send(new ProposerMessage.AppendRequest(0, 1, at, at, at, Lsn.INVALID, ByteSlice.EMPTY));
         return at;
     }
 }

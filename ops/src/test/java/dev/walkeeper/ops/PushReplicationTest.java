@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.cluster.WalkeeperNode;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
@@ -81,7 +82,7 @@ class PushReplicationTest {
                             Arrays.copyOfRange(wal, offset, Math.min(wal.length, offset + 128 * 1024)), start);
                 }
                 proposer.awaitFlush(end, Duration.ofSeconds(60));
-                proposer.send(new ProposerMessage.AppendRequest(0, 1, end, end, end, Lsn.INVALID, new byte[0]));
+                proposer.send(new ProposerMessage.AppendRequest(0, 1, end, end, end, Lsn.INVALID, ByteSlice.EMPTY));
 
                 // Every segment arrives under its final name, byte for byte.
                 Path timelineDir = received.resolve(ID.tenantId()).resolve(ID.timelineId());

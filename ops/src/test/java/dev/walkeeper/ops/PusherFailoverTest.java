@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.cluster.WalkeeperNode;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
@@ -194,7 +195,7 @@ class PusherFailoverTest {
             Lsn end = at;
             for (TestProposer p : proposers) {
                 if (p != null) {
-                    p.send(new ProposerMessage.AppendRequest(0, 1, end, end, end, Lsn.INVALID, new byte[0]));
+                    p.send(new ProposerMessage.AppendRequest(0, 1, end, end, end, Lsn.INVALID, ByteSlice.EMPTY));
                 }
             }
             assertTrue(killed >= 0, "the pusher was killed during the push");

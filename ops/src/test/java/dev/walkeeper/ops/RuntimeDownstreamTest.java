@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.cluster.WalkeeperNode;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage;
@@ -86,7 +87,7 @@ class RuntimeDownstreamTest {
             proposer.append(1, from.plus(offset), chunk, from);
         }
         proposer.awaitFlush(end, LIMIT);
-        proposer.send(new ProposerMessage.AppendRequest(0, 1, end, end, end, Lsn.INVALID, new byte[0]));
+        proposer.send(new ProposerMessage.AppendRequest(0, 1, end, end, end, Lsn.INVALID, ByteSlice.EMPTY));
         // Answered once the node took the commit LSN (journaled then: it moved by more than a segment),
         // so a node closed next restarts with it.
         long deadline = System.nanoTime() + LIMIT.toNanos();

@@ -1,5 +1,6 @@
 package dev.walkeeper.testkit;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
@@ -192,7 +193,7 @@ public final class TestProposer implements AutoCloseable {
 
     /** Pipelines one append; responses are read with {@link #awaitFlush}. */
     public void append(long term, Lsn begin, byte[] wal, Lsn commitLsn) throws IOException {
-        send(new ProposerMessage.AppendRequest(0, term, begin, begin.plus(wal.length), commitLsn, Lsn.INVALID, wal));
+        send(new ProposerMessage.AppendRequest(0, term, begin, begin.plus(wal.length), commitLsn, Lsn.INVALID, ByteSlice.of(wal)));
     }
 
     /** Waits until an AppendResponse reports {@code flushLsn >= lsn}; returns that response. */

@@ -6,6 +6,7 @@ import dev.walkeeper.actors.consensus.ProposerSteppedDown;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.trace.CommitTrace;
 import dev.walkeeper.actors.trace.Stage;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
@@ -15,7 +16,6 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Function;
@@ -314,11 +314,11 @@ public final class Bridge {
             return Behaviors.same();
         }
         int skip = (int) (end.value() - wal.start().value());
-        return append(end, skip == 0 ? wal.bytes() : Arrays.copyOfRange(wal.bytes(), skip, wal.bytes().length));
+        return append(end, wal.bytes().slice(skip, wal.bytes().length() - skip));
     }
 
-    private Behavior<Command> append(Lsn start, byte[] bytes) {
-        unacknowledged.add(start.plus(bytes.length));
+    private Behavior<Command> append(Lsn start, ByteSlice bytes) {
+        unacknowledged.add(start.plus(bytes.length()));
         Behavior<Command> next = route(() -> proposer.append(start, bytes), Behaviors.same());
         releaseAcknowledged();
         return next;

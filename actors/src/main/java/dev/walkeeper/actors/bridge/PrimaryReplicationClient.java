@@ -7,6 +7,7 @@ import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.trace.CommitTrace;
 import dev.walkeeper.actors.trace.Stage;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
@@ -135,15 +136,15 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
     public record Streaming(ActorRef<Command> client, Lsn startLsn, int timeline, StandbyStatusReporter status)
             implements Event {}
 
-    /** WAL bytes {@code [start, start + bytes.length)}; answer with {@link Ack}. */
-    public record Wal(ActorRef<Command> client, Lsn start, byte[] bytes) implements Event {
+    /** WAL bytes {@code [start, start + bytes.length())}; answer with {@link Ack}. */
+    public record Wal(ActorRef<Command> client, Lsn start, ByteSlice bytes) implements Event {
         public Lsn end() {
-            return start.plus(bytes.length);
+            return start.plus(bytes.length());
         }
 
         @Override
         public String toString() {
-            return "Wal[start=" + start + ", " + bytes.length + " bytes]";
+            return "Wal[start=" + start + ", " + bytes.length() + " bytes]";
         }
     }
 
@@ -461,7 +462,7 @@ public final class PrimaryReplicationClient extends ClientConnection<PrimaryRepl
         return frame -> {
             Object message = decodeCopyBothFrame(frame);
             if (message instanceof XLogData data) {
-                trace.stamp(Stage.BRIDGE_XLOGDATA_READ, data.walStart().value() + data.wal().length);
+                trace.stamp(Stage.BRIDGE_XLOGDATA_READ, data.walStart().value() + data.wal().length());
                 to.tell(new Wal(self, data.walStart(), data.wal()));
                 return WalReportedToParent.INSTANCE;
             }

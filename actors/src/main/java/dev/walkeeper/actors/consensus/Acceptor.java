@@ -1,6 +1,7 @@
 package dev.walkeeper.actors.consensus;
 
 import dev.walkeeper.persistence.wal.WalStore;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
@@ -19,7 +20,6 @@ import dev.walkeeper.protocol.safekeeper.TermHistory;
 import dev.walkeeper.protocol.safekeeper.TermSwitch;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -307,7 +307,7 @@ public final class Acceptor {
     }
 
     /**
-     * WAL of term {@code term} recovered from a peer, {@code [begin, begin + bytes.length)}, with
+     * WAL of term {@code term} recovered from a peer, {@code [begin, begin + bytes.length())}, with
      * the peer's commit LSN. Accepted only while our term is the last term of our installed history
      * and equals {@code term}: the peer's last log term was {@code term}, so its WAL is the one
      * proposer of that term's WAL, of which ours is a prefix (both hold that proposer's history up
@@ -317,7 +317,7 @@ public final class Acceptor {
      * prefix of every log of the last committed term's history. Written without fsync; the
      * caller flushes as for appends.
      */
-    public void recovered(long term, Lsn begin, byte[] bytes, Lsn peerCommitLsn) {
+    public void recovered(long term, Lsn begin, ByteSlice bytes, Lsn peerCommitLsn) {
         requireCreated();
         AcceptorState state = store.state();
         if (copyLimit.isValid()) {
@@ -336,7 +336,7 @@ public final class Acceptor {
         if (begin.compareTo(writeLsn) > 0) {
             throw new AcceptorException("recovered WAL creates a gap: write_lsn " + writeLsn + ", begin " + begin);
         }
-        if (begin.plus(bytes.length).compareTo(writeLsn) > 0) {
+        if (begin.plus(bytes.length()).compareTo(writeLsn) > 0) {
             if (!recoveredFrom.isValid()) {
                 recoveredFrom = writeLsn;
             }
@@ -407,7 +407,7 @@ public final class Acceptor {
     }
 
     /** WAL of a copy in progress: the copied history's term, no gap, nothing beyond the limit. */
-    private void copiedWal(long term, Lsn begin, byte[] bytes, Lsn peerCommitLsn) {
+    private void copiedWal(long term, Lsn begin, ByteSlice bytes, Lsn peerCommitLsn) {
         if (term != copyWalTerm || store.state().term() != copyTerm) {
             throw new AcceptorException("copied WAL of term " + term + " refused: the copy took term " + copyWalTerm
                     + "'s WAL, our term is " + store.state().term());
@@ -420,7 +420,7 @@ public final class Acceptor {
         if (room <= 0) {
             return;
         }
-        writeFrom(writeLsn, begin, room >= bytes.length ? bytes : Arrays.copyOf(bytes, (int) room));
+        writeFrom(writeLsn, begin, room >= bytes.length() ? bytes : bytes.slice(0, (int) room));
         if (peerCommitLsn.isValid()) {
             proposedCommit = Lsn.max(proposedCommit, Lsn.min(peerCommitLsn, copyLimit));
         }
@@ -447,13 +447,13 @@ public final class Acceptor {
                 state.localStartLsn(), flushLsn(), commitLsn, peerHorizonLsn));
     }
 
-    /** Writes the part of {@code [begin, begin + bytes.length)} at or after {@code writeLsn}. */
-    private void writeFrom(Lsn writeLsn, Lsn begin, byte[] bytes) {
+    /** Writes the part of {@code [begin, begin + bytes.length())} at or after {@code writeLsn}. */
+    private void writeFrom(Lsn writeLsn, Lsn begin, ByteSlice bytes) {
         long skip = writeLsn.value() - begin.value();
-        if (skip >= bytes.length) {
+        if (skip >= bytes.length()) {
             return;
         }
-        byte[] rest = skip == 0 ? bytes : Arrays.copyOfRange(bytes, (int) skip, bytes.length);
+        ByteSlice rest = bytes.slice((int) skip, bytes.length() - (int) skip);
         try {
             wal.write(writeLsn, rest);
         } catch (IOException e) {

@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.consensus;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AppendResponse;
@@ -298,12 +299,12 @@ public final class Proposer {
     }
 
     /**
-     * WAL from the primary, {@code [begin, begin + wal.length)}, contiguous with the previous
+     * WAL from the primary, {@code [begin, begin + wal.length())}, contiguous with the previous
      * append. The first append after the election may begin at or before the term start (WAL
      * before it must be the WAL the donor has, re-read from the primary to feed nodes elected at
-     * a lower start). The array is kept (in the buffer and in messages): do not modify it.
+     * a lower start). The slice is kept (in the buffer and in messages): do not modify its bytes.
      */
-    public List<Outbound> append(Lsn begin, byte[] wal) {
+    public List<Outbound> append(Lsn begin, ByteSlice wal) {
         checkActive();
         if (!elected) {
             throw new IllegalStateException("append before the proposer is elected");
@@ -313,7 +314,7 @@ public final class Proposer {
                     + endOfWal);
         }
         List<Outbound> out = new ArrayList<>();
-        if (wal.length == 0) {
+        if (wal.isEmpty()) {
             return out;
         }
         if (!walAppended) {
@@ -321,7 +322,7 @@ public final class Proposer {
             recent.restart(begin);
         }
         recent.append(begin, wal);
-        endOfWal = begin.plus(wal.length);
+        endOfWal = begin.plus(wal.length());
         for (int i = 0; i < nodes.length; i++) {
             pump(i, out);
         }
@@ -362,7 +363,7 @@ public final class Proposer {
         for (int i = 0; i < nodes.length; i++) {
             Node n = nodes[i];
             if (isElected(n) && n.commitSent.compareTo(commitLsn) < 0) {
-                out.add(new Outbound(i, appendRequest(n, new byte[0])));
+                out.add(new Outbound(i, appendRequest(n, ByteSlice.EMPTY)));
             }
         }
         return out;
@@ -409,7 +410,7 @@ public final class Proposer {
                 }
             }
             if (isElected(n)) {
-                out.add(new Outbound(i, appendRequest(nodes[i], new byte[0])));
+                out.add(new Outbound(i, appendRequest(nodes[i], ByteSlice.EMPTY)));
             }
         }
         return out;
@@ -617,9 +618,9 @@ public final class Proposer {
     }
 
     /** WAL (or none) at the node's position, with the horizons it now learns. */
-    private AppendRequest appendRequest(Node n, byte[] wal) {
+    private AppendRequest appendRequest(Node n, ByteSlice wal) {
         n.commitSent = commitLsn;
-        return new AppendRequest(MCONF.generation(), term, n.streamingAt, n.streamingAt.plus(wal.length), commitLsn,
+        return new AppendRequest(MCONF.generation(), term, n.streamingAt, n.streamingAt.plus(wal.length()), commitLsn,
                 truncateLsn, wal);
     }
 

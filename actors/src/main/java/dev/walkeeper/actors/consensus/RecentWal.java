@@ -1,11 +1,12 @@
 package dev.walkeeper.actors.consensus;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 
 /**
  * The most recent WAL, up to a budget of bytes, from which a proposer catches lagging nodes up:
  * a ring of chunks, each allocated once (when the WAL first reaches it) and then overwritten in
- * place, plus the last appended array itself.
+ * place, plus the last appended slice itself.
  *
  * <p>Why a ring: keeping every appended array until a budget's worth of newer WAL had arrived made
  * each one outlive several young collections (the bridge's default budget is 64 MB), so all WAL
@@ -14,9 +15,9 @@ import dev.walkeeper.protocol.Lsn;
  * collection every ~30 s, each stalling every commit. Copying an append into the ring is cheap
  * next to that.
  *
- * <p>Why the last array too: a node at the end of WAL is sent exactly the appended array (the
- * bridge encodes it once for all nodes), and an append bigger than the budget still reaches the
- * nodes. What is held is {@code [start(), end())}: the ring's last {@code capacity} bytes and the
+ * <p>Why the last slice too: a node at the end of WAL is sent exactly the appended slice (the
+ * bridge encodes it once for all nodes), or a part of it without a copy, and an append bigger
+ * than the budget still reaches the nodes. What is held is {@code [start(), end())}: the ring's last {@code capacity} bytes and the
  * last append, whichever reaches further back.
  */
 final class RecentWal {
@@ -30,7 +31,7 @@ final class RecentWal {
     private Lsn first = Lsn.INVALID;
     private Lsn end = Lsn.INVALID;
     private Lsn lastBegin = Lsn.INVALID;
-    private byte[] last;
+    private ByteSlice last;
 
     RecentWal(long capacity) {
         this(capacity, CHUNK_BYTES);
@@ -54,14 +55,14 @@ final class RecentWal {
         last = null;
     }
 
-    /** {@code wal} at {@code begin}, which must be {@link #end()}. The array is kept: do not modify it. */
-    void append(Lsn begin, byte[] wal) {
+    /** {@code wal} at {@code begin}, which must be {@link #end()}. The slice is kept: do not modify its bytes. */
+    void append(Lsn begin, ByteSlice wal) {
         if (!begin.equals(end)) {
             throw new IllegalArgumentException("WAL at " + begin + " does not continue the buffer, which ends at " + end);
         }
-        int skip = (int) Math.max(0, wal.length - capacity);
-        copyIn(begin.value() + skip, wal, skip, wal.length - skip);
-        end = begin.plus(wal.length);
+        int skip = (int) Math.max(0, wal.length() - capacity);
+        copyIn(begin.value() + skip, wal.backingArray(), wal.offset() + skip, wal.length() - skip);
+        end = begin.plus(wal.length());
         lastBegin = begin;
         last = wal;
     }
@@ -77,25 +78,21 @@ final class RecentWal {
     }
 
     /**
-     * {@code length} bytes from {@code from}, all within {@code [start(), end())}: the last
-     * appended array itself when it is exactly that, else a copy.
+     * {@code length} bytes from {@code from}, all within {@code [start(), end())}: a view of the
+     * last appended slice when they lie within it, else a copy out of the ring.
      */
-    byte[] read(Lsn from, int length) {
+    ByteSlice read(Lsn from, int length) {
         long at = from.value();
         if (at < start().value() || at + length > end.value()) {
             throw new IllegalArgumentException("[" + from + ", +" + length + ") is not within [" + start() + ", "
                     + end + ")");
         }
-        if (last != null && from.equals(lastBegin) && length == last.length) {
-            return last;
+        if (at >= lastBegin.value() && last != null) {
+            return last.slice((int) (at - lastBegin.value()), length);
         }
         byte[] out = new byte[length];
-        if (at >= lastBegin.value() && last != null) {
-            System.arraycopy(last, (int) (at - lastBegin.value()), out, 0, length);
-        } else {
-            copyOut(at, out, length);
-        }
-        return out;
+        copyOut(at, out, length);
+        return ByteSlice.of(out);
     }
 
     private void copyIn(long position, byte[] source, int offset, int length) {

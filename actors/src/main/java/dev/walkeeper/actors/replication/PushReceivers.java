@@ -1,6 +1,7 @@
 package dev.walkeeper.actors.replication;
 
 import dev.walkeeper.persistence.wal.ReceivedWalWriter;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import java.io.IOException;
@@ -225,7 +226,7 @@ public final class PushReceivers implements AutoCloseable {
         }
 
         /** {@link ReceivedWalWriter#write}; also a sign of life. */
-        public long write(Lsn begin, byte[] bytes) throws IOException {
+        public long write(Lsn begin, ByteSlice bytes) throws IOException {
             synchronized (entry) {
                 touchHeld();
                 return entry.writer.write(begin, bytes);

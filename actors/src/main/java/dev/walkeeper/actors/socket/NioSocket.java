@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -22,17 +23,25 @@ import org.apache.pekko.actor.typed.ActorRef;
  * reports what it released and whether its window is full without a message; only a paused socket
  * needs a task to resume. Pausing sets {@code paused} before re-checking, the reader updates its
  * counts before reading {@code paused}, so one of the two always sees the other.
+ *
+ * <p>A chunk is the direct buffer the kernel read into, handed to the reader, whose framer copies
+ * it straight into the frames' bodies and gives it back ({@link #giveBack}): no heap copy of the
+ * bytes read. At most {@link #POOLED_READ_BUFFERS} such buffers are out per socket; while all are
+ * (the reader is behind), a read is copied into an array of its size instead, as before.
  */
 final class NioSocket implements IoLoop.Handler {
     static final long MAX_HELD = 64L << 20;
     static final long HELD_WHEN_FULL = 256 << 10;
     private static final int READ_BUFFER_BYTES = 64 << 10;
+    private static final int POOLED_READ_BUFFERS = 4;
     /** Reads per readiness event, so one fast peer does not starve the loop's other work. */
     private static final int READS_PER_EVENT = 16;
 
     private final IoLoop loop;
     private final SocketChannel channel;
     private final AtomicLong held = new AtomicLong();
+    /** Read buffers the reader gave back; taken by the loop, returned from the reader's thread. */
+    private final ConcurrentLinkedQueue<ByteBuffer> freeBuffers = new ConcurrentLinkedQueue<>();
     private volatile boolean readerFull;
     private volatile boolean paused;
     private volatile boolean connected;
@@ -41,7 +50,9 @@ final class NioSocket implements IoLoop.Handler {
     private ActorRef<SocketReader.Command> reader;
     private ActorRef<SocketWriter.Command> writer;
     private SelectionKey key;
+    /** For reads while every pooled buffer is with the reader (made then): copied out, never handed over. */
     private ByteBuffer readBuffer;
+    private int buffersMade;
     private Cancellable connectTimeout;
 
     /** @param channel non-blocking; connected (accepted) or about to connect */
@@ -95,7 +106,6 @@ final class NioSocket implements IoLoop.Handler {
     private boolean register(int ops) {
         try {
             key = channel.register(loop.selector(), ops, this);
-            readBuffer = ByteBuffer.allocateDirect(READ_BUFFER_BYTES);
             return true;
         } catch (ClosedChannelException e) {
             close("connection closed", true);
@@ -144,27 +154,54 @@ final class NioSocket implements IoLoop.Handler {
                 pause();
                 return;
             }
+            ByteBuffer pooled = takeBuffer();
+            if (pooled == null && readBuffer == null) {
+                readBuffer = ByteBuffer.allocateDirect(READ_BUFFER_BYTES);
+            }
+            ByteBuffer target = pooled != null ? pooled : readBuffer;
             int n;
             try {
-                n = channel.read(readBuffer);
+                n = channel.read(target);
             } catch (IOException e) {
+                giveBack(pooled);
                 close("connection failed: " + describe(e), true);
                 return;
             }
-            if (n < 0) {
-                close("connection closed by peer", true);
+            if (n <= 0) {
+                giveBack(pooled);
+                if (n < 0) {
+                    close("connection closed by peer", true);
+                }
                 return;
             }
-            if (n == 0) {
-                return;
-            }
-            byte[] bytes = new byte[n];
-            readBuffer.flip().get(bytes).clear();
             held.addAndGet(n);
-            reader.tell(new SocketReader.Chunk(bytes));
+            if (pooled != null) {
+                reader.tell(new SocketReader.Chunk(pooled.flip(), this));
+            } else {
+                byte[] bytes = new byte[n];
+                readBuffer.flip().get(bytes).clear();
+                reader.tell(new SocketReader.Chunk(bytes));
+            }
             if (n < READ_BUFFER_BYTES) {
                 return; // the socket is most likely empty: spare the read that would return 0
             }
+        }
+    }
+
+    /** A cleared pooled buffer, made if fewer than the limit exist; null while all are with the reader. */
+    private ByteBuffer takeBuffer() {
+        ByteBuffer free = freeBuffers.poll();
+        if (free == null && buffersMade < POOLED_READ_BUFFERS) {
+            buffersMade++;
+            free = ByteBuffer.allocateDirect(READ_BUFFER_BYTES);
+        }
+        return free == null ? null : free.clear();
+    }
+
+    /** A pooled buffer whose bytes were taken (by the reader's framer); null is ignored. */
+    void giveBack(ByteBuffer buffer) {
+        if (buffer != null) {
+            freeBuffers.add(buffer);
         }
     }
 

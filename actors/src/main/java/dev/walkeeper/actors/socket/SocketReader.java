@@ -3,6 +3,7 @@ package dev.walkeeper.actors.socket;
 import dev.walkeeper.protocol.pg.Frame;
 import dev.walkeeper.protocol.pg.FrameDecoder;
 import dev.walkeeper.protocol.pg.ProtocolException;
+import java.nio.ByteBuffer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -54,8 +55,15 @@ public final class SocketReader extends AbstractBehavior<SocketReader.Command> {
      */
     public record SwitchDecoder(Decoder decoder, int window) implements Command {}
 
-    /** Bytes read from the socket ({@link NioSocket}). */
-    record Chunk(byte[] bytes) implements Command {}
+    /**
+     * Bytes read from the socket ({@link NioSocket}), from the buffer's position to its limit;
+     * {@code owner}, if any, gets the buffer back once the framer took them.
+     */
+    record Chunk(ByteBuffer bytes, NioSocket owner) implements Command {
+        Chunk(byte[] bytes) {
+            this(ByteBuffer.wrap(bytes), null);
+        }
+    }
 
     /** The socket is closed (by the peer, a failure, or our side); nothing more will be read. */
     record PeerEnded(String reason) implements Command {}
@@ -115,11 +123,17 @@ public final class SocketReader extends AbstractBehavior<SocketReader.Command> {
     }
 
     private Behavior<Command> onChunk(Chunk chunk) {
+        int length = chunk.bytes().remaining();
+        if (!failed) {
+            framer.feed(chunk.bytes());
+        }
+        if (chunk.owner() != null) {
+            chunk.owner().giveBack(chunk.bytes());
+        }
         if (failed) {
             return this; // not released: the socket stops reading once its limit is reached
         }
-        framer.feed(chunk.bytes());
-        accounted += chunk.bytes().length;
+        accounted += length;
         return deliver();
     }
 

@@ -4,6 +4,7 @@ import dev.walkeeper.actors.consensus.Acceptor;
 import dev.walkeeper.actors.replication.PushReplicator;
 import dev.walkeeper.persistence.wal.WalStore;
 import dev.walkeeper.persistence.wal.WalSyncFailedException;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage;
@@ -54,7 +55,7 @@ public final class Timeline {
      * checked by {@link Acceptor#recovered}, written and flushed as appends are; answered with a
      * {@link RecoveryReply}.
      */
-    public record RecoveredWal(long term, Lsn begin, byte[] wal, Lsn peerCommitLsn, ActorRef<RecoveryReply> replyTo)
+    public record RecoveredWal(long term, Lsn begin, ByteSlice wal, Lsn peerCommitLsn, ActorRef<RecoveryReply> replyTo)
             implements Command {}
 
     /** What a recovery stream hears from its timeline. */

@@ -221,7 +221,7 @@ final class TimelineActor extends EventSourcedBehavior<Timeline.Command, Accepto
         try {
             acceptor.recovered(recovered.term(), recovered.begin(), recovered.wal(), recovered.peerCommitLsn());
             groupCommit.request();
-            recovered.replyTo().tell(new RecoveryWritten(recovered.begin().plus(recovered.wal().length)));
+            recovered.replyTo().tell(new RecoveryWritten(recovered.begin().plus(recovered.wal().length())));
         } catch (AcceptorException e) {
             context.getLog().info("timeline {}: refusing recovered WAL: {}", id, e.getMessage());
             recovered.replyTo().tell(new RecoveryRefused(e.getMessage()));

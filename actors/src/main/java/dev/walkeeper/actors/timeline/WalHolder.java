@@ -2,6 +2,7 @@ package dev.walkeeper.actors.timeline;
 
 import dev.walkeeper.actors.consensus.AcceptorException;
 import dev.walkeeper.persistence.wal.WalStore;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import java.io.IOException;
 
@@ -33,7 +34,7 @@ final class WalHolder implements WalStore {
     @Override public Lsn writeRecordLsn() { return store == null ? Lsn.INVALID : store.writeRecordLsn(); }
     @Override public Lsn flushRecordLsn() { return store == null ? Lsn.INVALID : store.flushRecordLsn(); }
     @Override public void initialize(Lsn start) throws IOException { store().initialize(start); }
-    @Override public void write(Lsn begin, byte[] bytes) throws IOException { store().write(begin, bytes); }
+    @Override public void write(Lsn begin, ByteSlice bytes) throws IOException { store().write(begin, bytes); }
     @Override public void flush() throws IOException { if (store != null) { store.flush(); } }
     @Override public FlushJob prepareFlush() throws IOException { return store().prepareFlush(); }
     @Override public boolean completeFlush(FlushJob job) throws IOException { return store().completeFlush(job); }

@@ -12,6 +12,7 @@ import dev.walkeeper.actors.TestKits;
 import dev.walkeeper.actors.socket.SocketFactory;
 import dev.walkeeper.actors.socket.SocketReader;
 import dev.walkeeper.actors.socket.SocketWriter;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendMessage.AuthenticationOk;
 import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
@@ -223,11 +224,11 @@ class BridgeProbeTest {
         byte[] first = ramp(Bridge.LONG_PAGE_HEADER_SIZE + 300);
         Lsn end = xLogData(primary, SEGMENT, first);
         byte[] wal = Arrays.copyOfRange(first, Bridge.LONG_PAGE_HEADER_SIZE, first.length);
-        assertSharedFrame(nodes, new AppendRequest(0, 1, TERM_START, end, Lsn.INVALID, TERM_START, wal));
+        assertSharedFrame(nodes, new AppendRequest(0, 1, TERM_START, end, Lsn.INVALID, TERM_START, ByteSlice.of(wal)));
 
         byte[] second = ramp(1000);
         Lsn secondEnd = xLogData(primary, end, second);
-        assertSharedFrame(nodes, new AppendRequest(0, 1, end, secondEnd, Lsn.INVALID, TERM_START, second));
+        assertSharedFrame(nodes, new AppendRequest(0, 1, end, secondEnd, Lsn.INVALID, TERM_START, ByteSlice.of(second)));
 
         // One node flushed: no quorum, nothing for the primary.
         nodes.get(0).reply(flushed(secondEnd));
@@ -250,7 +251,7 @@ class BridgeProbeTest {
     /** The primary streams {@code wal} at {@code start}, played as its reader would; its end. */
     private static Lsn xLogData(Peer primary, Lsn start, byte[] wal) {
         Lsn end = start.plus(wal.length);
-        Object decoded = decodeXLogData(primary, new XLogData(start, end, 0, wal));
+        Object decoded = decodeXLogData(primary, new XLogData(start, end, 0, ByteSlice.of(wal)));
         // Kept unconsumed until the bridge acks it, so no Consumed is awaited here.
         primary.events.tell(new SocketReader.Received(decoded));
         return end;
@@ -342,17 +343,17 @@ class BridgeProbeTest {
 
         // Decoding alone gives the parent the WAL; the marker is held until the Ack.
         byte[] wal = ramp(100);
-        Object marker = decodeXLogData(primary, new XLogData(SEGMENT, SEGMENT.plus(100), 0, wal));
+        Object marker = decodeXLogData(primary, new XLogData(SEGMENT, SEGMENT.plus(100), 0, ByteSlice.of(wal)));
         var event = parent.expectMessageClass(PrimaryReplicationClient.Wal.class, WAIT);
         assertEquals(SEGMENT, event.start());
-        assertArrayEquals(wal, event.bytes());
+        assertEquals(ByteSlice.of(wal), event.bytes());
         primary.events.tell(new SocketReader.Received(marker));
         primary.reader.expectNoMessage(Duration.ofMillis(100));
         client.tell(PrimaryReplicationClient.Ack.INSTANCE);
         assertEquals(SocketReader.Consumed.INSTANCE, primary.reader.receiveMessage(WAIT));
 
         // An Ack that overtakes its marker: the marker is consumed as it arrives.
-        Object next = decodeXLogData(primary, new XLogData(SEGMENT.plus(100), SEGMENT.plus(200), 0, ramp(100)));
+        Object next = decodeXLogData(primary, new XLogData(SEGMENT.plus(100), SEGMENT.plus(200), 0, ByteSlice.of(ramp(100))));
         client.tell(PrimaryReplicationClient.Ack.INSTANCE);
         primary.server(next);
 
@@ -371,7 +372,7 @@ class BridgeProbeTest {
         TestProbe<NodeProposerConnection.Event> parent = testKit.createTestProbe();
         ActorRef<NodeProposerConnection.Command> connection = nodeConnection(node, parent);
         byte[] frame = ProposerCodec.encodeCopyData(new AppendRequest(0, 1, TERM_START, TERM_START.plus(3),
-                Lsn.INVALID, Lsn.INVALID, new byte[] {1, 2, 3}));
+                Lsn.INVALID, Lsn.INVALID, ByteSlice.of(new byte[] {1, 2, 3})));
         connection.tell(new NodeProposerConnection.SendFrame(frame, 7)); // before CopyBoth: kept
         node.accept();
         node.written(Query.class);

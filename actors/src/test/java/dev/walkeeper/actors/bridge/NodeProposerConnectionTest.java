@@ -14,6 +14,7 @@ import dev.walkeeper.actors.connection.Listener;
 import dev.walkeeper.actors.consensus.InMemoryWalStores;
 import dev.walkeeper.actors.consensus.Proposer;
 import dev.walkeeper.actors.timeline.TimelineRegistry;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.FrameDecoder;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
@@ -116,7 +117,7 @@ class NodeProposerConnectionTest {
             byte[] wal = new byte[1000];
             wal[0] = (byte) i;
             connection.tell(new NodeProposerConnection.Send(new AppendRequest(0, 1, at, at.plus(wal.length),
-                    Lsn.INVALID, Lsn.INVALID, wal), 100 + i));
+                    Lsn.INVALID, Lsn.INVALID, ByteSlice.of(wal)), 100 + i));
             at = at.plus(wal.length);
         }
         Lsn end = at;
@@ -207,7 +208,7 @@ class NodeProposerConnectionTest {
 
         Lsn at = START;
         for (int i = 0; i < 5; i++) {
-            send(connections, proposer.append(at, new byte[500]));
+            send(connections, proposer.append(at, ByteSlice.of(new byte[500])));
             at = at.plus(500);
         }
         while (proposer.commitLsn().compareTo(at) < 0) {

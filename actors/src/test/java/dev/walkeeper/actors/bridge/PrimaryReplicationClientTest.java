@@ -119,7 +119,7 @@ class PrimaryReplicationClientTest {
             Wal w = wal.expectMessageClass(Wal.class, WAIT);
             assertEquals(end, w.start(), "WAL events must be contiguous");
             if (into != null) {
-                into.writeBytes(w.bytes());
+                into.writeBytes(w.bytes().toArray());
             }
             end = w.end();
         }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import dev.walkeeper.actors.TestKits;
 import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.actors.socket.SocketReader;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendMessage;
 import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
@@ -88,8 +89,8 @@ class PushReceiverRoleTest {
         byte[] second = generator.nextRecords(40_000);
         Lsn middle = SEG1.plus(first.length);
         Lsn end = middle.plus(second.length);
-        c.send(new CopyData(ReplicationCodec.encode(new XLogData(SEG1, middle, 0, first))));
-        c.send(new CopyData(ReplicationCodec.encode(new XLogData(middle, end, 0, second))));
+        c.send(new CopyData(ReplicationCodec.encode(new XLogData(SEG1, middle, 0, ByteSlice.of(first)))));
+        c.send(new CopyData(ReplicationCodec.encode(new XLogData(middle, end, 0, ByteSlice.of(second)))));
         // One flush after the first write covers what arrived meanwhile; another follows if needed.
         Lsn flushed;
         do {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
@@ -71,7 +72,7 @@ class AcceptorTest {
     }
 
     private static AppendRequest append(long term, Lsn begin, byte[] bytes, Lsn commit) {
-        return new AppendRequest(0, term, begin, begin.plus(bytes.length), commit, Lsn.INVALID, bytes);
+        return new AppendRequest(0, term, begin, begin.plus(bytes.length), commit, Lsn.INVALID, ByteSlice.of(bytes));
     }
 
     /** Greets, wins term {@code term} and is elected with a history ending in it at {@code start}. */
@@ -305,7 +306,7 @@ class AcceptorTest {
         reboot(); // a node back after a crash: no proposer attached, no ProposerElected in this life
         replies.clear();
 
-        acceptor.recovered(1, START.plus(100), walBytes(200, 2), START.plus(250));
+        acceptor.recovered(1, START.plus(100), ByteSlice.of(walBytes(200, 2)), START.plus(250));
         assertEquals(START.plus(300), wal.writeLsn());
         assertEquals(START.plus(100), acceptor.flushLsn(), "not flushed before the fsync");
         acceptor.flush(replies::add);
@@ -316,7 +317,7 @@ class AcceptorTest {
         // A chunk that overlaps what we hold: only the new part is written.
         byte[] overlapping = walBytes(150, 2);
         Arrays.fill(overlapping, 100, 150, (byte) 3);
-        acceptor.recovered(1, START.plus(200), overlapping, START.plus(400));
+        acceptor.recovered(1, START.plus(200), ByteSlice.of(overlapping), START.plus(400));
         assertEquals(START.plus(350), wal.writeLsn());
         assertArrayEquals(walBytes(50, 3), wal.read(START.plus(300)));
         acceptor.flush(replies::add);
@@ -343,14 +344,14 @@ class AcceptorTest {
         assertEquals(List.of("opened", "durable"), done);
         assertEquals(3, acceptor.state().term());
 
-        acceptor.recovered(2, START, walBytes(200, 1), START.plus(250));
-        acceptor.recovered(2, START.plus(200), walBytes(200, 2), START.plus(250));
+        acceptor.recovered(2, START, ByteSlice.of(walBytes(200, 1)), START.plus(250));
+        acceptor.recovered(2, START.plus(200), ByteSlice.of(walBytes(200, 2)), START.plus(250));
         assertEquals(START.plus(300), wal.writeLsn(), "nothing beyond the limit");
         acceptor.flush(replies::add);
         assertEquals(START.plus(300), acceptor.flushLsn());
         assertEquals(START.plus(250), acceptor.commitLsn());
         assertEquals(2, acceptor.state().lastLogTerm(acceptor.flushLsn()));
-        assertThrows(AcceptorException.class, () -> acceptor.recovered(2, START.plus(301), walBytes(1, 3),
+        assertThrows(AcceptorException.class, () -> acceptor.recovered(2, START.plus(301), ByteSlice.of(walBytes(1, 3)),
                 Lsn.INVALID), "a gap");
 
         // A vote ends the copy; the node votes only above the term it journaled.
@@ -361,7 +362,7 @@ class AcceptorTest {
         VoteResponse granted = (VoteResponse) lastReply();
         assertTrue(granted.voteGiven());
         assertEquals(START.plus(300), granted.flushLsn());
-        assertThrows(AcceptorException.class, () -> acceptor.recovered(2, START.plus(300), walBytes(1, 3),
+        assertThrows(AcceptorException.class, () -> acceptor.recovered(2, START.plus(300), ByteSlice.of(walBytes(1, 3)),
                 Lsn.INVALID), "no copied WAL once a vote changed the term");
         states.makeDurable();
         reboot();
@@ -377,7 +378,7 @@ class AcceptorTest {
         assertTrue(acceptor.holdsTimeline());
         assertThrows(AcceptorException.class, () -> acceptor.copied(copy(2, history(2, "0/1000028"),
                 START.plus(100), START), () -> { }, () -> { }));
-        assertThrows(AcceptorException.class, () -> acceptor.recovered(1, START, walBytes(10, 1), Lsn.INVALID),
+        assertThrows(AcceptorException.class, () -> acceptor.recovered(1, START, ByteSlice.of(walBytes(10, 1)), Lsn.INVALID),
                 "WAL of another term than the copied history's");
 
         reboot();
@@ -399,18 +400,18 @@ class AcceptorTest {
         acceptor.flush(replies::add);
 
         AcceptorException otherTerm = assertThrows(AcceptorException.class,
-                () -> acceptor.recovered(1, START.plus(100), walBytes(10, 2), Lsn.INVALID));
+                () -> acceptor.recovered(1, START.plus(100), ByteSlice.of(walBytes(10, 2)), Lsn.INVALID));
         assertTrue(otherTerm.getMessage().contains("term"), otherTerm.getMessage());
         AcceptorException gap = assertThrows(AcceptorException.class,
-                () -> acceptor.recovered(2, START.plus(101), walBytes(10, 2), Lsn.INVALID));
+                () -> acceptor.recovered(2, START.plus(101), ByteSlice.of(walBytes(10, 2)), Lsn.INVALID));
         assertTrue(gap.getMessage().contains("gap"), gap.getMessage());
 
         // Voted for term 3, not yet elected in it: its proposer decides where our WAL ends.
         send(new VoteRequest(0, 3));
         assertThrows(AcceptorException.class,
-                () -> acceptor.recovered(2, START.plus(100), walBytes(10, 2), Lsn.INVALID));
+                () -> acceptor.recovered(2, START.plus(100), ByteSlice.of(walBytes(10, 2)), Lsn.INVALID));
         assertThrows(AcceptorException.class,
-                () -> acceptor.recovered(3, START.plus(100), walBytes(10, 2), Lsn.INVALID));
+                () -> acceptor.recovered(3, START.plus(100), ByteSlice.of(walBytes(10, 2)), Lsn.INVALID));
         assertEquals(START.plus(100), wal.writeLsn(), "nothing written by a refusal");
     }
 
@@ -418,7 +419,7 @@ class AcceptorTest {
     void appendsOfOurTermMayOverlapRecoveredWalButNothingElse() {
         electedIn(1, history(1, "0/1000028"), START);
         send(append(1, START, walBytes(100, 1), Lsn.INVALID));
-        acceptor.recovered(1, START.plus(100), walBytes(100, 2), Lsn.INVALID);
+        acceptor.recovered(1, START.plus(100), ByteSlice.of(walBytes(100, 2)), Lsn.INVALID);
         // The proposer streams from where it left us: the part already recovered is skipped.
         send(append(1, START.plus(100), walBytes(150, 2), Lsn.INVALID));
         assertEquals(START.plus(250), wal.writeLsn());

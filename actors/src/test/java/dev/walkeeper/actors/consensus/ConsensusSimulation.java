@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.consensus;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.VoteResponse;
@@ -285,7 +286,7 @@ final class ConsensusSimulation {
         }
         p.appendPrimary(fresh);
         trace("proposer " + p.id + " appends [" + begin + ", " + begin.plus(data.length) + ")");
-        network.send(p, proposer.append(begin, data));
+        network.send(p, proposer.append(begin, ByteSlice.of(data)));
     }
 
     // ---------------------------------------------------------------- acceptors

@@ -1,6 +1,7 @@
 package dev.walkeeper.actors.consensus;
 
 import dev.walkeeper.persistence.wal.WalStore;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -93,7 +94,7 @@ public final class InMemoryWalStore implements WalStore {
     }
 
     @Override
-    public void write(Lsn begin, byte[] data) throws IOException {
+    public void write(Lsn begin, ByteSlice data) throws IOException {
         requireSynced();
         IOException failure = nextWriteFailure;
         if (failure != null) {
@@ -105,7 +106,7 @@ public final class InMemoryWalStore implements WalStore {
         }
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         out.writeBytes(bytes);
-        out.writeBytes(data);
+        out.writeBytes(data.toArray());
         bytes = out.toByteArray();
         recordEnd = writeLsn();
     }

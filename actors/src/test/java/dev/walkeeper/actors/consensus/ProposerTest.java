@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.consensus.Proposer.NodeState;
 import dev.walkeeper.actors.consensus.Proposer.Outbound;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
@@ -207,7 +208,7 @@ class ProposerTest {
     /** Appends {@code pieces} pieces of {@code size} bytes from the proposer's end of WAL; returns the new end. */
     private Lsn append(Proposer p, int pieces, int size, int seed) {
         for (int i = 0; i < pieces; i++) {
-            net.send(p, p.append(p.endOfWal(), wal(size, seed + i)));
+            net.send(p, p.append(p.endOfWal(), ByteSlice.of(wal(size, seed + i))));
         }
         return p.endOfWal();
     }
@@ -257,7 +258,7 @@ class ProposerTest {
         List<Outbound> afterOne = p.onAcceptorGreeting(0, new AcceptorGreeting(100, MembershipConfiguration.EMPTY, 4));
         assertTrue(afterOne.isEmpty(), "one greeting is no majority");
         assertEquals(0, p.term());
-        assertThrows(IllegalStateException.class, () -> p.append(BASEBACKUP, wal(10, 1)));
+        assertThrows(IllegalStateException.class, () -> p.append(BASEBACKUP, ByteSlice.of(wal(10, 1))));
         List<Outbound> afterTwo = p.onAcceptorGreeting(2, new AcceptorGreeting(102, MembershipConfiguration.EMPTY, 7));
         assertEquals(8, p.term(), "max greeted term + 1");
         assertEquals(List.of(0, 2), afterTwo.stream().map(Outbound::node).toList());
@@ -409,7 +410,7 @@ class ProposerTest {
         for (ProposerMessage m : got.subList(3, got.size())) {
             AppendRequest a = assertInstanceOf(AppendRequest.class, m);
             assertEquals(at, a.beginLsn(), "catch-up is contiguous");
-            assertTrue(a.wal().length <= 128 * KIB);
+            assertTrue(a.wal().length() <= 128 * KIB);
             at = a.endLsn();
         }
         assertEquals(w3, at, "caught up to the end of WAL from the buffer");
@@ -464,7 +465,7 @@ class ProposerTest {
         // Node 2 fetches node 0's WAL of term 1 past the buffer start, as peer recovery does.
         Lsn recovered = new Lsn(p.endOfWal().value() - 16 * KIB);
         assertTrue(recovered.compareTo(p.bufferStart()) > 0);
-        net.acceptors[2].recovered(1, old, net.wals[0].read(old, recovered), p.commitLsn());
+        net.acceptors[2].recovered(1, old, ByteSlice.of(net.wals[0].read(old, recovered)), p.commitLsn());
         net.flush(2);
         assertEquals(recovered, p.nodeStatus(2).flushLsn(), "its AppendResponse told the proposer");
 
@@ -496,7 +497,7 @@ class ProposerTest {
         net.send(p, p.onWritten(2, start.plus(8 * KIB)));
         assertEquals(start.plus(24 * KIB), p.nodeStatus(2).streamingAt(), "the window moved by what was written");
         long sent = net.deliveredSince(2, before).stream()
-                .filter(m -> m instanceof AppendRequest a && a.wal().length > 0).count();
+                .filter(m -> m instanceof AppendRequest a && a.wal().length() > 0).count();
         assertEquals(2, sent, "a window's worth, then what was written");
         assertThrows(IllegalArgumentException.class, () -> p.onWritten(2, end), "written beyond what was sent");
 
@@ -539,7 +540,7 @@ class ProposerTest {
         assertEquals(history(1, BASEBACKUP, 2, end), second.termHistory());
 
         ProposerSteppedDown e = assertThrows(ProposerSteppedDown.class,
-                () -> net.send(first, first.append(end, wal(100, 9))));
+                () -> net.send(first, first.append(end, ByteSlice.of(wal(100, 9)))));
         assertEquals(2, e.term(), "the next AppendResponse carries the higher term");
         assertTrue(first.steppedDown());
         assertThrows(ProposerSteppedDown.class, first::heartbeat, "a stepped-down proposer stays down");
@@ -624,7 +625,7 @@ class ProposerTest {
         }
 
         // The bridge re-reads from the primary the WAL node 0 lacks (what the donor has), then goes on.
-        net.send(p3, p3.append(w1, net.wals[1].read(w1, w3)));
+        net.send(p3, p3.append(w1, ByteSlice.of(net.wals[1].read(w1, w3))));
         assertEquals(NodeState.STREAMING, p3.nodeStatus(0).state());
         Lsn w4 = append(p3, 1, 500, 4);
         net.settle();
@@ -658,7 +659,7 @@ class ProposerTest {
         assertEquals(w1, p2.nodeStatus(0).flushLsn());
         assertEquals(w2, p2.nodeStatus(1).flushLsn());
         assertEquals(Lsn.INVALID, p2.commitLsn(), "node 0's flush " + w1 + " is below the term start: not counted");
-        net.send(p2, p2.append(w1, net.wals[1].read(w1, w2)));
+        net.send(p2, p2.append(w1, ByteSlice.of(net.wals[1].read(w1, w2))));
         net.flush(0);
         assertEquals(w2, p2.commitLsn(), "nodes 0 and 1 both reached the term start");
     }

@@ -1,6 +1,7 @@
 package dev.walkeeper.actors.consensus;
 
 import dev.walkeeper.persistence.wal.WalStore;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import java.util.Arrays;
 
@@ -46,15 +47,15 @@ final class SimWalStore implements WalStore {
     }
 
     @Override
-    public void write(Lsn begin, byte[] data) {
+    public void write(Lsn begin, ByteSlice data) {
         if (!begin.equals(writeLsn())) {
             throw new IllegalStateException("write at " + begin + " but write_lsn is " + writeLsn());
         }
-        if (length + data.length > bytes.length) {
-            bytes = Arrays.copyOf(bytes, Math.max(2 * bytes.length, length + data.length));
+        if (length + data.length() > bytes.length) {
+            bytes = Arrays.copyOf(bytes, Math.max(2 * bytes.length, length + data.length()));
         }
-        System.arraycopy(data, 0, bytes, length, data.length);
-        length += data.length;
+        data.copyTo(bytes, length);
+        length += data.length();
     }
 
     /** What a flush prepared covers: durable once completed, unless a truncation came between. */

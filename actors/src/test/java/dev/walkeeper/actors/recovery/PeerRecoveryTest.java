@@ -18,6 +18,7 @@ import dev.walkeeper.actors.timeline.WalStores;
 import dev.walkeeper.persistence.wal.FileSync;
 import dev.walkeeper.persistence.wal.SegmentedWalStore;
 import dev.walkeeper.persistence.wal.WalStore;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.FrameDecoder;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AppendResponse;
@@ -129,7 +130,7 @@ class PeerRecoveryTest {
         void append(List<byte[]> chunks, Lsn from, Lsn commit) {
             Lsn at = from;
             for (byte[] chunk : chunks) {
-                send(new AppendRequest(0, 1, at, at.plus(chunk.length), commit, Lsn.INVALID, chunk));
+                send(new AppendRequest(0, 1, at, at.plus(chunk.length), commit, Lsn.INVALID, ByteSlice.of(chunk)));
                 at = at.plus(chunk.length);
             }
             while (true) {

@@ -317,7 +317,7 @@ final class FakeDownstream implements AutoCloseable {
             if (message instanceof SenderMessage.XLogData data) {
                 maxDataEnd.accumulateAndGet(data.dataEnd().value(), Math::max);
                 maxWalEnd.accumulateAndGet(data.walEnd().value(), Math::max);
-                walBytesReceived.addAndGet(data.wal().length);
+                walBytesReceived.addAndGet(data.wal().length());
             } else {
                 keepalives.incrementAndGet();
             }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.walkeeper.actors.TestKits;
 import dev.walkeeper.actors.client.ClientConnection;
 import dev.walkeeper.actors.socket.SocketWriter;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.CopyData;
 import dev.walkeeper.protocol.pg.FrontendCodec;
@@ -124,7 +125,7 @@ class OutboundConnectionTest {
         Lsn end = SEG1.plus(wal.length);
         TestProbe<SocketWriter.Written> written = testKit.createTestProbe();
         writer.tell(new SocketWriter.WriteRaw(FrontendCodec.encode(new CopyData(ReplicationCodec.encode(
-                new XLogData(SEG1, end, 0, wal))))));
+                new XLogData(SEG1, end, 0, ByteSlice.of(wal)))))));
         writer.tell(new SocketWriter.NotifyWhenWritten(42, written.getRef()));
         written.expectMessage(WAIT, new SocketWriter.Written(42));
         StandbyStatusUpdate status = statusUpdate(parent);

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.replication.PushReceiverSession.Next;
 import dev.walkeeper.actors.replication.PushReceiverSession.Step;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendMessage;
 import dev.walkeeper.protocol.pg.BackendMessage.CommandComplete;
@@ -86,7 +87,7 @@ class PushReceiverSessionTest {
     }
 
     private static CopyData xlog(Lsn start, Lsn end, byte[] wal) {
-        return new CopyData(ReplicationCodec.encode(new XLogData(start, end, 0, wal)));
+        return new CopyData(ReplicationCodec.encode(new XLogData(start, end, 0, ByteSlice.of(wal))));
     }
 
     private static byte[] wal(int approx) {

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.walkeeper.actors.TestKits;
 import dev.walkeeper.persistence.wal.SegmentedWalStore;
 import dev.walkeeper.persistence.wal.WalReader;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import dev.walkeeper.protocol.wal.WalFormat;
@@ -105,7 +106,7 @@ class PushReplicatorTest {
                 int kind = random.nextInt(100);
                 int payload = kind < 70 ? random.nextInt(300) : kind < 97 ? random.nextInt(20_000)
                         : random.nextInt(200_000);
-                store.write(from, generator.nextRecord(payload));
+                store.write(from, ByteSlice.of(generator.nextRecord(payload)));
                 ends.add(generator.position());
             }
             store.flush();

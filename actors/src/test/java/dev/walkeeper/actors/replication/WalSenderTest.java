@@ -10,6 +10,7 @@ import dev.walkeeper.actors.TestSegments;
 import dev.walkeeper.actors.WrittenBytes;
 import dev.walkeeper.actors.socket.SocketWriter;
 import dev.walkeeper.persistence.wal.WalSegmentRemovedException;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.CopyData;
 import dev.walkeeper.protocol.pg.CopyDone;
@@ -95,7 +96,7 @@ class WalSenderTest {
         assertEquals(at, data.walStart());
         assertEquals(limit, data.walEnd());
         int offset = at.segmentOffset(SEG);
-        assertArrayEquals(Arrays.copyOfRange(segment, offset, offset + data.wal().length), data.wal());
+        assertEquals(ByteSlice.of(segment, offset, data.wal().length()), data.wal());
         return data;
     }
 
@@ -108,7 +109,7 @@ class WalSenderTest {
         Lsn limit = SEG1.plus(3 * PAGE + 100);
         ActorRef<WalSender.Command> sender = spawn(SEG1, limit, 1 << 20, NO_KEEPALIVE);
         // Chunks of at most 4 pages; the last one ends exactly at the limit, mid-page.
-        assertEquals(3 * PAGE + 100, nextChunk(SEG1, limit).wal().length);
+        assertEquals(3 * PAGE + 100, nextChunk(SEG1, limit).wal().length());
         writer.expectNoMessage(Duration.ofMillis(100));
 
         sender.tell(new WalSender.Serve(SEG1.plus(PAGE))); // lower: ignored
@@ -120,7 +121,7 @@ class WalSenderTest {
         // chunk reaching the limit is marked: the others are far below a quarter of the 1 MiB window.
         XLogData first = nextUnmarkedChunk(limit, later);
         assertEquals(SEG1.plus(7 * PAGE), first.dataEnd());
-        assertEquals(3 * PAGE, nextChunk(first.dataEnd(), later).wal().length);
+        assertEquals(3 * PAGE, nextChunk(first.dataEnd(), later).wal().length());
         writer.expectNoMessage(Duration.ofMillis(100));
     }
 
@@ -173,7 +174,7 @@ class WalSenderTest {
                 XLogData data = assertInstanceOf(XLogData.class, ReplicationCodec.decodeSenderMessage(
                         Arrays.copyOfRange(bytes, 5, bytes.length)));
                 int offset = at.segmentOffset(SEG);
-                assertArrayEquals(Arrays.copyOfRange(segment, offset, offset + data.wal().length), data.wal());
+                assertEquals(ByteSlice.of(segment, offset, data.wal().length()), data.wal());
                 at = data.dataEnd();
                 continue;
             }

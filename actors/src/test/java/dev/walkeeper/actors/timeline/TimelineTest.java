@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.typesafe.config.ConfigFactory;
 import dev.walkeeper.actors.consensus.InMemoryWalStores;
 import dev.walkeeper.actors.replication.PushReplicator;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
@@ -116,7 +117,7 @@ class TimelineTest {
     }
 
     private static AppendRequest append(long term, Lsn begin, int size) {
-        return new AppendRequest(0, term, begin, begin.plus(size), Lsn.INVALID, Lsn.INVALID, new byte[size]);
+        return new AppendRequest(0, term, begin, begin.plus(size), Lsn.INVALID, Lsn.INVALID, ByteSlice.of(new byte[size]));
     }
 
     private static void elect(Proposer p, ActorRef<Timeline.Command> timeline, TenantTimelineId id, long term,

@@ -2,6 +2,7 @@ package dev.walkeeper.ops.bench;
 
 import dev.walkeeper.actors.trace.Stage;
 import dev.walkeeper.actors.trace.TraceRecorder;
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.BackendCodec;
 import dev.walkeeper.protocol.pg.BackendMessage;
@@ -115,7 +116,7 @@ final class IngestLoad {
         while (System.nanoTime() < deadline) {
             byte[] records = generator.nextRecords(recordsPerAppend);
             sendProposer(new ProposerMessage.AppendRequest(0, term, sentTo, sentTo.plus(records.length), sentTo,
-                    Lsn.INVALID, records), false);
+                    Lsn.INVALID, ByteSlice.of(records)), false);
             sentTo = sentTo.plus(records.length);
             unflushed(sentTo);
             long sent = System.nanoTime();
@@ -149,7 +150,7 @@ final class IngestLoad {
                 for (int offset = 0; offset < pending.length; offset += appendSize) {
                     byte[] tail = Arrays.copyOfRange(pending, offset, Math.min(pending.length, offset + appendSize));
                     sendProposer(new ProposerMessage.AppendRequest(0, term, sentTo, sentTo.plus(tail.length), flushed,
-                            Lsn.INVALID, tail), false);
+                            Lsn.INVALID, ByteSlice.of(tail)), false);
                     sentTo = sentTo.plus(tail.length);
                     inFlight.add(new long[] {sentTo.value(), System.nanoTime()});
                     unflushed(sentTo);
@@ -166,7 +167,7 @@ final class IngestLoad {
                 byte[] chunk = Arrays.copyOf(pending, appendSize);
                 pending = Arrays.copyOfRange(pending, appendSize, pending.length);
                 sendProposer(new ProposerMessage.AppendRequest(0, term, sentTo, sentTo.plus(appendSize), flushed,
-                        Lsn.INVALID, chunk), false);
+                        Lsn.INVALID, ByteSlice.of(chunk)), false);
                 sentTo = sentTo.plus(appendSize);
                 inFlight.add(new long[] {sentTo.value(), System.nanoTime()});
                 unflushed(sentTo);

@@ -1,5 +1,6 @@
 package dev.walkeeper.persistence.wal;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.wal.WalFormat;
 import dev.walkeeper.protocol.wal.XLogFileName;
@@ -130,11 +131,11 @@ public final class ReceivedWalWriter implements AutoCloseable {
      * @throws WalMismatchException if re-pushed bytes differ from the stored ones
      * @throws IOException if a file cannot be read or written
      */
-    public long write(Lsn begin, byte[] bytes) throws IOException {
+    public long write(Lsn begin, ByteSlice bytes) throws IOException {
         requireOpen();
         long start = begin.value();
-        long end = begin.plus(bytes.length).value();
-        if (writeLsn == 0 && bytes.length == 0) {
+        long end = begin.plus(bytes.length()).value();
+        if (writeLsn == 0 && bytes.isEmpty()) {
             return 0;
         }
         if (writeLsn == 0) {
@@ -148,15 +149,15 @@ public final class ReceivedWalWriter implements AutoCloseable {
             throw new WalGapException("WAL pushed from " + begin + " would leave a gap after " + writeLsn()
                     + " in " + dir);
         }
-        int skip = (int) Math.min(bytes.length, writeLsn - start);
+        int skip = (int) Math.min(bytes.length(), writeLsn - start);
         if (skip > 0) {
             verify(start, bytes, skip);
         }
-        if (skip == bytes.length) {
+        if (skip == bytes.length()) {
             return 0;
         }
         append(bytes, skip, end);
-        return bytes.length - skip;
+        return bytes.length() - skip;
     }
 
     /**
@@ -255,14 +256,14 @@ public final class ReceivedWalWriter implements AutoCloseable {
     // ---- writing ---------------------------------------------------------------------------------
 
     /** Writes {@code bytes[from..]} at {@link #writeLsn}, segment by segment. */
-    private void append(byte[] bytes, int from, long end) throws IOException {
+    private void append(ByteSlice bytes, int from, long end) throws IOException {
         int done = from;
-        while (done < bytes.length) {
+        while (done < bytes.length()) {
             long segNo = Long.divideUnsigned(writeLsn, segmentSize);
             int offset = (int) Long.remainderUnsigned(writeLsn, segmentSize);
-            int n = Math.min(bytes.length - done, segmentSize - offset);
+            int n = Math.min(bytes.length() - done, segmentSize - offset);
             FileChannel channel = channelFor(segNo);
-            SegmentFiles.writeFully(channel, ByteBuffer.wrap(bytes, done, n), offset);
+            SegmentFiles.writeFully(channel, ByteBuffer.wrap(bytes.backingArray(), bytes.offset() + done, n), offset);
             dirty = true;
             done += n;
             writeLsn += n;
@@ -313,7 +314,7 @@ public final class ReceivedWalWriter implements AutoCloseable {
     // ---- verifying re-pushed bytes ---------------------------------------------------------------
 
     /** Compares {@code bytes[0..length)} with the stored bytes from {@code start}. */
-    private void verify(long start, byte[] bytes, int length) throws IOException {
+    private void verify(long start, ByteSlice bytes, int length) throws IOException {
         int done = 0;
         ByteBuffer stored = ByteBuffer.allocate(Math.min(VERIFY_CHUNK, length));
         while (done < length) {
@@ -323,7 +324,8 @@ public final class ReceivedWalWriter implements AutoCloseable {
             int n = Math.min(Math.min(length - done, segmentSize - offset), stored.capacity());
             stored.clear().limit(n);
             readStored(segNo, stored, offset);
-            int mismatch = Arrays.mismatch(stored.array(), 0, n, bytes, done, done + n);
+            int from = bytes.offset() + done;
+            int mismatch = Arrays.mismatch(stored.array(), 0, n, bytes.backingArray(), from, from + n);
             if (mismatch >= 0) {
                 throw new WalMismatchException("WAL pushed again at " + new Lsn(position + mismatch)
                         + " differs from the WAL stored there in " + dir);

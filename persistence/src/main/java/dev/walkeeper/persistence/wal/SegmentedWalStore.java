@@ -1,5 +1,6 @@
 package dev.walkeeper.persistence.wal;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.wal.WalFormat;
 import dev.walkeeper.protocol.wal.WalFormatException;
@@ -238,7 +239,7 @@ public final class SegmentedWalStore implements WalStore {
      * @throws WalSyncFailedException if a flush job failed
      */
     @Override
-    public void write(Lsn begin, byte[] bytes) throws IOException {
+    public void write(Lsn begin, ByteSlice bytes) throws IOException {
         requireOpen();
         requireSynced();
         if (empty) {
@@ -253,10 +254,10 @@ public final class SegmentedWalStore implements WalStore {
             throw new IllegalArgumentException("write at " + begin + " but write_lsn is " + writeLsn()
                     + (begin.compareTo(writeLsn()) < 0 ? ": it rewrites WAL" : ": it leaves a gap"));
         }
-        if (bytes.length == 0) {
+        if (bytes.isEmpty()) {
             return;
         }
-        long end = begin.plus(bytes.length).value();
+        long end = begin.plus(bytes.length()).value();
         recordEndLimit = end;
         recordEndFound = writeRecordLsn;
         long pending = scanner.lastRecordEnd().value();
@@ -492,19 +493,19 @@ public final class SegmentedWalStore implements WalStore {
     // ---- Files -----------------------------------------------------------------------------------
 
     /** Writes {@code bytes} from {@link #writeLsn}, segment by segment, setting filled ones aside for the next flush job. */
-    private void writeSegments(byte[] bytes) throws IOException {
+    private void writeSegments(ByteSlice bytes) throws IOException {
         long position = writeLsn;
         int done = 0;
-        while (done < bytes.length) {
+        while (done < bytes.length()) {
             long segNo = position / segmentSize;
             int offset = (int) (position % segmentSize);
-            int n = (int) Math.min(bytes.length - done, segmentSize - offset);
+            int n = (int) Math.min(bytes.length() - done, segmentSize - offset);
             if (current == null) {
                 current = openNext(segNo);
             } else if (current.segNo != segNo) {
                 throw new IllegalStateException("open segment " + current.segNo + " does not hold " + new Lsn(position));
             }
-            SegmentFiles.writeFully(current.channel, ByteBuffer.wrap(bytes, done, n), offset);
+            SegmentFiles.writeFully(current.channel, ByteBuffer.wrap(bytes.backingArray(), bytes.offset() + done, n), offset);
             current.dirty = true;
             done += n;
             position += n;

@@ -1,5 +1,6 @@
 package dev.walkeeper.persistence.wal;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import java.io.IOException;
 
@@ -36,9 +37,10 @@ public interface WalStore extends AutoCloseable {
      * Appends {@code bytes}, which must begin exactly at {@link #writeLsn()}; no fsync. Record
      * boundaries are learnt by decoding the bytes; invalid WAL fails with an exception and writes
      * nothing. After a failed write (invalid WAL or an I/O error) further writes are refused until
-     * {@link #truncate}: the decoder cannot resynchronise by itself.
+     * {@link #truncate}: the decoder cannot resynchronise by itself. The bytes are read in place
+     * (decoded and written to the file from the caller's array), not copied or kept.
      */
-    void write(Lsn begin, byte[] bytes) throws IOException;
+    void write(Lsn begin, ByteSlice bytes) throws IOException;
 
     /**
      * Makes everything written durable; afterwards {@code flushRecordLsn() == writeRecordLsn()}.

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.wal.WalFormat;
 import dev.walkeeper.protocol.wal.WalGenerator;
@@ -46,7 +47,7 @@ class ReceivedWalWriterTest {
     private static void push(ReceivedWalWriter writer, byte[] bytes, int from, int to, int chunk) throws IOException {
         for (int at = from; at < to; at += chunk) {
             int n = Math.min(chunk, to - at);
-            writer.write(SEG1.plus(at), Arrays.copyOfRange(bytes, at, at + n));
+            writer.write(SEG1.plus(at), ByteSlice.of(bytes, at, n));
         }
     }
 
@@ -99,11 +100,11 @@ class ReceivedWalWriterTest {
     void aSegmentGetsItsFinalNameExactlyWhenItsLastByteIsWritten(@TempDir Path dir) throws IOException {
         byte[] bytes = wal(SEG + 10_000);
         try (ReceivedWalWriter writer = ReceivedWalWriter.open(dir, SEG)) {
-            writer.write(SEG1, Arrays.copyOf(bytes, SEG - 1));
+            writer.write(SEG1, ByteSlice.of(Arrays.copyOf(bytes, SEG - 1)));
             assertEquals(List.of(name(1) + ".partial"), files(dir));
-            writer.write(SEG1.plus(SEG - 1), Arrays.copyOfRange(bytes, SEG - 1, SEG));
+            writer.write(SEG1.plus(SEG - 1), ByteSlice.of(Arrays.copyOfRange(bytes, SEG - 1, SEG)));
             assertEquals(List.of(name(1)), files(dir));
-            writer.write(SEG1.plus(SEG), Arrays.copyOfRange(bytes, SEG, SEG + 1));
+            writer.write(SEG1.plus(SEG), ByteSlice.of(bytes, SEG, 1));
             assertEquals(List.of(name(1), name(2) + ".partial"), files(dir));
         }
     }
@@ -115,14 +116,14 @@ class ReceivedWalWriterTest {
             push(writer, bytes, 0, 600_000, 128 * 1024);
             writer.flush();
             // Entirely below the end, in a completed segment and in the partial one.
-            assertEquals(0, writer.write(SEG1.plus(4096), Arrays.copyOfRange(bytes, 4096, 300_000)));
-            assertEquals(0, writer.write(SEG1, Arrays.copyOf(bytes, 600_000)));
+            assertEquals(0, writer.write(SEG1.plus(4096), ByteSlice.of(Arrays.copyOfRange(bytes, 4096, 300_000))));
+            assertEquals(0, writer.write(SEG1, ByteSlice.of(Arrays.copyOf(bytes, 600_000))));
             // Overlapping the end: only the new part is appended.
-            assertEquals(100_000, writer.write(SEG1.plus(550_000), Arrays.copyOfRange(bytes, 550_000, 700_000)));
+            assertEquals(100_000, writer.write(SEG1.plus(550_000), ByteSlice.of(Arrays.copyOfRange(bytes, 550_000, 700_000))));
             assertEquals(SEG1.plus(700_000), writer.writeLsn());
             // An overlap across the segment boundary, then the rest.
             push(writer, bytes, 700_000, SEG + 1000, 65_536);
-            assertEquals(0, writer.write(SEG1.plus(SEG - 500), Arrays.copyOfRange(bytes, SEG - 500, SEG + 1000)));
+            assertEquals(0, writer.write(SEG1.plus(SEG - 500), ByteSlice.of(bytes, SEG - 500, 1500)));
             push(writer, bytes, SEG - 8192, bytes.length, 128 * 1024);
             assertEquals(SEG1.plus(bytes.length), writer.writeLsn());
         }
@@ -133,11 +134,12 @@ class ReceivedWalWriterTest {
     void divergentBytesAreRefusedAndNothingIsOverwritten(@TempDir Path dir) throws IOException {
         byte[] bytes = wal(200_000);
         try (ReceivedWalWriter writer = ReceivedWalWriter.open(dir, SEG)) {
-            writer.write(SEG1, bytes);
-            byte[] other = Arrays.copyOfRange(bytes, 1000, 5000);
-            other[1234] ^= 1;
+            writer.write(SEG1, ByteSlice.of(bytes));
+            // A view from the middle of its array, as a decoded XLogData is.
+            byte[] other = bytes.clone();
+            other[2234] ^= 1;
             WalMismatchException e = assertThrows(WalMismatchException.class,
-                    () -> writer.write(SEG1.plus(1000), other));
+                    () -> writer.write(SEG1.plus(1000), ByteSlice.of(other, 1000, 4000)));
             assertTrue(e.getMessage().contains(SEG1.plus(2234).toString()), e.getMessage());
             assertEquals(SEG1.plus(bytes.length), writer.writeLsn());
             writer.flush();
@@ -150,14 +152,14 @@ class ReceivedWalWriterTest {
         byte[] bytes = wal(100_000);
         try (ReceivedWalWriter writer = ReceivedWalWriter.open(dir, SEG)) {
             WalGapException notAligned = assertThrows(WalGapException.class,
-                    () -> writer.write(SEG1.plus(8192), bytes));
+                    () -> writer.write(SEG1.plus(8192), ByteSlice.of(bytes)));
             assertTrue(notAligned.getMessage().contains("segment boundary"), notAligned.getMessage());
-            assertThrows(WalGapException.class, () -> writer.write(Lsn.INVALID, bytes));
+            assertThrows(WalGapException.class, () -> writer.write(Lsn.INVALID, ByteSlice.of(bytes)));
             assertTrue(writer.isEmpty());
 
-            writer.write(SEG1, Arrays.copyOf(bytes, 50_000));
+            writer.write(SEG1, ByteSlice.of(Arrays.copyOf(bytes, 50_000)));
             WalGapException gap = assertThrows(WalGapException.class,
-                    () -> writer.write(SEG1.plus(50_001), Arrays.copyOfRange(bytes, 50_001, 60_000)));
+                    () -> writer.write(SEG1.plus(50_001), ByteSlice.of(Arrays.copyOfRange(bytes, 50_001, 60_000))));
             assertTrue(gap.getMessage().contains(SEG1.plus(50_001) + " would leave a gap after " + SEG1.plus(50_000)),
                     gap.getMessage());
             assertEquals(SEG1.plus(50_000), writer.writeLsn());
@@ -259,7 +261,7 @@ class ReceivedWalWriterTest {
             int at = 0;
             while (at < bytes.length) {
                 int n = Math.min(WalReader.MAX_SEND_SIZE, bytes.length - at);
-                writer.write(SEG1.plus(at), Arrays.copyOfRange(bytes, at, at + n));
+                writer.write(SEG1.plus(at), ByteSlice.of(bytes, at, n));
                 at += n;
             }
             writer.flush();

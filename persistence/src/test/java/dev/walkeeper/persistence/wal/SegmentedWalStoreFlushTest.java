@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.wal.WalFormat;
 import dev.walkeeper.protocol.wal.WalGenerator;
@@ -58,7 +59,7 @@ class SegmentedWalStoreFlushTest {
         GatedSync sync = new GatedSync();
         WalGenerator wal = new WalGenerator(FORMAT, START, 100);
         try (SegmentedWalStore store = initialized(dir, sync)) {
-            store.write(store.writeLsn(), wal.nextRecords(20_000));
+            store.write(store.writeLsn(), ByteSlice.of(wal.nextRecords(20_000)));
             Lsn first = store.writeRecordLsn();
             WalStore.FlushJob job = store.prepareFlush();
             assertEquals(first, job.target());
@@ -74,7 +75,7 @@ class SegmentedWalStoreFlushTest {
             assertTrue(sync.entered.await(30, TimeUnit.SECONDS));
 
             // The fsync is in progress: writing goes on, nothing more is reported durable.
-            store.write(store.writeLsn(), wal.nextRecords(30_000));
+            store.write(store.writeLsn(), ByteSlice.of(wal.nextRecords(30_000)));
             Lsn second = store.writeRecordLsn();
             assertTrue(second.compareTo(first) > 0);
             assertEquals(Lsn.INVALID, store.flushRecordLsn());
@@ -94,7 +95,7 @@ class SegmentedWalStoreFlushTest {
     @Test
     void aJobWithNothingWrittenHasNoWork(@TempDir Path dir) throws IOException {
         try (SegmentedWalStore store = initialized(dir)) {
-            store.write(store.writeLsn(), new WalGenerator(FORMAT, START, 100).nextRecords(1000));
+            store.write(store.writeLsn(), ByteSlice.of(new WalGenerator(FORMAT, START, 100).nextRecords(1000)));
             store.flush();
             WalStore.FlushJob job = store.prepareFlush();
             assertFalse(job.hasWork());
@@ -108,18 +109,18 @@ class SegmentedWalStoreFlushTest {
     void theNextSegmentIsMadeAheadByAFlushAndTheSwitchTakesIt(@TempDir Path dir) throws IOException {
         WalGenerator wal = new WalGenerator(FORMAT, START, 1000);
         try (SegmentedWalStore store = initialized(dir)) {
-            store.write(store.writeLsn(), wal.nextRecords(SEG / 2 - 10_000));
+            store.write(store.writeLsn(), ByteSlice.of(wal.nextRecords(SEG / 2 - 10_000)));
             store.flush();
             assertEquals(Set.of(partial(1)), fileNames(dir), "not yet half way: no spare");
 
-            store.write(store.writeLsn(), wal.nextRecords(20_000));
+            store.write(store.writeLsn(), ByteSlice.of(wal.nextRecords(20_000)));
             store.flush();
             assertEquals(Set.of(partial(1), partial(2)), fileNames(dir), "past half way: the spare");
             Object spare = Files.readAttributes(dir.resolve(partial(2)),
                     java.nio.file.attribute.BasicFileAttributes.class).fileKey();
             assertArrayEquals(new byte[SEG], Files.readAllBytes(dir.resolve(partial(2))));
 
-            store.write(store.writeLsn(), wal.nextRecords(SEG / 2 + 10_000)); // into segment 2
+            store.write(store.writeLsn(), ByteSlice.of(wal.nextRecords(SEG / 2 + 10_000))); // into segment 2
             assertTrue(store.writeLsn().segmentNumber(SEG) == 2);
             assertEquals(Set.of(partial(1), partial(2)), fileNames(dir), "segment 1 waits for its fsync");
             assertEquals(spare, Files.readAttributes(dir.resolve(partial(2)),
@@ -136,10 +137,10 @@ class SegmentedWalStoreFlushTest {
     void reopeningAfterACrashBetweenRunAndCompleteFindsTheWrittenEnd(@TempDir Path dir) throws IOException {
         WalGenerator wal = new WalGenerator(FORMAT, START, 1000);
         try (SegmentedWalStore store = initialized(dir)) {
-            store.write(store.writeLsn(), wal.nextRecords(SEG + SEG / 4));
+            store.write(store.writeLsn(), ByteSlice.of(wal.nextRecords(SEG + SEG / 4)));
             WalStore.FlushJob job = store.prepareFlush();
             job.run(); // synced and renamed, never completed: the "crash" comes first
-            store.write(store.writeLsn(), wal.nextRecords(5000));
+            store.write(store.writeLsn(), ByteSlice.of(wal.nextRecords(5000)));
         }
         assertEquals(Set.of(name(1), partial(2)), fileNames(dir));
         try (SegmentedWalStore store = SegmentedWalStore.open(dir, FORMAT, Lsn.INVALID)) {
@@ -155,7 +156,7 @@ class SegmentedWalStoreFlushTest {
         try (SegmentedWalStore store = initialized(dir)) {
             while (store.writeLsn().compareTo(new Lsn(2L * SEG + SEG / 4)) < 0) {
                 starts.add(wal.position());
-                store.write(store.writeLsn(), wal.nextRecord(1000));
+                store.write(store.writeLsn(), ByteSlice.of(wal.nextRecord(1000)));
             }
         }
         // A crash lost a block in the middle of segment 1, which was filled but never synced, while
@@ -185,7 +186,7 @@ class SegmentedWalStoreFlushTest {
         };
         WalGenerator wal = new WalGenerator(FORMAT, START, 100);
         try (SegmentedWalStore store = initialized(dir, sync)) {
-            store.write(store.writeLsn(), wal.nextRecords(10_000));
+            store.write(store.writeLsn(), ByteSlice.of(wal.nextRecords(10_000)));
             WalStore.FlushJob job = store.prepareFlush();
             WalSyncFailedException failed = assertThrows(WalSyncFailedException.class, job::run);
             assertEquals("EIO (injected)", failed.getCause().getMessage());
@@ -194,7 +195,7 @@ class SegmentedWalStoreFlushTest {
             assertThrows(WalSyncFailedException.class, () -> store.completeFlush(job));
             assertThrows(WalSyncFailedException.class, store::flush);
             assertThrows(WalSyncFailedException.class, store::prepareFlush);
-            assertThrows(WalSyncFailedException.class, () -> store.write(store.writeLsn(), wal.nextRecords(100)));
+            assertThrows(WalSyncFailedException.class, () -> store.write(store.writeLsn(), ByteSlice.of(wal.nextRecords(100))));
             assertThrows(WalSyncFailedException.class, () -> store.truncate(START));
             assertEquals(Lsn.INVALID, store.flushRecordLsn());
         }
@@ -204,16 +205,16 @@ class SegmentedWalStoreFlushTest {
     void aJobPreparedBeforeATruncationOrCloseIsStale(@TempDir Path dir) throws IOException {
         WalGenerator wal = new WalGenerator(FORMAT, START, 100);
         try (SegmentedWalStore store = initialized(dir)) {
-            store.write(store.writeLsn(), wal.nextRecord(100));
+            store.write(store.writeLsn(), ByteSlice.of(wal.nextRecord(100)));
             Lsn cut = store.writeRecordLsn();
-            store.write(store.writeLsn(), wal.nextRecords(10_000));
+            store.write(store.writeLsn(), ByteSlice.of(wal.nextRecords(10_000)));
             WalStore.FlushJob job = store.prepareFlush();
             job.run();
             store.truncate(cut);
             assertFalse(store.completeFlush(job));
             assertEquals(cut, store.flushRecordLsn());
 
-            store.write(store.writeLsn(), new WalGenerator(FORMAT, cut, 100).nextRecords(1000));
+            store.write(store.writeLsn(), ByteSlice.of(new WalGenerator(FORMAT, cut, 100).nextRecords(1000)));
             WalStore.FlushJob unstarted = store.prepareFlush();
             store.close(); // the runner may be gone: the job is cancelled, not waited for
             unstarted.run();

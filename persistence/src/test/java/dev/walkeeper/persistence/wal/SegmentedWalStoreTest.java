@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.wal.WalFormat;
 import dev.walkeeper.protocol.wal.WalFormatException;
@@ -92,11 +93,11 @@ class SegmentedWalStoreTest {
             assertEquals(Set.of(partial(1)), fileNames(dir), "created, preallocated, by initialize");
             assertEquals(SEG, Files.size(dir.resolve(partial(1))));
 
-            store.write(start, Arrays.copyOfRange(wal.bytes, 0, 1000));
+            store.write(start, ByteSlice.of(Arrays.copyOfRange(wal.bytes, 0, 1000)));
             assertEquals(Set.of(partial(1)), fileNames(dir));
 
             // Up to exactly the segment's end (mid-record is fine): filled, but renamed only once synced.
-            store.write(store.writeLsn(), Arrays.copyOfRange(wal.bytes, 1000, SEG));
+            store.write(store.writeLsn(), ByteSlice.of(Arrays.copyOfRange(wal.bytes, 1000, SEG)));
             assertEquals(new Lsn(2L * SEG), store.writeLsn());
             assertEquals(Set.of(partial(1)), fileNames(dir));
 
@@ -106,11 +107,11 @@ class SegmentedWalStoreTest {
             assertEquals(SEG, Files.size(dir.resolve(partial(2))));
 
             // The next byte goes into that spare.
-            store.write(store.writeLsn(), Arrays.copyOfRange(wal.bytes, SEG, SEG + 1));
+            store.write(store.writeLsn(), ByteSlice.of(wal.bytes, SEG, 1));
             assertEquals(Set.of(name(1), partial(2)), fileNames(dir));
 
             // Across a boundary in one write, without a spare: the next segment is created then.
-            store.write(store.writeLsn(), Arrays.copyOfRange(wal.bytes, SEG + 1, wal.bytes.length));
+            store.write(store.writeLsn(), ByteSlice.of(Arrays.copyOfRange(wal.bytes, SEG + 1, wal.bytes.length)));
             assertEquals(Set.of(name(1), partial(2), partial(3)), fileNames(dir));
             store.flush();
             assertEquals(Set.of(name(1), name(2), partial(3)), fileNames(dir));
@@ -135,19 +136,19 @@ class SegmentedWalStoreTest {
             store.flush();
             assertEquals(start, store.flushRecordLsn());
 
-            store.write(start, Arrays.copyOf(first, 600));
+            store.write(start, ByteSlice.of(Arrays.copyOf(first, 600)));
             assertEquals(start.plus(600), store.writeLsn());
             assertEquals(start, store.writeRecordLsn(), "half a record is not a record");
-            store.write(store.writeLsn(), Arrays.copyOfRange(first, 600, first.length));
+            store.write(store.writeLsn(), ByteSlice.of(Arrays.copyOfRange(first, 600, first.length)));
             assertEquals(firstEnd, store.writeRecordLsn());
             assertEquals(start, store.flushRecordLsn(), "not flushed yet");
 
             // A record is counted once its alignment padding is written too, never beyond write_lsn.
-            store.write(firstEnd, Arrays.copyOf(second, second.length - 3));
+            store.write(firstEnd, ByteSlice.of(Arrays.copyOf(second, second.length - 3)));
             assertEquals(firstEnd, store.writeRecordLsn());
             store.flush();
             assertEquals(firstEnd, store.flushRecordLsn());
-            store.write(store.writeLsn(), Arrays.copyOfRange(second, second.length - 3, second.length));
+            store.write(store.writeLsn(), ByteSlice.of(Arrays.copyOfRange(second, second.length - 3, second.length)));
             assertEquals(secondEnd, store.writeRecordLsn());
             assertEquals(firstEnd, store.flushRecordLsn());
             store.flush();
@@ -160,21 +161,21 @@ class SegmentedWalStoreTest {
         Wal wal = Wal.random(MID_SEGMENT_START, new Random(2), 20_000);
         try (SegmentedWalStore store = SegmentedWalStore.open(dir, FORMAT, Lsn.INVALID)) {
             IllegalStateException notInitialised = assertThrows(IllegalStateException.class,
-                    () -> store.write(MID_SEGMENT_START, wal.bytes));
+                    () -> store.write(MID_SEGMENT_START, ByteSlice.of(wal.bytes)));
             assertTrue(notInitialised.getMessage().contains(MID_SEGMENT_START.toString()), notInitialised.getMessage());
 
             store.initialize(MID_SEGMENT_START);
             assertThrows(IllegalStateException.class, () -> store.initialize(MID_SEGMENT_START));
-            store.write(MID_SEGMENT_START, Arrays.copyOf(wal.bytes, 10_000));
+            store.write(MID_SEGMENT_START, ByteSlice.of(Arrays.copyOf(wal.bytes, 10_000)));
             Lsn writeLsn = store.writeLsn();
             for (Lsn wrong : List.of(writeLsn.plus(8), writeLsn.plus(-8), MID_SEGMENT_START)) {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                        () -> store.write(wrong, Arrays.copyOfRange(wal.bytes, 10_000, 11_000)));
+                        () -> store.write(wrong, ByteSlice.of(Arrays.copyOfRange(wal.bytes, 10_000, 11_000))));
                 assertTrue(e.getMessage().contains(wrong.toString()) && e.getMessage().contains(writeLsn.toString()),
                         e.getMessage());
             }
             assertEquals(writeLsn, store.writeLsn());
-            store.write(writeLsn, Arrays.copyOfRange(wal.bytes, 10_000, wal.bytes.length));
+            store.write(writeLsn, ByteSlice.of(Arrays.copyOfRange(wal.bytes, 10_000, wal.bytes.length)));
             assertEquals(wal.end(), store.writeRecordLsn());
         }
     }
@@ -194,12 +195,12 @@ class SegmentedWalStoreTest {
             byte[] rest = Arrays.copyOfRange(wal.bytes, half, wal.bytes.length);
             int lastStart = (int) (wal.starts.get(wal.starts.size() - 1).value() - end.value());
             rest[lastStart + 20] ^= 0x40; // xl_crc
-            assertThrows(WalFormatException.class, () -> store.write(end, rest));
+            assertThrows(WalFormatException.class, () -> store.write(end, ByteSlice.of(rest)));
             assertPositions(store, end, "after a rejected write");
             assertStored(dir, model);
 
             IllegalStateException refused = assertThrows(IllegalStateException.class,
-                    () -> store.write(end, Arrays.copyOfRange(wal.bytes, half, half + 100)));
+                    () -> store.write(end, ByteSlice.of(wal.bytes, half, 100)));
             assertTrue(refused.getCause() instanceof WalFormatException, refused.toString());
 
             store.truncate(end);
@@ -309,7 +310,7 @@ class SegmentedWalStoreTest {
         try (SegmentedWalStore store = SegmentedWalStore.open(dir, FORMAT, Lsn.INVALID)) {
             assertThrows(IllegalStateException.class, () -> store.truncate(MID_SEGMENT_START));
             store.initialize(MID_SEGMENT_START);
-            store.write(MID_SEGMENT_START, Arrays.copyOf(wal.bytes, wal.bytes.length - 10));
+            store.write(MID_SEGMENT_START, ByteSlice.of(Arrays.copyOf(wal.bytes, wal.bytes.length - 10)));
             Lsn recordEnd = store.writeRecordLsn();
             Lsn beyond = wal.end();
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> store.truncate(beyond));
@@ -534,7 +535,7 @@ class SegmentedWalStoreTest {
             store.initialize(start);
             for (int done = 0; done < wal.bytes.length; ) {
                 int n = Math.min(wal.bytes.length - done, 1 + random.nextInt(1 << 20));
-                store.write(store.writeLsn(), Arrays.copyOfRange(wal.bytes, done, done + n));
+                store.write(store.writeLsn(), ByteSlice.of(wal.bytes, done, n));
                 done += n;
             }
             store.flush();
@@ -726,7 +727,7 @@ class SegmentedWalStoreTest {
     }
 
     private static void write(SegmentedWalStore store, Model model, byte[] bytes) throws IOException {
-        store.write(store.writeLsn(), bytes);
+        store.write(store.writeLsn(), ByteSlice.of(bytes));
         model.write(bytes);
     }
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.wal.WalFormat;
 import dev.walkeeper.protocol.wal.WalGenerator;
@@ -56,7 +57,7 @@ class SpareSegmentTest {
             assertArrayEquals(new byte[SEG], Files.readAllBytes(spare));
             Object spareKey = fileKey(spare);
 
-            store.write(store.writeLsn(), wal.nextRecords(SEG / 2 + 10_000));
+            store.write(store.writeLsn(), ByteSlice.of(wal.nextRecords(SEG / 2 + 10_000)));
             assertEquals(2, store.writeLsn().segmentNumber(SEG));
             assertEquals(spareKey, fileKey(spare), "the spare was taken, not replaced");
             store.flush();
@@ -91,7 +92,7 @@ class SpareSegmentTest {
             CompletableFuture<Void> switching = new CompletableFuture<>();
             Thread writer = new Thread(() -> {
                 try {
-                    store.write(store.writeLsn(), intoNext);
+                    store.write(store.writeLsn(), ByteSlice.of(intoNext));
                     switching.complete(null);
                 } catch (IOException | RuntimeException e) {
                     switching.completeExceptionally(e);
@@ -118,7 +119,7 @@ class SpareSegmentTest {
         HeldTasks held = new HeldTasks();
         WalGenerator wal = new WalGenerator(FORMAT, START, 100);
         try (SegmentedWalStore store = initialized(dir, held)) {
-            store.write(store.writeLsn(), wal.nextRecord(100));
+            store.write(store.writeLsn(), ByteSlice.of(wal.nextRecord(100)));
             Lsn cut = store.writeRecordLsn();
             writeAndFlushUntilHalfWay(store, wal, 8192);
             Runnable making = held.only();
@@ -139,7 +140,7 @@ class SpareSegmentTest {
             WalGenerator third = new WalGenerator(FORMAT, cut, 100);
             writeAndFlushUntilHalfWay(store, third, 8192);
             held.tasks.get(2).run();
-            store.write(store.writeLsn(), third.nextRecords(SEG / 2 + 10_000));
+            store.write(store.writeLsn(), ByteSlice.of(third.nextRecords(SEG / 2 + 10_000)));
             store.flush();
             assertEquals(third.position(), store.flushRecordLsn());
         }
@@ -162,7 +163,7 @@ class SpareSegmentTest {
             WalGenerator more = new WalGenerator(FORMAT, store.writeLsn(), 100);
             writeAndFlushUntilHalfWay(store, more, 8192);
             assertEquals(Set.of(partial(1)), fileNames(dir));
-            store.write(store.writeLsn(), more.nextRecords(SEG / 2 + 10_000));
+            store.write(store.writeLsn(), ByteSlice.of(more.nextRecords(SEG / 2 + 10_000)));
             store.flush();
             assertEquals(more.position(), store.flushRecordLsn());
             assertTrue(allocatedBytes(dir.resolve(partial(2))) < SEG / 2, "created sparse at the switch");
@@ -174,7 +175,7 @@ class SpareSegmentTest {
             throws IOException {
         long segment = store.writeLsn().segmentNumber(SEG);
         do {
-            store.write(store.writeLsn(), wal.nextRecords(bytesPerFlush));
+            store.write(store.writeLsn(), ByteSlice.of(wal.nextRecords(bytesPerFlush)));
             store.flush();
         } while (store.writeLsn().segmentOffset(SEG) < SEG / 2);
         assertEquals(segment, store.writeLsn().segmentNumber(SEG), "still in the same segment");

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.wal.WalFormat;
 import dev.walkeeper.protocol.wal.WalGenerator;
@@ -341,14 +342,14 @@ class WalReaderTest {
         /** Records {@code [first, last)} into the store, in one write. */
         void write(SegmentedWalStore store, int first, int last) throws IOException {
             Lsn from = first == 0 ? START : ends.get(first - 1);
-            store.write(from, range(from, ends.get(last - 1)));
+            store.write(from, ByteSlice.of(range(from, ends.get(last - 1))));
         }
 
         /** Everything, in writes of random sizes up to {@code maxChunk} that split records anywhere. */
         void writeTo(SegmentedWalStore store, Random random, int maxChunk) throws IOException {
             for (int offset = 0; offset < bytes.length; ) {
                 int n = Math.min(bytes.length - offset, 1 + random.nextInt(maxChunk));
-                store.write(START.plus(offset), Arrays.copyOfRange(bytes, offset, offset + n));
+                store.write(START.plus(offset), ByteSlice.of(bytes, offset, n));
                 offset += n;
             }
         }

@@ -1,6 +1,9 @@
 package dev.walkeeper.protocol.pg;
 
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
 import java.util.Arrays;
+import java.util.Objects;
 
 /**
  * Cuts a byte stream into {@link Frame}s without blocking: {@link #feed} whatever arrived,
@@ -8,8 +11,15 @@ import java.util.Arrays;
  * turning a frame into a message is {@link FrontendCodec}'s or {@link BackendCodec}'s job, so
  * each can be tested without the other and without a socket.
  *
- * <p>Length words are checked as soon as the header is buffered, before any room for the body
- * is made: a peer announcing a 2 GiB message gets an error, not an allocation. Failures:
+ * <p>Each frame's body is cut into an array of its own while it is fed, so a frame is handed out
+ * without a copy and the body's bytes (a WAL payload) can travel on as a view of it: received
+ * bytes are copied once, from the chunk into their body. Bodies up to {@link #PREALLOCATED_BODY_SIZE}
+ * get their exact array when the header has arrived; larger ones grow as their bytes arrive, so a
+ * length word that lies costs memory only for the bytes really sent.
+ *
+ * <p>Length words are checked as soon as the header is in, before any room for the body is made:
+ * a peer announcing a 2 GiB message gets an error, not an allocation. An error is reported by
+ * {@link #next} once the frames complete before it have been handed out. Failures:
  * <ul>
  *   <li>startup packet whose length is below 8 (length word + protocol code) or whose body exceeds
  *       {@link #MAX_STARTUP_PACKET_SIZE}: {@link SqlState#PROTOCOL_VIOLATION}, as PostgreSQL's
@@ -22,7 +32,8 @@ import java.util.Arrays;
  *       not, and the distinct code tells an operator that raising the limit is an option.
  * </ul>
  * After a {@link ProtocolException} the stream has lost sync; the connection must be closed (the
- * offending header stays buffered, so {@code next()} keeps failing).
+ * offending header stays counted in {@link #buffered}, later input is dropped, and {@code next()}
+ * keeps failing).
  *
  * <p>Not thread-safe: one decoder belongs to one connection's reader.
  */
@@ -31,16 +42,29 @@ public final class FrameDecoder {
     public static final int DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024 + 1024;
     /** Largest startup packet body, as PostgreSQL's {@code MAX_STARTUP_PACKET_LENGTH}. */
     public static final int MAX_STARTUP_PACKET_SIZE = 10_000;
+    /**
+     * Largest body whose array is allocated in full when its header arrives: twice an
+     * AppendRequest or XLogData of {@code MAX_SEND_SIZE} (128 KiB of WAL), so WAL frames are
+     * received into their final array at once.
+     */
+    public static final int PREALLOCATED_BODY_SIZE = 256 * 1024;
 
-    private static final int INITIAL_CAPACITY = 8 * 1024;
-    /** An emptied buffer larger than this is dropped, so one big message does not pin memory. */
-    private static final int RETAINED_CAPACITY = 1024 * 1024;
+    private static final int TYPED_HEADER_SIZE = 5;
+    private static final int UNTYPED_HEADER_SIZE = 4;
+    private static final byte[] NO_BYTES = new byte[0];
 
     private final int maxMessageSize;
     private boolean startupPhase;
-    private byte[] buffer = new byte[INITIAL_CAPACITY];
-    private int readIndex;
-    private int writeIndex;
+    private final byte[] header = new byte[TYPED_HEADER_SIZE];
+    private int headerFilled;
+    /** The frame being received once its header is in; {@code body == null} while reading a header. */
+    private byte type;
+    private byte[] body;
+    private int bodyLength;
+    private int bodyFilled;
+    private final ArrayDeque<Frame> complete = new ArrayDeque<>();
+    private ProtocolException failure;
+    private long buffered;
 
     private FrameDecoder(int maxMessageSize, boolean startupPhase) {
         if (maxMessageSize < 4) {
@@ -70,120 +94,129 @@ public final class FrameDecoder {
         return new FrameDecoder(maxMessageSize, false);
     }
 
-    /**
-     * Appends received bytes; the chunk is copied, so the caller may reuse it.
-     *
-     * @throws ProtocolException ({@link SqlState#PROGRAM_LIMIT_EXCEEDED}) if unframed input would
-     *     pass 2 GiB — only possible when the caller feeds without calling {@link #next}
-     */
+    /** Takes received bytes; they are copied into the frames' bodies, so the caller may reuse the chunk. */
     public void feed(byte[] chunk) {
-        ensureWritable(chunk.length);
-        System.arraycopy(chunk, 0, buffer, writeIndex, chunk.length);
-        writeIndex += chunk.length;
+        feed(chunk, 0, chunk.length);
+    }
+
+    /** As {@link #feed(byte[])}, for {@code length} bytes of {@code chunk} from {@code offset}. */
+    public void feed(byte[] chunk, int offset, int length) {
+        Objects.checkFromIndexSize(offset, length, chunk.length);
+        feed(ByteBuffer.wrap(chunk, offset, length));
+    }
+
+    /**
+     * As {@link #feed(byte[])}, for the bytes of {@code chunk} from its position to its limit; the
+     * position ends at the limit. A direct buffer (as the socket read into) is copied straight into
+     * the bodies, with no array in between.
+     */
+    public void feed(ByteBuffer chunk) {
+        buffered += chunk.remaining();
+        while (chunk.hasRemaining() && failure == null) {
+            if (body == null) {
+                int headerSize = startupPhase ? UNTYPED_HEADER_SIZE : TYPED_HEADER_SIZE;
+                int n = Math.min(chunk.remaining(), headerSize - headerFilled);
+                chunk.get(header, headerFilled, n);
+                headerFilled += n;
+                if (headerFilled < headerSize) {
+                    break;
+                }
+                try {
+                    startBody();
+                } catch (ProtocolException e) {
+                    failure = e;
+                    break;
+                }
+            } else {
+                int n = Math.min(chunk.remaining(), bodyLength - bodyFilled);
+                if (body.length - bodyFilled < n) {
+                    grow(bodyFilled + n);
+                }
+                chunk.get(body, bodyFilled, n);
+                bodyFilled += n;
+            }
+            if (bodyFilled == bodyLength && body != null) {
+                completeFrame();
+            }
+        }
+        // After a failure the rest is dropped (but counted): the stream has lost sync.
+        chunk.position(chunk.limit());
     }
 
     /** Bytes received but not yet returned as frames. */
-    public int buffered() {
-        return writeIndex - readIndex;
+    public long buffered() {
+        return buffered;
     }
 
     /**
-     * The next complete frame, or {@code null} when more bytes are needed.
+     * The next complete frame, or {@code null} when more bytes are needed. The frame's body is
+     * its own array, handed over: the decoder keeps no reference to it.
      *
-     * @throws ProtocolException on an invalid or oversized length word, or type byte 0
+     * @throws ProtocolException on an invalid or oversized length word, or type byte 0, once the
+     *     frames before it have been returned
      */
     public Frame next() {
-        return startupPhase ? nextUntyped() : nextTyped();
+        Frame frame = complete.poll();
+        if (frame != null) {
+            buffered -= (frame.untyped() ? UNTYPED_HEADER_SIZE : TYPED_HEADER_SIZE) + frame.body().length;
+            return frame;
+        }
+        if (failure != null) {
+            throw failure;
+        }
+        return null;
     }
 
-    private Frame nextUntyped() {
-        if (buffered() < 4) {
-            return null;
+    /** Checks the header just read and makes room for the body it announces. */
+    private void startBody() {
+        if (startupPhase) {
+            int length = int32(header, 0);
+            if (length < 8 || length - 4 > MAX_STARTUP_PACKET_SIZE) {
+                throw new ProtocolException("invalid length of startup packet: " + length);
+            }
+            type = Frame.UNTYPED;
+            bodyLength = length - 4;
+        } else {
+            type = header[0];
+            if (type == 0) {
+                throw new ProtocolException("invalid message type 0x00");
+            }
+            int length = int32(header, 1);
+            if (length < 4) {
+                throw new ProtocolException("invalid message length " + length + " for message type "
+                        + Frame.describeType(type));
+            }
+            if (length > maxMessageSize) {
+                throw new ProtocolException(SqlState.PROGRAM_LIMIT_EXCEEDED, "message type "
+                        + Frame.describeType(type) + " of " + length + " bytes exceeds the limit of "
+                        + maxMessageSize + " bytes");
+            }
+            bodyLength = length - 4;
         }
-        int length = int32At(readIndex);
-        if (length < 8 || length - 4 > MAX_STARTUP_PACKET_SIZE) {
-            throw new ProtocolException("invalid length of startup packet: " + length);
-        }
-        if (buffered() < length) {
-            return null;
-        }
-        int code = int32At(readIndex + 4);
-        Frame frame = new Frame(Frame.UNTYPED, take(4, length - 4));
-        if (code != FrontendCodec.SSL_REQUEST_CODE && code != FrontendCodec.GSSENC_REQUEST_CODE
-                && code != FrontendCodec.CANCEL_REQUEST_CODE) {
-            startupPhase = false;
-        }
-        return frame;
+        body = bodyLength == 0 ? NO_BYTES : new byte[Math.min(bodyLength, PREALLOCATED_BODY_SIZE)];
+        bodyFilled = 0;
     }
 
-    private Frame nextTyped() {
-        if (buffered() < 5) {
-            return null;
-        }
-        byte type = buffer[readIndex];
-        if (type == 0) {
-            throw new ProtocolException("invalid message type 0x00");
-        }
-        int length = int32At(readIndex + 1);
-        if (length < 4) {
-            throw new ProtocolException("invalid message length " + length + " for message type "
-                    + Frame.describeType(type));
-        }
-        if (length > maxMessageSize) {
-            throw new ProtocolException(SqlState.PROGRAM_LIMIT_EXCEEDED, "message type "
-                    + Frame.describeType(type) + " of " + length + " bytes exceeds the limit of "
-                    + maxMessageSize + " bytes");
-        }
-        if (buffered() - 1 < length) {
-            return null;
-        }
-        return new Frame(type, take(5, length - 4));
+    /** Doubles a large body's array (at least to {@code needed}), never past the announced length. */
+    private void grow(int needed) {
+        body = Arrays.copyOf(body, (int) Math.min(bodyLength, Math.max(needed, 2L * body.length)));
     }
 
-    /** Consumes a header of {@code skip} bytes and returns the {@code bodyLength} bytes after it. */
-    private byte[] take(int skip, int bodyLength) {
-        int from = readIndex + skip;
-        byte[] body = Arrays.copyOfRange(buffer, from, from + bodyLength);
-        readIndex = from + bodyLength;
-        if (readIndex == writeIndex) {
-            readIndex = 0;
-            writeIndex = 0;
-            if (buffer.length > RETAINED_CAPACITY) {
-                buffer = new byte[INITIAL_CAPACITY];
+    private void completeFrame() {
+        if (type == Frame.UNTYPED) {
+            int code = int32(body, 0);
+            if (code != FrontendCodec.SSL_REQUEST_CODE && code != FrontendCodec.GSSENC_REQUEST_CODE
+                    && code != FrontendCodec.CANCEL_REQUEST_CODE) {
+                startupPhase = false;
             }
         }
-        return body;
+        complete.add(new Frame(type, body));
+        body = null;
+        headerFilled = 0;
     }
 
-    private int int32At(int i) {
-        return ((buffer[i] & 0xFF) << 24) | ((buffer[i + 1] & 0xFF) << 16)
-                | ((buffer[i + 2] & 0xFF) << 8) | (buffer[i + 3] & 0xFF);
-    }
-
-    /**
-     * Makes room for {@code n} more bytes. Unread bytes are moved to the front only when the
-     * consumed prefix is at least as large as them, otherwise the array doubles; either way each
-     * byte is moved a bounded number of times, so feeding stays amortized O(1) per byte.
-     */
-    private void ensureWritable(int n) {
-        if (buffer.length - writeIndex >= n) {
-            return;
-        }
-        int unread = buffered();
-        long needed = (long) unread + n;
-        if (needed > Integer.MAX_VALUE - 8) {
-            throw new ProtocolException(SqlState.PROGRAM_LIMIT_EXCEEDED,
-                    "cannot buffer " + needed + " bytes of unframed input");
-        }
-        if (needed <= buffer.length && readIndex >= unread) {
-            System.arraycopy(buffer, readIndex, buffer, 0, unread);
-        } else {
-            long grown = Math.max(needed, 2L * buffer.length);
-            byte[] bigger = new byte[(int) Math.min(grown, Integer.MAX_VALUE - 8)];
-            System.arraycopy(buffer, readIndex, bigger, 0, unread);
-            buffer = bigger;
-        }
-        readIndex = 0;
-        writeIndex = unread;
+    private static int int32(byte[] bytes, int i) {
+        return ((bytes[i] & 0xFF) << 24) | ((bytes[i + 1] & 0xFF) << 16)
+                | ((bytes[i + 2] & 0xFF) << 8) | (bytes[i + 3] & 0xFF);
     }
 }

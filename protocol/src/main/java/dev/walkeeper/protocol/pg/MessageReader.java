@@ -1,5 +1,6 @@
 package dev.walkeeper.protocol.pg;
 
+import dev.walkeeper.protocol.ByteSlice;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -68,6 +69,19 @@ public final class MessageReader {
 
     public byte[] rest() {
         return bytes(remaining());
+    }
+
+    /** The next {@code n} bytes as a view of the body, not copied (a WAL payload on its way to a file). */
+    public ByteSlice slice(int n) {
+        need(n);
+        ByteSlice slice = ByteSlice.of(body, position, n);
+        position += n;
+        return slice;
+    }
+
+    /** Every byte left, as {@link #slice}. */
+    public ByteSlice restSlice() {
+        return slice(remaining());
     }
 
     /** A NUL-terminated UTF-8 string. */

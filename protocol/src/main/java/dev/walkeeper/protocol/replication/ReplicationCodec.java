@@ -43,8 +43,8 @@ public final class ReplicationCodec {
     /** The CopyData payload for {@code message}. */
     public static byte[] encode(SenderMessage message) {
         if (message instanceof XLogData m) {
-            return ByteBuffer.allocate(XLOG_DATA_HEADER_SIZE + m.wal().length).put(XLOG_DATA)
-                    .putLong(m.walStart().value()).putLong(m.walEnd().value()).putLong(m.sendTime()).put(m.wal())
+            return ByteBuffer.allocate(XLOG_DATA_HEADER_SIZE + m.wal().length()).put(XLOG_DATA)
+                    .putLong(m.walStart().value()).putLong(m.walEnd().value()).putLong(m.sendTime()).put(m.wal().asByteBuffer())
                     .array();
         } else if (message instanceof PrimaryKeepalive m) {
             return ByteBuffer.allocate(PRIMARY_KEEPALIVE_SIZE).put(PRIMARY_KEEPALIVE).putLong(m.walEnd().value())
@@ -93,7 +93,7 @@ public final class ReplicationCodec {
                     throw new ProtocolException("XLogData: " + r.remaining() + " bytes of WAL from " + walStart
                             + " run past the largest LSN");
                 }
-                yield new XLogData(walStart, walEnd, sendTime, r.rest());
+                yield new XLogData(walStart, walEnd, sendTime, r.restSlice());
             }
             case PRIMARY_KEEPALIVE -> {
                 var r = afterTag(payload, "PrimaryKeepalive");

@@ -1,7 +1,7 @@
 package dev.walkeeper.protocol.replication;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
-import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -14,45 +14,34 @@ import java.util.Objects;
 public sealed interface SenderMessage permits SenderMessage.XLogData, SenderMessage.PrimaryKeepalive {
 
     /**
-     * WAL bytes {@code [walStart, walStart + wal.length)} ({@code 'w'}).
+     * WAL bytes {@code [walStart, walStart + wal.length())} ({@code 'w'}).
      *
      * @param walEnd the end of the WAL the sender can serve now, usually beyond this chunk: tells
      *     the receiver how far behind it is
      * @param sendTime µs since 2000-01-01 ({@link PgTime})
-     * @param wal not copied, so the caller hands it over
+     * @param wal when decoded, a view of the received frame; equality compares its bytes
      * @throws IllegalArgumentException when the bytes would run past the largest LSN
      */
-    record XLogData(Lsn walStart, Lsn walEnd, long sendTime, byte[] wal) implements SenderMessage {
+    record XLogData(Lsn walStart, Lsn walEnd, long sendTime, ByteSlice wal) implements SenderMessage {
         public XLogData {
             Objects.requireNonNull(walStart, "walStart");
             Objects.requireNonNull(walEnd, "walEnd");
-            if (Long.compareUnsigned(wal.length, -1L - walStart.value()) > 0) {
-                throw new IllegalArgumentException(wal.length + " bytes of WAL from " + walStart
+            if (Long.compareUnsigned(wal.length(), -1L - walStart.value()) > 0) {
+                throw new IllegalArgumentException(wal.length() + " bytes of WAL from " + walStart
                         + " run past the largest LSN");
             }
         }
 
         /** Where the bytes of this message end: the next message's {@code walStart}. */
         public Lsn dataEnd() {
-            return walStart.plus(wal.length);
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof XLogData m && m.walStart.equals(walStart) && m.walEnd.equals(walEnd)
-                    && m.sendTime == sendTime && Arrays.equals(m.wal, wal);
-        }
-
-        @Override
-        public int hashCode() {
-            return Objects.hash(walStart, walEnd, sendTime) * 31 + Arrays.hashCode(wal);
+            return walStart.plus(wal.length());
         }
 
         /** The WAL by length only: it can be 128 KiB of binary. */
         @Override
         public String toString() {
             return "XLogData[walStart=" + walStart + ", walEnd=" + walEnd + ", sendTime=" + sendTime + ", wal="
-                    + wal.length + " bytes]";
+                    + wal.length() + " bytes]";
         }
     }
 

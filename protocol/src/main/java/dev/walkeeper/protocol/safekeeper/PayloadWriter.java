@@ -1,5 +1,6 @@
 package dev.walkeeper.protocol.safekeeper;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -48,6 +49,13 @@ final class PayloadWriter {
         ensure(v.length);
         System.arraycopy(v, 0, buffer, size, v.length);
         size += v.length;
+        return this;
+    }
+
+    PayloadWriter bytes(ByteSlice v) {
+        ensure(v.length());
+        v.copyTo(buffer, size);
+        size += v.length();
         return this;
     }
 

@@ -91,7 +91,7 @@ public final class ProposerCodec {
             throw new ProtocolException("AppendRequest: " + length + " bytes of WAL announced, only "
                     + r.remaining() + " present");
         }
-        return new AppendRequest(generation, term, begin, end, commit, truncate, r.bytes((int) length));
+        return new AppendRequest(generation, term, begin, end, commit, truncate, r.slice((int) length));
     }
 
     /**
@@ -114,7 +114,7 @@ public final class ProposerCodec {
             WireFields.writeHistory(w, m.history());
             return w.finish();
         } else if (message instanceof AppendRequest m) {
-            return appendRequest(new PayloadWriter(APPEND_REQUEST_HEADER_SIZE + m.wal().length), m).finish();
+            return appendRequest(new PayloadWriter(APPEND_REQUEST_HEADER_SIZE + m.wal().length()), m).finish();
         }
         // Java 17 has no exhaustive switch over a sealed type; a new permitted record lands here.
         throw new IllegalStateException("no encoding for " + message.getClass().getName());
@@ -130,7 +130,7 @@ public final class ProposerCodec {
      */
     public static byte[] encodeCopyData(ProposerMessage message) {
         if (message instanceof AppendRequest m) {
-            int payload = APPEND_REQUEST_HEADER_SIZE + m.wal().length;
+            int payload = APPEND_REQUEST_HEADER_SIZE + m.wal().length();
             return appendRequest(copyDataHeader(payload), m).finish();
         }
         byte[] payload = encode(message);

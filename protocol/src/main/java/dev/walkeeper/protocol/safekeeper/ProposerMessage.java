@@ -1,7 +1,7 @@
 package dev.walkeeper.protocol.safekeeper;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
-import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -45,11 +45,11 @@ public sealed interface ProposerMessage
      * WAL {@code [beginLsn, endLsn)} plus the proposer's commit and truncate horizons. With no WAL
      * ({@code beginLsn == endLsn}) it is a heartbeat that still carries the horizons.
      *
-     * @param wal exactly {@code endLsn − beginLsn} bytes, at most {@link #MAX_SEND_SIZE}; not
-     *     copied, so the caller hands it over
+     * @param wal exactly {@code endLsn − beginLsn} bytes, at most {@link #MAX_SEND_SIZE}: when
+     *     decoded, a view of the received frame; equality compares its bytes
      */
     record AppendRequest(int generation, long term, Lsn beginLsn, Lsn endLsn, Lsn commitLsn, Lsn truncateLsn,
-                         byte[] wal) implements ProposerMessage {
+                         ByteSlice wal) implements ProposerMessage {
         /**
          * The most WAL one message carries: {@code XLOG_BLCKSZ · 16}, Neon's {@code MAX_SEND_SIZE}
          * (also PostgreSQL walsender's), which its safekeeper enforces on receipt.
@@ -64,29 +64,17 @@ public sealed interface ProposerMessage
             if (endLsn.compareTo(beginLsn) < 0) {
                 throw new IllegalArgumentException("end " + endLsn + " before begin " + beginLsn);
             }
-            if (wal.length > MAX_SEND_SIZE) {
-                throw new IllegalArgumentException(wal.length + " bytes of WAL exceed " + MAX_SEND_SIZE);
+            if (wal.length() > MAX_SEND_SIZE) {
+                throw new IllegalArgumentException(wal.length() + " bytes of WAL exceed " + MAX_SEND_SIZE);
             }
-            if (endLsn.value() - beginLsn.value() != wal.length) {
+            if (endLsn.value() - beginLsn.value() != wal.length()) {
                 throw new IllegalArgumentException("[" + beginLsn + ", " + endLsn + ") does not span the "
-                        + wal.length + " bytes of WAL");
+                        + wal.length() + " bytes of WAL");
             }
         }
 
         public boolean isHeartbeat() {
-            return wal.length == 0;
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof AppendRequest m && m.generation == generation && m.term == term
-                    && m.beginLsn.equals(beginLsn) && m.endLsn.equals(endLsn) && m.commitLsn.equals(commitLsn)
-                    && m.truncateLsn.equals(truncateLsn) && Arrays.equals(m.wal, wal);
-        }
-
-        @Override
-        public int hashCode() {
-            return Objects.hash(generation, term, beginLsn, endLsn, commitLsn, truncateLsn) * 31 + Arrays.hashCode(wal);
+            return wal.length() == 0;
         }
 
         /** The WAL by length only: it can be 128 kB of binary. */
@@ -94,7 +82,7 @@ public sealed interface ProposerMessage
         public String toString() {
             return "AppendRequest[generation=" + Integer.toUnsignedString(generation) + ", term="
                     + Long.toUnsignedString(term) + ", beginLsn=" + beginLsn + ", endLsn=" + endLsn + ", commitLsn="
-                    + commitLsn + ", truncateLsn=" + truncateLsn + ", wal=" + wal.length + " bytes]";
+                    + commitLsn + ", truncateLsn=" + truncateLsn + ", wal=" + wal.length() + " bytes]";
         }
     }
 }

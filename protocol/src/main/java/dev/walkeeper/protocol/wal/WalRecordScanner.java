@@ -8,6 +8,7 @@ import static dev.walkeeper.protocol.wal.WalPageHeaders.XLP_FIRST_IS_CONTRECORD;
 import static dev.walkeeper.protocol.wal.WalPageHeaders.XLP_FIRST_IS_OVERWRITE_CONTRECORD;
 import static dev.walkeeper.protocol.wal.WalPageHeaders.XLP_LONG_HEADER;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import java.util.Objects;
 import java.util.zip.CRC32C;
@@ -132,6 +133,11 @@ public final class WalRecordScanner {
      */
     public void feed(byte[] bytes) {
         feed(bytes, 0, bytes.length);
+    }
+
+    /** As {@link #feed(byte[])}, for the bytes of {@code slice}, read in place. */
+    public void feed(ByteSlice slice) {
+        feed(slice.backingArray(), slice.offset(), slice.length());
     }
 
     /** As {@link #feed(byte[])}, for {@code length} bytes of {@code bytes} from {@code offset}. */

@@ -6,10 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 class FrameDecoderTest {
     private static final HexFormat HEX = HexFormat.of();
@@ -194,6 +202,117 @@ class FrameDecoderTest {
         FrameDecoder smallest = FrameDecoder.forClient(4);
         smallest.feed(HEX.parseHex("6300000004"));
         assertEquals(new Frame((byte) 'c', new byte[0]), smallest.next());
+    }
+
+    static LongStream seeds() {
+        return LongStream.range(0, 40);
+    }
+
+    /**
+     * Random frames (empty, small, around and past the preallocation limit) fed in chunks cut at
+     * random points, often mid-header, from arrays and direct buffers: every frame comes out once, in order, with exactly its
+     * body, and {@code buffered()} counts precisely the bytes not yet handed out.
+     */
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("seeds")
+    void framesSplitAtArbitraryChunkBoundariesComeOutExact(long seed) {
+        var random = new SplittableRandom(seed);
+        String failing = "seed " + seed;
+        FrameDecoder decoder = FrameDecoder.forServer(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE);
+        List<Frame> sent = new ArrayList<>();
+        List<byte[]> wire = new ArrayList<>();
+        byte[] startup = startup();
+        sent.add(new Frame(Frame.UNTYPED, Arrays.copyOfRange(startup, 4, startup.length)));
+        wire.add(startup);
+        int count = random.nextInt(1, 30);
+        for (int i = 0; i < count; i++) {
+            int size = switch (random.nextInt(6)) {
+                case 0 -> 0;
+                case 1 -> random.nextInt(1, 16);
+                case 2 -> random.nextInt(16, 9000);
+                case 3 -> FrameDecoder.PREALLOCATED_BODY_SIZE + random.nextInt(-2, 3);
+                case 4 -> random.nextInt(128 * 1024, 140 * 1024);
+                default -> random.nextInt(FrameDecoder.PREALLOCATED_BODY_SIZE, 3 * FrameDecoder.PREALLOCATED_BODY_SIZE);
+            };
+            byte[] body = new byte[size];
+            random.nextBytes(body);
+            byte type = (byte) random.nextInt(1, 256);
+            sent.add(new Frame(type, body));
+            byte[] frame = new byte[5 + size];
+            frame[0] = type;
+            System.arraycopy(Bytes.int32(4 + size), 0, frame, 1, 4);
+            System.arraycopy(body, 0, frame, 5, size);
+            wire.add(frame);
+        }
+        byte[] stream = Bytes.concat(wire.toArray(byte[][]::new));
+        List<Frame> received = new ArrayList<>();
+        long handedOut = 0;
+        int offset = 0;
+        while (offset < stream.length) {
+            int n = Math.min(stream.length - offset,
+                    random.nextBoolean() ? random.nextInt(1, 8) : random.nextInt(1, 200_000));
+            if (random.nextBoolean()) {
+                // From the middle of a larger array.
+                byte[] chunk = new byte[n + 10];
+                System.arraycopy(stream, offset, chunk, 3, n);
+                decoder.feed(chunk, 3, n);
+            } else {
+                // From a direct buffer, as the socket reads, not starting at 0.
+                ByteBuffer direct = ByteBuffer.allocateDirect(n + 5);
+                direct.position(2);
+                direct.put(stream, offset, n).flip().position(2);
+                decoder.feed(direct);
+                assertEquals(direct.limit(), direct.position(), failing);
+            }
+            offset += n;
+            for (Frame f = decoder.next(); f != null; f = decoder.next()) {
+                received.add(f);
+                handedOut += (f.untyped() ? 4 : 5) + f.body().length;
+            }
+            assertEquals(offset - handedOut, decoder.buffered(), failing);
+        }
+        assertEquals(sent.size(), received.size(), failing);
+        for (int i = 0; i < sent.size(); i++) {
+            assertEquals(sent.get(i).type(), received.get(i).type(), failing + ", frame " + i);
+            assertArrayEquals(sent.get(i).body(), received.get(i).body(), failing + ", frame " + i);
+        }
+        assertEquals(0, decoder.buffered(), failing);
+    }
+
+    /** A length word may lie: up front only the preallocation limit is spent, not the 16 MiB announced. */
+    @Test
+    void hugeDeclaredLengthDoesNotAllocateItUpFront() {
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        FrameDecoder decoder = FrameDecoder.forClient(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE);
+        byte[] header = HEX.parseHex("64" + HEX.toHexDigits(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE) + "0102");
+        long before = threads.getCurrentThreadAllocatedBytes();
+        decoder.feed(header);
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        assertNull(decoder.next());
+        assertTrue(allocated < 2L * FrameDecoder.PREALLOCATED_BODY_SIZE, allocated + " bytes allocated");
+        assertEquals(header.length, decoder.buffered());
+    }
+
+    @Test
+    void anErrorComesAfterTheFramesCompleteBeforeIt() {
+        FrameDecoder decoder = FrameDecoder.forClient(100);
+        decoder.feed(HEX.parseHex("6400000006" + "0102" + "0000000004"));
+        assertEquals(new Frame((byte) 'd', new byte[] {1, 2}), decoder.next());
+        ProtocolException e = assertThrows(ProtocolException.class, decoder::next);
+        assertEquals(SqlState.PROTOCOL_VIOLATION, e.sqlState());
+        assertThrows(ProtocolException.class, decoder::next);
+    }
+
+    @Test
+    void aBodyPastThePreallocationLimitEndsInAnArrayOfExactlyItsSize() {
+        FrameDecoder decoder = FrameDecoder.forClient(FrameDecoder.DEFAULT_MAX_MESSAGE_SIZE);
+        byte[] body = new byte[FrameDecoder.PREALLOCATED_BODY_SIZE * 2 + 3];
+        body[body.length - 1] = 9;
+        byte[] wire = BackendCodec.encode(new CopyData(body));
+        for (int offset = 0; offset < wire.length; offset += 100_000) {
+            decoder.feed(Arrays.copyOfRange(wire, offset, Math.min(wire.length, offset + 100_000)));
+        }
+        assertArrayEquals(body, decoder.next().body());
     }
 
     private static FrameDecoder afterStartup(FrameDecoder decoder) {

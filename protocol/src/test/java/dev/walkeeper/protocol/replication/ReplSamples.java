@@ -1,5 +1,6 @@
 package dev.walkeeper.protocol.replication;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.replication.ReceiverMessage.HotStandbyFeedback;
 import dev.walkeeper.protocol.replication.ReceiverMessage.NeonStatusUpdate;
@@ -24,10 +25,10 @@ final class ReplSamples {
 
     static List<SenderMessage> allSender() {
         return List.of(
-                new XLogData(new Lsn(0x0100_0028L), new Lsn(0x0100_2000L), SEND_TIME, ramp(100)),
-                new XLogData(Lsn.INVALID, Lsn.INVALID, 0, new byte[0]),
-                new XLogData(new Lsn(-2), new Lsn(-1), Long.MIN_VALUE, new byte[] {1}),
-                new XLogData(new Lsn(0x0300_0000L), new Lsn(0x0400_0000L), -1, ramp(128 * 1024)),
+                new XLogData(new Lsn(0x0100_0028L), new Lsn(0x0100_2000L), SEND_TIME, ByteSlice.of(ramp(100))),
+                new XLogData(Lsn.INVALID, Lsn.INVALID, 0, ByteSlice.of(new byte[0])),
+                new XLogData(new Lsn(-2), new Lsn(-1), Long.MIN_VALUE, ByteSlice.of(new byte[] {1})),
+                new XLogData(new Lsn(0x0300_0000L), new Lsn(0x0400_0000L), -1, ByteSlice.of(ramp(128 * 1024))),
                 new PrimaryKeepalive(new Lsn(0x0100_2000L), SEND_TIME, true),
                 new PrimaryKeepalive(new Lsn(-1), Long.MAX_VALUE, false));
     }

@@ -1,5 +1,6 @@
 package dev.walkeeper.protocol.replication;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.Bytes;
 import dev.walkeeper.protocol.replication.ReceiverMessage.HotStandbyFeedback;
@@ -82,7 +83,7 @@ class ReplicationCodecPropertiesTest {
                     if (Long.compareUnsigned(wal.length, -1L - start.value()) > 0) {
                         start = new Lsn(-1L - wal.length);
                     }
-                    return new XLogData(start, lsn(gen), gen.anyLong(), wal);
+                    return new XLogData(start, lsn(gen), gen.anyLong(), ByteSlice.of(wal));
                 },
                 () -> new PrimaryKeepalive(lsn(gen), gen.anyLong(), gen.bool()));
     }

@@ -5,9 +5,11 @@ import static dev.walkeeper.protocol.replication.ReplSamples.cstr;
 import static dev.walkeeper.protocol.replication.ReplSamples.hex;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.ProtocolException;
 import dev.walkeeper.protocol.pg.SqlState;
@@ -90,7 +92,7 @@ class ReplicationCodecTest {
     void xlogData() {
         byte[] wire = hex("77", "0000000001000028", "0000000001002000", TIME, "deadbeef");
         assertEquals(ReplicationCodec.XLOG_DATA_HEADER_SIZE + 4, wire.length);
-        var data = new XLogData(new Lsn(0x0100_0028L), new Lsn(0x0100_2000L), SEND_TIME, hex("deadbeef"));
+        var data = new XLogData(new Lsn(0x0100_0028L), new Lsn(0x0100_2000L), SEND_TIME, ByteSlice.of(hex("deadbeef")));
         assertEquals(data, ReplicationCodec.decodeSenderMessage(wire));
         assertArrayEquals(wire, ReplicationCodec.encode(data));
         assertEquals(new Lsn(0x0100_002CL), data.dataEnd());
@@ -100,7 +102,7 @@ class ReplicationCodecTest {
     void xlogDataWithoutWal() {
         byte[] wire = hex("77", "0000000001000028", "0000000001000028", TIME);
         var data = (XLogData) ReplicationCodec.decodeSenderMessage(wire);
-        assertEquals(0, data.wal().length);
+        assertEquals(0, data.wal().length());
         assertEquals(data.walStart(), data.dataEnd());
     }
 
@@ -187,11 +189,11 @@ class ReplicationCodecTest {
     /** XLogData has no length field: a shorter payload is simply less WAL, as walreceiver reads it. */
     @Test
     void xlogDataTakesWhateverFollowsItsHeader() {
-        var data = new XLogData(new Lsn(0x0100_0028L), new Lsn(0x0100_2000L), SEND_TIME, ReplSamples.ramp(50));
+        var data = new XLogData(new Lsn(0x0100_0028L), new Lsn(0x0100_2000L), SEND_TIME, ByteSlice.of(ReplSamples.ramp(50)));
         byte[] wire = ReplicationCodec.encode(data);
         for (int length = ReplicationCodec.XLOG_DATA_HEADER_SIZE; length <= wire.length; length++) {
             var decoded = (XLogData) ReplicationCodec.decodeSenderMessage(Arrays.copyOf(wire, length));
-            assertArrayEquals(Arrays.copyOf(data.wal(), length - ReplicationCodec.XLOG_DATA_HEADER_SIZE), decoded.wal());
+            assertEquals(data.wal().slice(0, length - ReplicationCodec.XLOG_DATA_HEADER_SIZE), decoded.wal());
         }
     }
 
@@ -242,15 +244,26 @@ class ReplicationCodecTest {
         assertEquals(new Lsn(-1), ((XLogData) ReplicationCodec.decodeSenderMessage(fits)).dataEnd());
         assertProtocolViolation(() -> ReplicationCodec.decodeSenderMessage(
                 hex("77", "fffffffffffffffe", "ffffffffffffffff", TIME, "aabb")));
-        assertThrows(IllegalArgumentException.class, () -> new XLogData(new Lsn(-1), new Lsn(-1), 0, new byte[1]));
+        assertThrows(IllegalArgumentException.class, () -> new XLogData(new Lsn(-1), new Lsn(-1), 0, ByteSlice.of(new byte[1])));
+    }
+
+    /** The WAL is a view of the received payload, not a copy: it goes to the file from there. */
+    @Test
+    void decodedWalIsAViewOfThePayload() {
+        var data = new XLogData(new Lsn(0x0100_0028L), new Lsn(0x0100_2000L), SEND_TIME, ByteSlice.of(hex("deadbeef")));
+        byte[] payload = ReplicationCodec.encode(data);
+        var decoded = (XLogData) ReplicationCodec.decodeSenderMessage(payload);
+        assertSame(payload, decoded.wal().backingArray());
+        assertEquals(ReplicationCodec.XLOG_DATA_HEADER_SIZE, decoded.wal().offset());
+        assertEquals(data, decoded);
     }
 
     @Test
     void xlogDataShowsItsWalByLengthOnly() {
-        var data = new XLogData(new Lsn(0x0100_0028L), new Lsn(0x0100_2000L), SEND_TIME, new byte[131072]);
+        var data = new XLogData(new Lsn(0x0100_0028L), new Lsn(0x0100_2000L), SEND_TIME, ByteSlice.of(new byte[131072]));
         assertEquals("XLogData[walStart=0/1000028, walEnd=0/1002000, sendTime=800000000000000, wal=131072 bytes]",
                 data.toString());
-        assertEquals(data.hashCode(), new XLogData(data.walStart(), data.walEnd(), SEND_TIME, new byte[131072]).hashCode());
+        assertEquals(data.hashCode(), new XLogData(data.walStart(), data.walEnd(), SEND_TIME, ByteSlice.of(new byte[131072])).hashCode());
     }
 
     private static ProtocolException assertProtocolViolation(org.junit.jupiter.api.function.Executable decode) {

@@ -4,9 +4,11 @@ import static dev.walkeeper.protocol.safekeeper.SkSamples.cstr;
 import static dev.walkeeper.protocol.safekeeper.SkSamples.hex;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.Bytes;
 import dev.walkeeper.protocol.pg.ProtocolException;
@@ -140,7 +142,7 @@ class ProposerCodecTest {
         byte[] wire = hex(APPEND_HEADER_3_BYTES, "aabbcc");
         assertEquals(45 + 3, wire.length);
         var append = new AppendRequest(1, 3, new Lsn(0x0200_0000L), new Lsn(0x0200_0003L), new Lsn(0x01FF_FF00L),
-                new Lsn(0x0100_0028L), new byte[] {(byte) 0xAA, (byte) 0xBB, (byte) 0xCC});
+                new Lsn(0x0100_0028L), ByteSlice.of(new byte[] {(byte) 0xAA, (byte) 0xBB, (byte) 0xCC}));
         assertArrayEquals(wire, ProposerCodec.encode(append));
         assertEquals(append, ProposerCodec.decode(wire));
     }
@@ -169,11 +171,22 @@ class ProposerCodecTest {
     void appendRequestCarriesAtMostMaxSendSize() {
         assertEquals(131072, AppendRequest.MAX_SEND_SIZE);
         byte[] atLimit = appendWire(0x0300_0000L, 0x0300_0000L + 131072, new byte[131072]);
-        assertEquals(131072, ((AppendRequest) ProposerCodec.decode(atLimit)).wal().length);
+        assertEquals(131072, ((AppendRequest) ProposerCodec.decode(atLimit)).wal().length());
         assertViolation(appendWire(0x0300_0000L, 0x0300_0000L + 131073, new byte[131073]), "exceed MAX_SEND_SIZE");
         // A length that does not fit an int must not wrap into a small one.
         assertViolation(appendWire(0, 0x1_0000_0002L, new byte[2]), "exceed MAX_SEND_SIZE");
         assertViolation(appendWire(0, Long.MIN_VALUE, new byte[0]), "exceed MAX_SEND_SIZE");
+    }
+
+    /** The WAL is a view of the received payload, not a copy: it goes to the file from there. */
+    @Test
+    void decodedWalIsAViewOfThePayload() {
+        byte[] payload = hex(APPEND_HEADER_3_BYTES, "aabbcc");
+        var append = (AppendRequest) ProposerCodec.decode(payload);
+        assertSame(payload, append.wal().backingArray());
+        assertEquals(payload.length - 3, append.wal().offset());
+        payload[payload.length - 1] = 0x11;
+        assertEquals(0x11, append.wal().get(2));
     }
 
     @Test
@@ -189,7 +202,7 @@ class ProposerCodecTest {
     @Test
     void trailingBytesAreIgnoredAsNeonIgnoresThem() {
         var append = (AppendRequest) ProposerCodec.decode(hex(APPEND_HEADER_3_BYTES, "aabbcc", "dd"));
-        assertArrayEquals(hex("aabbcc"), append.wal());
+        assertArrayEquals(hex("aabbcc"), append.wal().toArray());
         assertEquals(new VoteRequest(0, 5), ProposerCodec.decode(hex("76 00000000 0000000000000005 00")));
         var elected = (ProposerElected) ProposerCodec.decode(
                 hex("65 00000001 0000000000000003 0000000001000028 00000000 ffff"));

@@ -1,5 +1,6 @@
 package dev.walkeeper.protocol.safekeeper;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.pg.Bytes;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
@@ -104,7 +105,7 @@ class SafekeeperCodecPropertiesTest {
                     Lsn truncate = lsn(gen);
                     byte[] wal = gen.bytes(2000);
                     return new AppendRequest(generation, term, new Lsn(begin), new Lsn(begin + wal.length), commit,
-                            truncate, wal);
+                            truncate, ByteSlice.of(wal));
                 });
     }
 

@@ -1,5 +1,6 @@
 package dev.walkeeper.protocol.safekeeper;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AcceptorGreeting;
 import dev.walkeeper.protocol.safekeeper.AcceptorMessage.AppendResponse;
@@ -45,10 +46,10 @@ final class SkSamples {
                 new ProposerElected(1, 3, new Lsn(0x0100_0028L), HISTORY),
                 new ProposerElected(0, 0, Lsn.INVALID, TermHistory.EMPTY),
                 new AppendRequest(1, 3, new Lsn(0x0200_0000L), new Lsn(0x0200_0003L), new Lsn(0x01FF_FF00L),
-                        new Lsn(0x0100_0028L), new byte[] {(byte) 0xAA, (byte) 0xBB, (byte) 0xCC}),
-                new AppendRequest(-1, -1, new Lsn(-1), new Lsn(-1), new Lsn(-1), Lsn.INVALID, new byte[0]),
+                        new Lsn(0x0100_0028L), ByteSlice.of(new byte[] {(byte) 0xAA, (byte) 0xBB, (byte) 0xCC})),
+                new AppendRequest(-1, -1, new Lsn(-1), new Lsn(-1), new Lsn(-1), Lsn.INVALID, ByteSlice.of(new byte[0])),
                 new AppendRequest(2, 9, new Lsn(0x0300_0000L), new Lsn(0x0300_0000L + AppendRequest.MAX_SEND_SIZE),
-                        Lsn.INVALID, Lsn.INVALID, ramp(AppendRequest.MAX_SEND_SIZE)));
+                        Lsn.INVALID, Lsn.INVALID, ByteSlice.of(ramp(AppendRequest.MAX_SEND_SIZE))));
     }
 
     static List<AcceptorMessage> allAcceptor() {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.walkeeper.protocol.ByteSlice;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage.AppendRequest;
 import java.util.ArrayList;
@@ -83,30 +84,30 @@ class ValueTypesTest {
 
     @Test
     void appendRequestComparesItsWalByContent() {
-        var a = new AppendRequest(1, 3, new Lsn(10), new Lsn(13), new Lsn(9), Lsn.INVALID, new byte[] {1, 2, 3});
-        var b = new AppendRequest(1, 3, new Lsn(10), new Lsn(13), new Lsn(9), Lsn.INVALID, new byte[] {1, 2, 3});
-        var c = new AppendRequest(1, 3, new Lsn(10), new Lsn(13), new Lsn(9), Lsn.INVALID, new byte[] {1, 2, 4});
+        var a = new AppendRequest(1, 3, new Lsn(10), new Lsn(13), new Lsn(9), Lsn.INVALID, ByteSlice.of(new byte[] {1, 2, 3}));
+        var b = new AppendRequest(1, 3, new Lsn(10), new Lsn(13), new Lsn(9), Lsn.INVALID, ByteSlice.of(new byte[] {1, 2, 3}));
+        var c = new AppendRequest(1, 3, new Lsn(10), new Lsn(13), new Lsn(9), Lsn.INVALID, ByteSlice.of(new byte[] {1, 2, 4}));
         assertEquals(a, b);
         assertEquals(a.hashCode(), b.hashCode());
         assertNotEquals(a, c);
-        assertNotEquals(a, new AppendRequest(2, 3, new Lsn(10), new Lsn(13), new Lsn(9), Lsn.INVALID, new byte[] {1, 2, 3}));
+        assertNotEquals(a, new AppendRequest(2, 3, new Lsn(10), new Lsn(13), new Lsn(9), Lsn.INVALID, ByteSlice.of(new byte[] {1, 2, 3})));
         assertFalse(a.isHeartbeat());
         assertEquals("AppendRequest[generation=1, term=3, beginLsn=0/A, endLsn=0/D, commitLsn=0/9, truncateLsn=0/0, "
                 + "wal=3 bytes]", a.toString());
-        assertTrue(new AppendRequest(-1, -1, new Lsn(5), new Lsn(5), Lsn.INVALID, Lsn.INVALID, new byte[0]).toString()
+        assertTrue(new AppendRequest(-1, -1, new Lsn(5), new Lsn(5), Lsn.INVALID, Lsn.INVALID, ByteSlice.of(new byte[0])).toString()
                 .startsWith("AppendRequest[generation=4294967295, term=18446744073709551615,"));
     }
 
     @Test
     void appendRequestWalMustSpanItsRange() {
         assertThrows(IllegalArgumentException.class,
-                () -> new AppendRequest(1, 1, new Lsn(10), new Lsn(12), Lsn.INVALID, Lsn.INVALID, new byte[3]));
+                () -> new AppendRequest(1, 1, new Lsn(10), new Lsn(12), Lsn.INVALID, Lsn.INVALID, ByteSlice.of(new byte[3])));
         assertThrows(IllegalArgumentException.class,
-                () -> new AppendRequest(1, 1, new Lsn(10), new Lsn(9), Lsn.INVALID, Lsn.INVALID, new byte[0]));
+                () -> new AppendRequest(1, 1, new Lsn(10), new Lsn(9), Lsn.INVALID, Lsn.INVALID, ByteSlice.of(new byte[0])));
         assertThrows(IllegalArgumentException.class, () -> new AppendRequest(1, 1, Lsn.INVALID,
                 new Lsn(AppendRequest.MAX_SEND_SIZE + 1), Lsn.INVALID, Lsn.INVALID,
-                new byte[AppendRequest.MAX_SEND_SIZE + 1]));
+                ByteSlice.of(new byte[AppendRequest.MAX_SEND_SIZE + 1])));
         assertThrows(NullPointerException.class,
-                () -> new AppendRequest(1, 1, new Lsn(10), new Lsn(10), null, Lsn.INVALID, new byte[0]));
+                () -> new AppendRequest(1, 1, new Lsn(10), new Lsn(10), null, Lsn.INVALID, ByteSlice.of(new byte[0])));
     }
 }
