@@ -42,6 +42,9 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * sharing a {@link ConnectionContext}. Any message a state does not expect, malformed input, or
  * failed authentication ends in an ErrorResponse with its SQLSTATE, then the connection drains:
  * the writer flushes and closes, and the actor stops when the socket is gone.
+ *
+ * <p>The limits ({@link ConnectionSettings.Limits}) are timers here (startup timeout, auth-failure
+ * delay, WAL push idle check) and questions to the {@link Listener}, which counts connections.
  */
 public final class Connection {
 
