@@ -52,7 +52,7 @@ final class NodeGuardian {
                                 settings.dataDir().resolve(DOWNSTREAMS_FILE)),
                                 "shared-downstreams", DispatcherSelector.blocking());
                     }
-                    ctx.spawn(Listener.create(settings.host(), settings.port(),
+                    ctx.spawn(Listener.create(settings.host(), settings.port(), settings.connection().limits(),
                             Listener.tcpConnections(settings.connection(), timelines, pushReceivers),
                             bound), "listener");
                     return Behaviors.empty();

@@ -61,14 +61,15 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
                     + walSegmentSize);
         }
         ConnectionSettings connection = new ConnectionSettings(
-                c.getDuration("connection.startup-timeout"),
-                c.getDuration("connection.drain-timeout"),
+                positive(c, "connection.startup-timeout"),
+                positive(c, "connection.drain-timeout"),
                 Math.toIntExact(c.getBytes("connection.max-message-size")),
                 c.getString("server-version"),
                 systemId(c.getString("system-id")),
                 (int) walSegmentSize,
                 auth,
-                defaultTimeline(c.getString("default-timeline")));
+                defaultTimeline(c.getString("default-timeline")),
+                limits(c));
         Path dataDir = Path.of(c.getString("data-dir"));
         Path receiveDir = null;
         if (c.getBoolean("receive.enabled")) {
@@ -78,6 +79,37 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
         return new NodeSettings(c.getLong("node-id"), dataDir, host, c.getInt("listen.port"), connection,
                 downstreams(c), receiveDir, c.getDuration("receive.stale-after"), ClusterSettings.from(c),
                 recovery(c.getConfig("recovery")), pushPasswords(c));
+    }
+
+    private static ConnectionSettings.Limits limits(Config c) {
+        return new ConnectionSettings.Limits(notNegative(c, "connection.max-connections"),
+                notNegative(c, "connection.max-connections-per-user"),
+                notNegativeDuration(c, "connection.auth-failure-delay"),
+                notNegativeDuration(c, "connection.wal-push-idle-timeout"));
+    }
+
+    private static int notNegative(Config c, String path) {
+        int value = c.getInt(path);
+        if (value < 0) {
+            throw new IllegalArgumentException("walkeeper." + path + " must be 0 (no limit) or more, got " + value);
+        }
+        return value;
+    }
+
+    private static Duration notNegativeDuration(Config c, String path) {
+        Duration value = c.getDuration(path);
+        if (value.isNegative()) {
+            throw new IllegalArgumentException("walkeeper." + path + " must be 0 (off) or more, got " + value);
+        }
+        return value;
+    }
+
+    private static Duration positive(Config c, String path) {
+        Duration value = c.getDuration(path);
+        if (value.isNegative() || value.isZero()) {
+            throw new IllegalArgumentException("walkeeper." + path + " must be more than 0, got " + value);
+        }
+        return value;
     }
 
     private static RecoverySettings recovery(Config r) {

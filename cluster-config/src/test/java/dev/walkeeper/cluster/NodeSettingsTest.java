@@ -68,6 +68,26 @@ class NodeSettingsTest {
         assertEquals(0, c.systemId());
         assertEquals(16 << 20, c.walSegmentSize());
         assertTrue(c.auth().isOpen(), "no users by default");
+        assertEquals(new ConnectionSettings.Limits(1000, 0, Duration.ofSeconds(1), Duration.ofSeconds(60)), c.limits());
+    }
+
+    @Test
+    void connectionLimitsComeThroughAsWrittenAndZeroTurnsThemOff() {
+        ConnectionSettings.Limits limits = settings("""
+                walkeeper.connection { max-connections = 5, max-connections-per-user = 2,
+                  auth-failure-delay = 300ms, wal-push-idle-timeout = 2m }""").connection().limits();
+        assertEquals(new ConnectionSettings.Limits(5, 2, Duration.ofMillis(300), Duration.ofMinutes(2)), limits);
+        assertEquals(ConnectionSettings.Limits.NONE, settings("""
+                walkeeper.connection { max-connections = 0, max-connections-per-user = 0,
+                  auth-failure-delay = 0s, wal-push-idle-timeout = 0s }""").connection().limits());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"max-connections = -1", "max-connections-per-user = -1", "auth-failure-delay = -1s",
+            "wal-push-idle-timeout = -5s", "startup-timeout = 0s", "startup-timeout = -1s", "drain-timeout = 0s"})
+    void aNegativeLimitOrANonPositiveTimeoutIsRefusedByName(String setting) {
+        assertMentions(refused("walkeeper.connection." + setting),
+                "walkeeper.connection." + setting.substring(0, setting.indexOf(' ')));
     }
 
     @ParameterizedTest

@@ -16,6 +16,7 @@ import dev.walkeeper.protocol.pg.ProtocolException;
 import dev.walkeeper.protocol.pg.SqlState;
 import java.net.InetSocketAddress;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -41,6 +42,9 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * sharing a {@link ConnectionContext}. Any message a state does not expect, malformed input, or
  * failed authentication ends in an ErrorResponse with its SQLSTATE, then the connection drains:
  * the writer flushes and closes, and the actor stops when the socket is gone.
+ *
+ * <p>The limits ({@link ConnectionSettings.Limits}) are timers here (startup timeout, auth-failure
+ * delay, WAL push idle check) and questions to the {@link Listener}, which counts connections.
  */
 public final class Connection {
 
@@ -51,6 +55,13 @@ public final class Connection {
     private enum StartupTimedOut implements Command { INSTANCE }
 
     private enum DrainTimedOut implements Command { INSTANCE }
+
+    private record UserAdmitted(ServerAuthenticator.Authenticated login, Listener.UserAdmission admission,
+                                Throwable failure) implements Command {}
+
+    private record AuthFailureDelayed(ServerAuthenticator.Failed failed) implements Command {}
+
+    private enum WalPushIdleCheck implements Command { INSTANCE }
 
     /** Answers to the questions a role asked another actor; a state that asked none ignores them. */
     sealed interface Async extends Command {}
@@ -87,6 +98,7 @@ public final class Connection {
     record PushReceivingEnded(PushReceiverWorker.Ended ended) implements Command {}
 
     private static final Object STARTUP_TIMER = "startup";
+    private static final Object WAL_PUSH_IDLE_TIMER = "wal-push-idle";
     private static final Runnable NO_ROLE = () -> { };
 
     public static Behavior<Command> create(ConnectionSettings settings, ActorRef<TimelineRegistry.Command> timelines,
@@ -101,13 +113,27 @@ public final class Connection {
     public static Behavior<Command> create(ConnectionSettings settings, ActorRef<TimelineRegistry.Command> timelines,
                                            PushReceivers pushReceivers, InetSocketAddress client,
                                            SocketFactory sockets) {
+        return create(settings, timelines, pushReceivers, null, client, sockets);
+    }
+
+    /**
+     * @param admission what the {@link Listener} decided on accepting the socket (refused over
+     *     max-connections), and whom to ask about the user's limit; null outside a listener
+     */
+    public static Behavior<Command> create(ConnectionSettings settings, ActorRef<TimelineRegistry.Command> timelines,
+                                           PushReceivers pushReceivers, Listener.Admission admission,
+                                           InetSocketAddress client, SocketFactory sockets) {
         return Behaviors.setup(actor -> Behaviors.withTimers(timers -> {
             ActorRef<SocketReader.Event> events = actor.messageAdapter(SocketReader.Event.class, FromReader::new);
             SocketFactory.Halves halves = sockets.attach(actor, events);
             timers.startSingleTimer(STARTUP_TIMER, StartupTimedOut.INSTANCE, settings.startupTimeout());
             ConnectionContext ctx = new ConnectionContext(actor, settings, timelines, pushReceivers, client,
                     halves.reader(), halves.writer());
-            return new Connection(ctx, timers).startup();
+            Connection connection = new Connection(ctx, timers, admission == null ? null : admission.listener());
+            if (admission != null && admission.refusal() != null) {
+                return connection.fatal(SqlState.TOO_MANY_CONNECTIONS, admission.refusal());
+            }
+            return connection.startup();
         }));
     }
 
@@ -115,12 +141,15 @@ public final class Connection {
     private final TimerScheduler<Command> timers;
     private final ServerAuthenticator authenticator;
     private final QueryLoop queries;
+    /** Asked whether an authenticated user is within its connection limit; null outside a listener. */
+    private final ActorRef<Listener.Command> listener;
     /** Releases what the streaming role holds (a WAL reader, a push lease); run once when it ends. */
     private Runnable endRole = NO_ROLE;
 
-    private Connection(ConnectionContext ctx, TimerScheduler<Command> timers) {
+    private Connection(ConnectionContext ctx, TimerScheduler<Command> timers, ActorRef<Listener.Command> listener) {
         this.ctx = ctx;
         this.timers = timers;
+        this.listener = listener;
         this.authenticator = new ServerAuthenticator(ctx.settings(), ctx.client().getAddress(), new SecureRandom());
         this.queries = new QueryLoop(ctx);
     }
@@ -130,8 +159,15 @@ public final class Connection {
     private Behavior<Command> startup() {
         return Behaviors.receive(Command.class)
                 .onMessage(FromReader.class, f -> onReaderEvent(f.event(), this::onStartupMessage))
-                .onMessageEquals(StartupTimedOut.INSTANCE, () -> fatal(SqlState.QUERY_CANCELED,
-                        "canceling authentication due to timeout"))
+                .onMessage(UserAdmitted.class, this::onUserAdmitted)
+                .onMessage(AuthFailureDelayed.class, d -> {
+                    ctx.releaseHeldReader();
+                    return fatal(d.failed().sqlState(), d.failed().message());
+                })
+                .onMessageEquals(StartupTimedOut.INSTANCE, () -> {
+                    ctx.releaseHeldReader();
+                    return fatal(SqlState.QUERY_CANCELED, "canceling authentication due to timeout");
+                })
                 .build();
     }
 
@@ -149,13 +185,52 @@ public final class Connection {
             return drain();
         }
         if (step instanceof ServerAuthenticator.Failed failed) {
-            return fatal(failed.sqlState(), failed.message());
+            return authenticationFailed(failed);
         }
         if (step instanceof ServerAuthenticator.Unexpected unexpected) {
             ctx.unexpected(message, unexpected.stateName());
             return drain();
         }
         ServerAuthenticator.Authenticated in = (ServerAuthenticator.Authenticated) step;
+        if (listener == null) {
+            return loggedIn(in);
+        }
+        // The listener counts the user's connections; nothing more is read until it answered.
+        ctx.holdReader();
+        ctx.actor().ask(Listener.UserAdmission.class, listener, ConnectionContext.ASK_TIMEOUT,
+                replyTo -> new Listener.AdmitUser(in.session().user(), ctx.actor().getSelf(), replyTo),
+                (admission, failure) -> new UserAdmitted(in, admission, failure));
+        return Behaviors.same();
+    }
+
+    /**
+     * A failed authentication (class 28: a wrong password, or no entry for the user) is answered
+     * only after the auth-failure delay, to slow down password guessing; the reader stays held
+     * meanwhile, so the client gets nothing more done on this connection.
+     */
+    private Behavior<Command> authenticationFailed(ServerAuthenticator.Failed failed) {
+        Duration delay = ctx.settings().limits().authFailureDelay();
+        if (delay.isZero() || !failed.sqlState().code().startsWith("28")) {
+            return fatal(failed.sqlState(), failed.message());
+        }
+        ctx.holdReader();
+        timers.startSingleTimer(new AuthFailureDelayed(failed), delay);
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> onUserAdmitted(UserAdmitted answer) {
+        ctx.releaseHeldReader();
+        if (answer.failure() != null) {
+            return fatal(SqlState.INTERNAL_ERROR, "could not check the connection limit of user \""
+                    + answer.login().session().user() + "\": " + answer.failure().getMessage());
+        }
+        if (!answer.admission().admitted()) {
+            return fatal(SqlState.TOO_MANY_CONNECTIONS, answer.admission().refusal());
+        }
+        return loggedIn(answer.login());
+    }
+
+    private Behavior<Command> loggedIn(ServerAuthenticator.Authenticated in) {
         timers.cancel(STARTUP_TIMER);
         ctx.authenticated(in.session());
         in.replies().forEach(ctx::write);
@@ -175,6 +250,12 @@ public final class Connection {
 
     private Behavior<Command> afterQuery(QueryLoop.Outcome outcome) {
         if (outcome instanceof QueryLoop.StartWalPush push) {
+            Duration idleTimeout = ctx.settings().limits().walPushIdleTimeout();
+            if (!idleTimeout.isZero()) {
+                // Checked a few times per timeout rather than re-armed per message, which would
+                // cost a scheduler call for every AppendRequest.
+                timers.startTimerWithFixedDelay(WAL_PUSH_IDLE_TIMER, WalPushIdleCheck.INSTANCE, idleTimeout.dividedBy(4));
+            }
             return walPushing(WalPushRole.start(ctx, push.allowTimelineCreation()));
         }
         if (outcome instanceof QueryLoop.StartReplication start) {
@@ -195,6 +276,14 @@ public final class Connection {
         return Behaviors.receive(Command.class)
                 .onMessage(FromReader.class, f -> onReaderEvent(f.event(), m -> then(role.onMessage(m))))
                 .onMessage(Async.class, a -> then(role.onAnswer(a)))
+                .onMessageEquals(WalPushIdleCheck.INSTANCE, () -> {
+                    Duration idleTimeout = ctx.settings().limits().walPushIdleTimeout();
+                    if (!role.silentFor(idleTimeout)) {
+                        return Behaviors.same();
+                    }
+                    return fatal(SqlState.IDLE_SESSION_TIMEOUT, "terminating WAL push: the proposer sent nothing for "
+                            + idleTimeout.toMillis() + " ms (wal-push-idle-timeout)");
+                })
                 .build();
     }
 
@@ -225,6 +314,7 @@ public final class Connection {
             case STAY -> Behaviors.same();
             case QUERIES -> {
                 releaseRole();
+                timers.cancel(WAL_PUSH_IDLE_TIMER);
                 ctx.switchDecoder(FrontendCodec::decode, 1);
                 yield authenticated();
             }
@@ -283,7 +373,7 @@ public final class Connection {
     private Behavior<Command> drain() {
         releaseRole();
         ctx.closeWriter();
-        timers.cancel(STARTUP_TIMER);
+        timers.cancelAll();
         timers.startSingleTimer(DrainTimedOut.INSTANCE, ctx.settings().drainTimeout());
         return Behaviors.receive(Command.class)
                 .onMessage(FromReader.class, f -> {

@@ -145,6 +145,14 @@ final class ConnectionContext {
         return readerHeld;
     }
 
+    /** Releases the reader if the last handler held it, e.g. before draining a connection that waited. */
+    void releaseHeldReader() {
+        if (readerHeld) {
+            readerHeld = false;
+            releaseReader();
+        }
+    }
+
     /** The socket's reader, for a child that releases it itself (the push receiver's worker). */
     ActorRef<SocketReader.Command> reader() {
         return reader;

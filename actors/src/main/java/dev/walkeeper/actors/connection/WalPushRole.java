@@ -17,6 +17,7 @@ import dev.walkeeper.protocol.safekeeper.AcceptorMessage;
 import dev.walkeeper.protocol.safekeeper.ProposerCodec;
 import dev.walkeeper.protocol.safekeeper.ProposerMessage;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import java.time.Duration;
 import org.apache.pekko.actor.typed.ActorRef;
 
 /**
@@ -42,6 +43,10 @@ final class WalPushRole {
     private ProposerMessage.ProposerGreeting greeting;
     private ActorRef<Timeline.Command> timeline;
     private ActorRef<Timeline.ProposerReply> replies;
+    /** Proposer messages the timeline has not processed yet: the node, not the proposer, owes. */
+    private int inFlight;
+    /** When the proposer last sent a message or the node last caught up with it (nanoTime). */
+    private long lastHeard = System.nanoTime();
 
     private WalPushRole(ConnectionContext ctx, boolean allowTimelineCreation) {
         this.ctx = ctx;
@@ -80,6 +85,7 @@ final class WalPushRole {
 
     /** One message from the reader. */
     Next onMessage(Object message) {
+        lastHeard = System.nanoTime();
         if (phase == Phase.RESOLVING) {
             // The reader is held while the timeline is resolved: nothing else may arrive.
             ctx.unexpected(message, "busy");
@@ -91,6 +97,7 @@ final class WalPushRole {
         if (phase == Phase.PUSHING) {
             // Consumed is sent when the timeline has processed it.
             ctx.holdReader();
+            inFlight++;
             timeline.tell(new Timeline.FromProposer(proposerMessage, allowTimelineCreation, ctx.actor().getSelf(),
                     replies));
             return Next.STAY;
@@ -107,6 +114,15 @@ final class WalPushRole {
         ctx.holdReader();
         ctx.resolveTimeline(first.id());
         return Next.STAY;
+    }
+
+    /**
+     * True when the proposer has sent nothing for {@code timeout} while the node owed it nothing: a
+     * node that is slow to resolve the timeline or to process what was sent (a stalled disk holds
+     * the reader) does not count the proposer silent.
+     */
+    boolean silentFor(Duration timeout) {
+        return phase != Phase.RESOLVING && inFlight == 0 && System.nanoTime() - lastHeard >= timeout.toNanos();
     }
 
     /** An answer from the registry or the timeline. */
@@ -131,6 +147,7 @@ final class WalPushRole {
         // One watch for the whole push; the replies come through one adapter, in this actor's mailbox.
         ctx.actor().watchWith(timeline, new Connection.TimelineStopped());
         replies = ctx.actor().messageAdapter(Timeline.ProposerReply.class, Connection.FromTimeline::new);
+        inFlight++;
         timeline.tell(new Timeline.FromProposer(greeting, allowTimelineCreation, ctx.actor().getSelf(), replies));
         ctx.switchDecoder(this::decodeProposerFrame, WINDOW);
         phase = Phase.PUSHING;
@@ -146,6 +163,8 @@ final class WalPushRole {
             return Next.STAY;
         }
         if (reply instanceof Timeline.Processed) {
+            inFlight--;
+            lastHeard = System.nanoTime();
             ctx.releaseReader();
             return Next.STAY;
         }

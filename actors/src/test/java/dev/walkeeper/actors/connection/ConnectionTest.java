@@ -444,6 +444,71 @@ class ConnectionTest {
         c.expectClosed();
     }
 
+    // ---- the WAL push idle timeout --------------------------------------------------------------
+
+    private static final Duration IDLE_TIMEOUT = Duration.ofMillis(300);
+
+    /** A pushing connection whose proposer greeted, with the greeting processed: the node owes nothing. */
+    private record Greeted(Client client, Attached attached) {}
+
+    private static Greeted greetedWithIdleTimeout() throws Exception {
+        Client c = new Client(settings(AuthPolicy.loopbackTrustOnly()).withLimits(
+                new ConnectionSettings.Limits(0, 0, Duration.ZERO, IDLE_TIMEOUT)), "127.0.0.1");
+        c.startup(params("user", "u", "replication", "true"));
+        c.expectLoggedIn();
+        startWalPush(c);
+        return new Greeted(c, greet(c));
+    }
+
+    @Test
+    void aSilentProposerIsClosedAfterTheWalPushIdleTimeout() throws Exception {
+        Greeted greeted = greetedWithIdleTimeout();
+        Client c = greeted.client();
+        Attached attached = greeted.attached();
+        long start = System.nanoTime();
+        attached.replies().tell(new dev.walkeeper.actors.timeline.Timeline.Processed());
+        c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+        ErrorResponse error = c.next(ErrorResponse.class);
+        assertTrue(System.nanoTime() - start >= IDLE_TIMEOUT.toNanos(), "not before the timeout");
+        assertEquals(SqlState.IDLE_SESSION_TIMEOUT.code(), error.code(), error.message());
+        assertEquals("FATAL", error.severity());
+        assertTrue(error.message().contains("wal-push-idle-timeout"), error.message());
+        c.expectClosed();
+    }
+
+    @Test
+    void aProposerSendingMoreOftenThanTheIdleTimeoutStays() throws Exception {
+        Greeted greeted = greetedWithIdleTimeout();
+        Client c = greeted.client();
+        Attached attached = greeted.attached();
+        attached.replies().tell(new dev.walkeeper.actors.timeline.Timeline.Processed());
+        c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+        // Six heartbeat-like messages 100 ms apart: twice the timeout in all, never silent for one.
+        for (int i = 0; i < 6; i++) {
+            c.writer.expectNoMessage(Duration.ofMillis(100));
+            var vote = new dev.walkeeper.protocol.safekeeper.ProposerMessage.VoteRequest(0, 4);
+            c.events.tell(new SocketReader.Received(vote));
+            attached.timeline().expectMessageClass(dev.walkeeper.actors.timeline.Timeline.FromProposer.class);
+            attached.replies().tell(new dev.walkeeper.actors.timeline.Timeline.Processed());
+            c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+        }
+        c.events.tell(new SocketReader.Received(new dev.walkeeper.protocol.pg.CopyDone()));
+        c.expectClosed();
+    }
+
+    @Test
+    void theProposerIsNotSilentWhileTheNodeHasNotProcessedWhatItSent() throws Exception {
+        Greeted greeted = greetedWithIdleTimeout();
+        Client c = greeted.client();
+        Attached attached = greeted.attached();
+        // The greeting is not processed yet (a slow timeline): the proposer waits on the node.
+        c.writer.expectNoMessage(IDLE_TIMEOUT.multipliedBy(3));
+        attached.replies().tell(new dev.walkeeper.actors.timeline.Timeline.Processed());
+        c.reader.expectMessage(SocketReader.Consumed.INSTANCE);
+        assertEquals(SqlState.IDLE_SESSION_TIMEOUT.code(), c.next(ErrorResponse.class).code());
+        c.expectClosed();
+    }
+
     @Test
     void aMessageOtherThanAGreetingFirstIsRefused() throws Exception {
         Client c = pushing();

@@ -60,9 +60,9 @@ class ListenerTest {
         AtomicInteger accepted = new AtomicInteger();
         Listener.ConnectionFactory real = Listener.tcpConnections(SETTINGS,
                 testKit.createTestProbe(TimelineRegistry.Command.class).ref());
-        Listener.ConnectionFactory firstOneCrashes = incoming -> accepted.incrementAndGet() == 1
+        Listener.ConnectionFactory firstOneCrashes = (incoming, admission) -> accepted.incrementAndGet() == 1
                 ? crashingOnFirstMessage(incoming)
-                : real.create(incoming);
+                : real.create(incoming, admission);
         TestProbe<Listener.BindResult> bound = testKit.createTestProbe(Listener.BindResult.class);
         testKit.spawn(Listener.create("127.0.0.1", 0, firstOneCrashes, bound.ref()));
         InetSocketAddress address = assertInstanceOf(Listener.Bound.class, bound.receiveMessage()).address();
