@@ -22,7 +22,7 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
  * socket's {@link Writable} and goes on, so a burst of small replies costs one system call and a
  * slow peer costs no thread.
  *
- * <p>The queue is bounded: once more than {@link #DEFAULT_MAX_QUEUED_BYTES} wait for a peer that
+ * <p>The queue is bounded: once more than {@link #MAX_QUEUED_BYTES} wait for a peer that
  * does not read (frozen, black-holed), the writer fails the socket — its owner gets
  * {@code PeerClosed} as for any lost connection — instead of growing without bound. Every sender
  * that is flow controlled stays far below it (a WAL window is 2–4 MiB); only traffic nobody
@@ -82,18 +82,13 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
     private static final int MAX_WRITE_PARTS = 64;
 
     /** Queued-but-unwritten bytes that fail the socket: far above any flow-controlled window. */
-    public static final long DEFAULT_MAX_QUEUED_BYTES = 64L * 1024 * 1024;
+    public static final long MAX_QUEUED_BYTES = 64L * 1024 * 1024;
 
     static Behavior<Command> create(NioSocket socket) {
-        return create(socket, DEFAULT_MAX_QUEUED_BYTES);
-    }
-
-    static Behavior<Command> create(NioSocket socket, long maxQueuedBytes) {
-        return Behaviors.setup(ctx -> new SocketWriter(ctx, socket, maxQueuedBytes));
+        return Behaviors.setup(ctx -> new SocketWriter(ctx, socket));
     }
 
     private final NioSocket socket;
-    private final long maxQueuedBytes;
     private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>();
     private final ByteBuffer[] batch = new ByteBuffer[MAX_WRITE_PARTS];
     /** Pending {@link NotifyWhenWritten}s, in order of their positions. */
@@ -108,10 +103,9 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
 
     private record Marker(long position, long token, ActorRef<Written> replyTo) {}
 
-    private SocketWriter(ActorContext<Command> context, NioSocket socket, long maxQueuedBytes) {
+    private SocketWriter(ActorContext<Command> context, NioSocket socket) {
         super(context);
         this.socket = socket;
-        this.maxQueuedBytes = maxQueuedBytes;
     }
 
     @Override
@@ -189,9 +183,9 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
             }
         }
         long queued = enqueued - written;
-        if (queued > maxQueuedBytes) {
+        if (queued > MAX_QUEUED_BYTES) {
             String reason = "connection failed: " + queued + " bytes queued for a peer that does not read (limit "
-                    + maxQueuedBytes + ")";
+                    + MAX_QUEUED_BYTES + ")";
             getContext().getLog().warn("writer to {}: {}", socket.describePeer(), reason);
             socket.fail(reason);
             return Behaviors.stopped();

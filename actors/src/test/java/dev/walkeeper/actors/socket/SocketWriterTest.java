@@ -107,7 +107,7 @@ class SocketWriterTest {
         try (SocketPair pair = SocketPair.open(testKit)) {
             byte[] mebibyte = new byte[1 << 20];
             // The kernel's buffers take a few MiB of it on loopback; 32 MiB more than the bound stay queued.
-            long count = SocketWriter.DEFAULT_MAX_QUEUED_BYTES / mebibyte.length + 32;
+            long count = SocketWriter.MAX_QUEUED_BYTES / mebibyte.length + 32;
             for (long i = 0; i < count; i++) {
                 pair.writer.tell(new SocketWriter.WriteRaw(mebibyte));
             }
