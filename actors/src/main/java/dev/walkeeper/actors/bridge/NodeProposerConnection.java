@@ -59,7 +59,8 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * heartbeat (an empty AppendRequest, which the node answers) every second, so a live node is never
  * silent that long, while a frozen or black-holed one is taken out of the quorum instead of
  * having heartbeats pile up in front of its socket. A node that owes nothing (greeted, waiting
- * for the election) is not timed out. {@link Stop} sends Terminate, closes the socket and ends with {@link Closed}.
+ * for the election) is not timed out. {@link Stop} sends Terminate, closes the socket and ends
+ * with {@link Closed}.
  */
 public final class NodeProposerConnection extends ClientConnection<NodeProposerConnection.Command> {
 
