@@ -64,6 +64,12 @@ class ProposeCommand implements Callable<Integer> {
             description = "Recent WAL kept to catch up a node that fell behind, in kB/MB/GB (default ${DEFAULT-VALUE}).")
     long bufferBytes;
 
+    @Option(names = "--node-reply-timeout", defaultValue = "10s", paramLabel = "DURATION",
+            converter = DurationConverter.class,
+            description = "A node that answers nothing this long while WAL or a heartbeat awaits its answer is"
+                    + " dropped from the quorum and reconnected (default ${DEFAULT-VALUE}).")
+    Duration nodeReplyTimeout;
+
     @Override
     public Integer call() {
         Bridge.Settings settings = settings();
@@ -98,7 +104,8 @@ class ProposeCommand implements Callable<Integer> {
         PrimaryReplicationClient.Settings primarySettings = PrimaryReplicationClient.Settings.defaults(primaryUser,
                 env.get("PGPASSWORD"), applicationName, slot).withHandshakeTimeout(Duration.ofSeconds(60));
         return Bridge.Settings.defaults(address("--primary", primary), primarySettings, nodeAddresses,
-                NodeProposerConnection.Settings.defaults(nodeUser, env.get(NODE_PASSWORD_ENV), id))
+                NodeProposerConnection.Settings.defaults(nodeUser, env.get(NODE_PASSWORD_ENV), id)
+                        .withReplyTimeout(nodeReplyTimeout))
                 .withBufferBytes(bufferBytes);
     }
 

@@ -52,7 +52,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The proposer bridge and three nodes, each in its own JVM, crashed with SIGKILL while a real
  * PostgreSQL 15 primary, whose only synchronous standby is the bridge, is under load: a node
  * killed and restarted under pgbench rejoins and every node ends with the primary's WAL byte for
- * byte; two nodes down block commits until one is back; a bridge killed under load is replaced by
+ * byte; a frozen node (SIGSTOP) is dropped and reconnected once resumed; two nodes down block
+ * commits until one is back; a bridge killed under load is replaced by
  * a new one elected in a higher term, and a standby fed from a node's WAL alone has every commit
  * the primary acknowledged.
  */
@@ -64,6 +65,8 @@ class BridgeCrashTest {
     private static final Pattern ELECTED = Pattern.compile("elected in term (\\d+),");
     private static final Pattern PROCESSED = Pattern.compile("number of transactions actually processed: (\\d+)");
     private static final Duration CATCH_UP = Duration.ofSeconds(60);
+    /** Short, so a frozen node is dropped soon; long enough for a live node's answer under pgbench on two cores. */
+    private static final String REPLY_TIMEOUT = "3s";
     private static final int NODES = 3;
     private static final int PGBENCH_CLIENTS = 4;
 
@@ -169,6 +172,13 @@ class BridgeCrashTest {
     @Test
     void twoNodesDownBlockCommitsUntilOneIsBack() throws Exception {
         commit(pg, "create table t (id int primary key, v text)");
+        // Frozen (SIGSTOP: its kernel still takes bytes, it answers nothing), a node is dropped after
+        // the reply timeout while the other two commit; resumed, it is reconnected.
+        signal(nodes[2], "STOP");
+        awaitLog(bridge, Pattern.compile("node 2 \\([^)]*\\) failed: the node sent nothing for"), 1, CATCH_UP);
+        commit(pg, "insert into t values (0, 'node 2 frozen')");
+        signal(nodes[2], "CONT");
+        awaitLog(bridge, Pattern.compile("node 2 \\([^)]*\\) connected"), 2, CATCH_UP);
         nodes[1].kill();
         nodes[2].kill();
         CompletableFuture<ProcessResult> blocked = CompletableFuture.supplyAsync(() -> psql(pg,
@@ -300,7 +310,11 @@ class BridgeCrashTest {
 
     private RunningProcess startBridge() {
         return WalkeeperProcesses.bridge(pg.port(), Arrays.stream(ports).boxed().toList(), ID,
-                logs.resolve("bridge-" + ++bridgeStarts + ".log"));
+                logs.resolve("bridge-" + ++bridgeStarts + ".log"), "--node-reply-timeout", REPLY_TIMEOUT);
+    }
+
+    private static void signal(RunningProcess process, String signal) {
+        Processes.run(Command.of("kill", "-" + signal, Long.toString(process.pid()))).requireSuccess("kill -" + signal);
     }
 
     /** The term the bridge was elected in. */

@@ -11,6 +11,7 @@ import dev.walkeeper.actors.consensus.Proposer;
 import dev.walkeeper.cluster.WalkeeperNode;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import dev.walkeeper.testkit.FaultProxy;
 import dev.walkeeper.testkit.PostgresServer;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -18,6 +19,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.junit.jupiter.api.AfterEach;
@@ -29,8 +31,9 @@ import org.junit.jupiter.api.io.TempDir;
  * The proposer bridge between a real PostgreSQL 15 primary (the bridge is its only synchronous
  * standby) and three in-process nodes: commits return once the quorum holds their WAL, the nodes
  * store the primary's WAL byte for byte, one node down is tolerated and two are not, a node
- * that comes back is reconnected, a restarted primary is reconnected, and without a quorum the
- * bridge stops reading the primary.
+ * that comes back is reconnected, a node gone silent behind a black hole is dropped and
+ * reconnected, a restarted primary is reconnected, and without a quorum the bridge stops reading
+ * the primary.
  */
 class BridgeTest {
     private static final TenantTimelineId ID = new TenantTimelineId("77777777777777777777777777777777",
@@ -166,6 +169,38 @@ class BridgeTest {
     }
 
     /**
+     * A node behind a black hole (partitioned or frozen: no error, only silence) leaves its
+     * heartbeats unanswered: the bridge drops it within its reply timeout and the other two commit;
+     * once the hole closes, the connection that waited in it reaches the node, which is elected
+     * into the term again and streamed to.
+     */
+    @Test
+    void aBlackHoledNodeIsDroppedWithinTheReplyTimeoutAndReconnectedWhenTheHoleCloses() throws Exception {
+        Duration replyTimeout = Duration.ofSeconds(1);
+        try (FaultProxy proxy = FaultProxy.start(addresses.get(2))) {
+            ActorSystem<Bridge.Command> bridge = startBridge(List.of(addresses.get(0), addresses.get(1),
+                    proxy.address()), Bridge.DEFAULT_BUFFER_BYTES, replyTimeout);
+            commit("create table t (id int primary key)");
+            awaitNodeState(bridge, 2, Proposer.NodeState.STREAMING);
+
+            proxy.blackHole(true);
+            long holed = System.nanoTime();
+            // Out of the quorum: disconnected, then greeting again through the hole.
+            awaitNode(bridge, 2, state -> state != Proposer.NodeState.STREAMING
+                    && state != Proposer.NodeState.ELECTED);
+            Duration dropped = Duration.ofNanos(System.nanoTime() - holed);
+            // At most a heartbeat until something is owed, then the timeout and a check's period.
+            assertTrue(dropped.compareTo(replyTimeout.multipliedBy(4)) < 0, "dropped after " + dropped);
+            commit("insert into t values (1)");
+
+            proxy.blackHole(false);
+            awaitNodeState(bridge, 2, Proposer.NodeState.STREAMING);
+            commit("insert into t values (2)");
+            assertNodesStoreThePrimarysWal(quorumFlush(), 0, 1, 2);
+        }
+    }
+
+    /**
      * A second bridge on the same nodes wins a higher term: the first steps down and stops, the
      * second takes the slot over once the first's walsender is gone, and commits go on.
      */
@@ -184,10 +219,16 @@ class BridgeTest {
     }
 
     private ActorSystem<Bridge.Command> startBridge(long bufferBytes) {
+        return startBridge(addresses, bufferBytes, NodeProposerConnection.DEFAULT_REPLY_TIMEOUT);
+    }
+
+    private ActorSystem<Bridge.Command> startBridge(List<InetSocketAddress> nodeAddresses, long bufferBytes,
+                                                    Duration replyTimeout) {
         ActorSystem<Bridge.Command> bridge = ActorSystem.create(Bridge.create(Bridge.Settings.defaults(
                 new InetSocketAddress("127.0.0.1", pg.port()),
-                PrimaryReplicationClient.Settings.defaults("postgres", null, NAME, NAME), addresses,
-                NodeProposerConnection.Settings.defaults("bridge", null, ID)).withBufferBytes(bufferBytes)), "bridge");
+                PrimaryReplicationClient.Settings.defaults("postgres", null, NAME, NAME), nodeAddresses,
+                NodeProposerConnection.Settings.defaults("bridge", null, ID).withReplyTimeout(replyTimeout))
+                .withBufferBytes(bufferBytes)), "bridge");
         bridges.add(bridge);
         return bridge;
     }
@@ -199,13 +240,21 @@ class BridgeTest {
 
     private static Bridge.NodeStatus awaitNodeState(ActorSystem<Bridge.Command> bridge, int node,
                                                     Proposer.NodeState state) throws Exception {
+        Bridge.NodeStatus reached = awaitNode(bridge, node, s -> s == state);
+        assertEquals(state, reached.state());
+        return reached;
+    }
+
+    /** The node's status once its state passes {@code condition}; fails with the bridge's summary after 30 s. */
+    private static Bridge.NodeStatus awaitNode(ActorSystem<Bridge.Command> bridge, int node,
+                                               Predicate<Proposer.NodeState> condition) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         Bridge.Status status = status(bridge);
-        while (status.nodes().get(node).state() != state && System.nanoTime() < deadline) {
-            Thread.sleep(100);
+        while (!condition.test(status.nodes().get(node).state()) && System.nanoTime() < deadline) {
+            Thread.sleep(50);
             status = status(bridge);
         }
-        assertEquals(state, status.nodes().get(node).state(), status.summary());
+        assertTrue(condition.test(status.nodes().get(node).state()), status.summary());
         return status.nodes().get(node);
     }
 

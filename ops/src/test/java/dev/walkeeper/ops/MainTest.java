@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import dev.walkeeper.actors.bridge.Bridge;
+import dev.walkeeper.actors.bridge.NodeProposerConnection;
 import dev.walkeeper.cluster.ClusterSettings;
 import dev.walkeeper.cluster.NodeSettings;
 import dev.walkeeper.testkit.Command;
@@ -250,6 +251,18 @@ class MainTest {
                 "--buffer-size", "lots");
         assertEquals(2, run.exitCode(), run.err());
         assertContains(run.err(), "not a size");
+    }
+
+    @Test
+    void proposeNodeReplyTimeoutTakesDurations() {
+        assertEquals(NodeProposerConnection.DEFAULT_REPLY_TIMEOUT, proposeSettings().node().replyTimeout());
+        assertEquals(Duration.ofMillis(2500), proposeSettings("--node-reply-timeout", "2500ms").node().replyTimeout());
+        assertEquals(Duration.ofSeconds(30), proposeSettings("--node-reply-timeout", "30s").node().replyTimeout());
+        CliRun run = CliRun.of("propose", "--primary", "127.0.0.1:5432", "--nodes", "127.0.0.1:5454",
+                "--tenant-id", "77777777777777777777777777777777", "--timeline-id", "88888888888888888888888888888888",
+                "--node-reply-timeout", "0s");
+        assertEquals(2, run.exitCode(), run.err());
+        assertContains(run.err(), "not positive");
     }
 
     @Test

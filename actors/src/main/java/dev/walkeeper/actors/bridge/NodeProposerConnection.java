@@ -53,8 +53,14 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * parent's send window already bounds.
  *
  * <p>Any failure — ErrorResponse, protocol violation, lost connection, handshake not done within
- * {@link Settings#handshakeTimeout} — is {@link Failed} and the actor stops; the parent reconnects
- * with a new one. {@link Stop} sends Terminate, closes the socket and ends with {@link Closed}.
+ * {@link Settings#handshakeTimeout}, no acceptor message for {@link Settings#replyTimeout} while a
+ * sent message awaits one — is {@link Failed} and the actor stops; the parent reconnects with a
+ * new one. The reply timeout is walproposer's connection timeout: once elected a node gets a
+ * heartbeat (an empty AppendRequest, which the node answers) every second, so a live node is never
+ * silent that long, while a frozen or black-holed one is taken out of the quorum instead of
+ * having heartbeats pile up in front of its socket. A node that owes nothing (greeted, waiting
+ * for the election) is not timed out. {@link Stop} sends Terminate, closes the socket and ends
+ * with {@link Closed}.
  */
 public final class NodeProposerConnection extends ClientConnection<NodeProposerConnection.Command> {
 
@@ -124,19 +130,40 @@ public final class NodeProposerConnection extends ClientConnection<NodeProposerC
      * @param password null when the node trusts the user
      * @param handshakeTimeout connect to CopyBothResponse
      * @param closeTimeout how long flushing the Terminate may take before the actor stops anyway
+     * @param replyTimeout how long the node may send nothing while a message sent to it awaits an answer
      */
     public record Settings(String user, String password, TenantTimelineId timeline, Duration handshakeTimeout,
-                           Duration closeTimeout) {
+                           Duration closeTimeout, Duration replyTimeout) {
         public Settings {
             Objects.requireNonNull(user, "user");
             Objects.requireNonNull(timeline, "timeline");
+            if (replyTimeout.isNegative() || replyTimeout.isZero()) {
+                throw new IllegalArgumentException("replyTimeout " + replyTimeout);
+            }
         }
 
-        /** 10 s to start, 2 s to close. */
+        /** 10 s to start, 2 s to close, {@link #DEFAULT_REPLY_TIMEOUT} to answer. */
         public static Settings defaults(String user, String password, TenantTimelineId timeline) {
-            return new Settings(user, password, timeline, Duration.ofSeconds(10), Duration.ofSeconds(2));
+            return new Settings(user, password, timeline, Duration.ofSeconds(10), Duration.ofSeconds(2),
+                    DEFAULT_REPLY_TIMEOUT);
+        }
+
+        public Settings withReplyTimeout(Duration timeout) {
+            return new Settings(user, password, timeline, handshakeTimeout, closeTimeout, timeout);
         }
     }
+
+    /**
+     * Neon's {@code wal_acceptor_connection_timeout}: ten heartbeats, and room for a slow fsync
+     * (a node answers an append once it is flushed).
+     */
+    public static final Duration DEFAULT_REPLY_TIMEOUT = Duration.ofSeconds(10);
+
+    /** Checks per reply timeout: a silent node is dropped within 1.25 timeouts of its last answer being due. */
+    private static final int REPLY_CHECKS_PER_TIMEOUT = 4;
+
+    /** Our timer: is a sent message unanswered for longer than the reply timeout? */
+    private enum CheckReply implements Command { INSTANCE }
 
     /** The command a walproposer (protocol version 3) starts the push with. */
     public static final String START_WAL_PUSH = "START_WAL_PUSH (proto_version '3', allow_timeline_creation 'true')";
@@ -170,14 +197,19 @@ public final class NodeProposerConnection extends ClientConnection<NodeProposerC
     }
 
     private final ActorRef<Event> parent;
+    private final Duration replyTimeout;
     /** Frames that arrived before CopyBoth; null once pushing. */
     private List<SendFrame> early = new ArrayList<>();
+    /** Whether a message went to the node after its last acceptor message, and since when. */
+    private boolean awaitingReply;
+    private long awaitingReplySinceNanos;
 
     private NodeProposerConnection(ActorContext<Command> context, TimerScheduler<Command> timers, Settings settings,
                                    ActorRef<Event> parent, SocketFactory sockets) {
         super(context, timers, ClientSignal::new, sockets, new Profile(settings.timeline().toString(), "node",
                 "START_WAL_PUSH", settings.handshakeTimeout(), settings.closeTimeout()));
         this.parent = parent;
+        this.replyTimeout = settings.replyTimeout();
     }
 
     /** A state: the node's messages go to {@code handler}; the parent's commands are handled alike in all. */
@@ -188,6 +220,7 @@ public final class NodeProposerConnection extends ClientConnection<NodeProposerC
                 .onMessage(Send.class, s ->
                         onSend(new SendFrame(ProposerCodec.encodeCopyData(s.message()), s.token())))
                 .onMessage(SendFrame.class, this::onSend)
+                .onMessageEquals(CheckReply.INSTANCE, this::checkReply)
                 .onMessageEquals(Stop.INSTANCE, this::terminate)
                 .build();
     }
@@ -216,6 +249,8 @@ public final class NodeProposerConnection extends ClientConnection<NodeProposerC
                 handshakeDone();
                 parent.tell(new Ready(context.getSelf()));
                 switchDecoder(copyBothDecoder(), PUSH_WINDOW);
+                timers.startTimerWithFixedDelay(CheckReply.INSTANCE,
+                        replyTimeout.dividedBy(REPLY_CHECKS_PER_TIMEOUT));
                 List<SendFrame> queued = early;
                 early = null;
                 queued.forEach(this::sendToNode);
@@ -230,6 +265,7 @@ public final class NodeProposerConnection extends ClientConnection<NodeProposerC
     private Behavior<Command> pushing() {
         return state(message -> {
             if (message == ReportedToParent.INSTANCE) {
+                awaitingReply = false;
                 return Behaviors.same();
             }
             if (message instanceof CopyDone) {
@@ -257,7 +293,23 @@ public final class NodeProposerConnection extends ClientConnection<NodeProposerC
         };
     }
 
+    /**
+     * Every message but ProposerElected (which an AppendRequest follows, at the latest the next
+     * heartbeat) gets an answer, a heartbeat too; a node answers appends in batches. So whatever it
+     * sends settles what was sent before, and the clock starts again with the next send.
+     */
+    private Behavior<Command> checkReply() {
+        if (awaitingReply && System.nanoTime() - awaitingReplySinceNanos > replyTimeout.toNanos()) {
+            return fail("the node sent nothing for " + replyTimeout + " with WAL or a heartbeat outstanding", null);
+        }
+        return Behaviors.same();
+    }
+
     private void sendToNode(SendFrame s) {
+        if (!awaitingReply) {
+            awaitingReply = true;
+            awaitingReplySinceNanos = System.nanoTime();
+        }
         sendEncoded(s.frame());
         if (s.token() != NO_TOKEN) {
             notifyWhenWritten(s.token());

@@ -242,6 +242,16 @@ final class NioSocket implements IoLoop.Handler {
         return connected;
     }
 
+    /** The peer's address for a log line; "unknown" once closed or before connecting. */
+    String describePeer() {
+        try {
+            Object remote = channel.getRemoteAddress();
+            return remote != null ? remote.toString() : "unknown";
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+
     /** A non-blocking gathering write: the bytes the kernel took. */
     long write(ByteBuffer[] buffers, int count) throws IOException {
         return channel.write(buffers, 0, count);

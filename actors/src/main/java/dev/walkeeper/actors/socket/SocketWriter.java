@@ -21,6 +21,12 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
  * gathering write of everything queued. When the kernel's send buffer is full it waits for the
  * socket's {@link Writable} and goes on, so a burst of small replies costs one system call and a
  * slow peer costs no thread.
+ *
+ * <p>The queue is bounded: once more than {@link #MAX_QUEUED_BYTES} wait for a peer that
+ * does not read (frozen, black-holed), the writer fails the socket — its owner gets
+ * {@code PeerClosed} as for any lost connection — instead of growing without bound. Every sender
+ * that is flow controlled stays far below it (a WAL window is 2–4 MiB); only traffic nobody
+ * paces (heartbeats, commit updates, keepalives) to a peer gone silent reaches it.
  */
 public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
 
@@ -74,6 +80,9 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
     private static final int MAX_WRITE_BYTES = 1 << 20;
     /** Buffers gathered into one write call. */
     private static final int MAX_WRITE_PARTS = 64;
+
+    /** Queued-but-unwritten bytes that fail the socket: far above any flow-controlled window. */
+    public static final long MAX_QUEUED_BYTES = 64L * 1024 * 1024;
 
     static Behavior<Command> create(NioSocket socket) {
         return Behaviors.setup(ctx -> new SocketWriter(ctx, socket));
@@ -151,11 +160,40 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
         }
     }
 
-    /** Writes until the queue is empty or the kernel takes no more. */
+    /**
+     * Writes until the queue is empty or the kernel takes no more; fails the socket when what is
+     * left exceeds the bound.
+     */
     private Behavior<Command> flush() {
-        if (awaitingWritable || !socket.isConnected()) {
-            return this;
+        if (!awaitingWritable && socket.isConnected()) {
+            try {
+                writeQueued();
+            } catch (IOException e) {
+                socket.fail("connection failed: " + NioSocket.describe(e));
+                return Behaviors.stopped();
+            }
+            while (!markers.isEmpty() && markers.peek().position() <= written) {
+                Marker marker = markers.poll();
+                marker.replyTo().tell(new Written(marker.token()));
+            }
+            if (closing && queue.isEmpty()) {
+                shutDown = true;
+                socket.shutdownOutput();
+                return Behaviors.stopped();
+            }
         }
+        long queued = enqueued - written;
+        if (queued > MAX_QUEUED_BYTES) {
+            String reason = "connection failed: " + queued + " bytes queued for a peer that does not read (limit "
+                    + MAX_QUEUED_BYTES + ")";
+            getContext().getLog().warn("writer to {}: {}", socket.describePeer(), reason);
+            socket.fail(reason);
+            return Behaviors.stopped();
+        }
+        return this;
+    }
+
+    private void writeQueued() throws IOException {
         while (!queue.isEmpty()) {
             int count = 0;
             long budget = MAX_WRITE_BYTES;
@@ -178,9 +216,6 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
             try {
                 written += socket.write(batch, count);
                 full = batch[count - 1].hasRemaining();
-            } catch (IOException e) {
-                socket.fail("connection failed: " + NioSocket.describe(e));
-                return Behaviors.stopped();
             } finally {
                 Arrays.fill(batch, 0, count, null);
             }
@@ -196,15 +231,5 @@ public final class SocketWriter extends AbstractBehavior<SocketWriter.Command> {
                 break;
             }
         }
-        while (!markers.isEmpty() && markers.peek().position() <= written) {
-            Marker marker = markers.poll();
-            marker.replyTo().tell(new Written(marker.token()));
-        }
-        if (closing && queue.isEmpty()) {
-            shutDown = true;
-            socket.shutdownOutput();
-            return Behaviors.stopped();
-        }
-        return this;
     }
 }

@@ -29,6 +29,7 @@ import dev.walkeeper.protocol.safekeeper.ProposerMessage.VoteRequest;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import dev.walkeeper.protocol.safekeeper.TermHistory;
 import dev.walkeeper.protocol.safekeeper.TermSwitch;
+import dev.walkeeper.testkit.FaultProxy;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
@@ -188,6 +189,35 @@ class NodeProposerConnectionTest {
         var failed = assertInstanceOf(NodeProposerConnection.Failed.class, parent.receiveMessage());
         assertNull(failed.sqlState());
         parent.expectTerminated(connection);
+    }
+
+    @Test
+    void aNodeBehindABlackHoleIsFailedOnceItLeavesAMessageUnansweredForTheReplyTimeout() throws Exception {
+        TenantTimelineId id = newId();
+        Duration timeout = Duration.ofMillis(800);
+        try (FaultProxy proxy = FaultProxy.start(startNode(10))) {
+            TestProbe<NodeProposerConnection.Event> parent =
+                    testKit.createTestProbe(NodeProposerConnection.Event.class);
+            var connection = connect(proxy.address(),
+                    NodeProposerConnection.Settings.defaults("bridge", null, id).withReplyTimeout(timeout), parent);
+            assertEquals(new NodeProposerConnection.Ready(connection), parent.receiveMessage());
+            connection.tell(new NodeProposerConnection.Send(greeting(id)));
+            fromNode(parent, AcceptorGreeting.class);
+
+            // Answered, it owes nothing: idle for several timeouts, it stays connected.
+            parent.expectNoMessage(timeout.multipliedBy(3));
+
+            proxy.blackHole(true);
+            long sent = System.nanoTime();
+            connection.tell(new NodeProposerConnection.Send(new VoteRequest(0, 1)));
+            var failed = assertInstanceOf(NodeProposerConnection.Failed.class,
+                    parent.receiveMessage(timeout.multipliedBy(3)));
+            Duration took = Duration.ofNanos(System.nanoTime() - sent);
+            assertTrue(took.compareTo(timeout) >= 0, "failed after " + took);
+            assertTrue(failed.reason().contains("sent nothing for"), failed.reason());
+            assertNull(failed.sqlState());
+            parent.expectTerminated(connection);
+        }
     }
 
     @Test

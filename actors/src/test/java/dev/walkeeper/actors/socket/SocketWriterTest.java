@@ -3,6 +3,7 @@ package dev.walkeeper.actors.socket;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.walkeeper.actors.TestKits;
 import dev.walkeeper.protocol.pg.BackendCodec;
@@ -26,7 +27,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The writer over a real loopback socket: the peer receives exactly the encoded messages in
  * order, large bursts wait for the socket to become writable, NotifyWhenWritten answers when the
- * kernel took the bytes, Close flushes first, and a closed socket stops the writer.
+ * kernel took the bytes, Close flushes first, a closed socket stops the writer, and a peer that
+ * reads nothing fails the socket once the writer's queue passes its bound.
  */
 class SocketWriterTest {
     private static final ActorTestKit testKit = TestKits.create();
@@ -97,6 +99,23 @@ class SocketWriterTest {
             byte[] expected = encoded(big);
             assertArrayEquals(expected, pair.receive(expected.length));
             written.expectMessage(WAIT, new SocketWriter.Written(1));
+        }
+    }
+
+    @Test
+    void aPeerThatReadsNothingFailsTheSocketOnceTheQueueExceedsItsBound() throws Exception {
+        try (SocketPair pair = SocketPair.open(testKit)) {
+            byte[] mebibyte = new byte[1 << 20];
+            // The kernel's buffers take a few MiB of it on loopback; 32 MiB more than the bound stay queued.
+            long count = SocketWriter.MAX_QUEUED_BYTES / mebibyte.length + 32;
+            for (long i = 0; i < count; i++) {
+                pair.writer.tell(new SocketWriter.WriteRaw(mebibyte));
+            }
+
+            SocketReader.PeerClosed closed = assertInstanceOf(SocketReader.PeerClosed.class,
+                    pair.events.receiveMessage(WAIT));
+            assertTrue(closed.reason().contains("queued for a peer that does not read"), closed.reason());
+            pair.events.expectTerminated(pair.writer);
         }
     }
 
