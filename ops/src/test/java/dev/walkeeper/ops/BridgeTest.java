@@ -154,8 +154,21 @@ class BridgeTest {
      */
     @Test
     void aNodeFurtherBehindThanTheBufferStaysBehindAndTheQuorumGoesOn() throws Exception {
-        ActorSystem<Bridge.Command> bridge = startBridge(1 << 20);
+        // The primary's WAL from before the test is more than the small buffer: a node elected a
+        // moment late (a loaded machine) would be BEHIND from the start. A first bridge with the
+        // default buffer brings all three up to date; the small-buffer bridge starts after it.
+        ActorSystem<Bridge.Command> first = startBridge();
         commit("create table t (id int primary key, v text)");
+        for (int node = 0; node < 3; node++) {
+            awaitNodeState(first, node, Proposer.NodeState.STREAMING);
+        }
+        quorumFlush();
+        stopBridge(first);
+        ActorSystem<Bridge.Command> bridge = startBridge(1 << 20);
+        commit("insert into t values (0, 'small buffer')");
+        for (int node = 0; node < 3; node++) {
+            awaitNodeState(bridge, node, Proposer.NodeState.STREAMING);
+        }
         Lsn left = quorumFlush();
         stopNode(2);
         commit("insert into t select g, repeat('x', 1000) from generate_series(1, 5000) g");
