@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Fuzzes the protocol decoders with Jazzer, each target for SECONDS (default 60). Jazzer fuzzes
+# one @FuzzTest per JVM, so every target is its own Maven run. A finding fails its target and is
+# written to protocol/src/test/resources/<package>/<Class>Inputs/<method>/: fix the decoder and
+# commit the file, from then on every `mvn test` replays it. The corpus grows in
+# protocol/.cifuzz-corpus/ (not committed) and is reused by the next run.
+#   scripts/fuzz.sh [SECONDS] [Class#method ...]     e.g. scripts/fuzz.sh 120 PgDecodersFuzzTest#serverStream
+# Extra Maven flags (such as -o) in MVN_FLAGS.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+seconds="${1:-60}"
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  targets=(
+    PgDecodersFuzzTest#serverStream PgDecodersFuzzTest#clientStream
+    PgDecodersFuzzTest#frontendMessage PgDecodersFuzzTest#backendMessage
+    PgDecodersFuzzTest#replicationCommand PgDecodersFuzzTest#startupOptions
+    SafekeeperDecodersFuzzTest#proposerMessage SafekeeperDecodersFuzzTest#acceptorMessage
+    ReplicationDecodersFuzzTest#senderMessage ReplicationDecodersFuzzTest#receiverMessage
+    WalRecordScannerFuzzTest#garbageAfterValidWal WalRecordScannerFuzzTest#mutatedValidWal
+    ScramFuzzTest#clientFirstMessage ScramFuzzTest#clientFinalMessage ScramFuzzTest#storedVerifier
+  )
+fi
+logs="protocol/target/fuzz-logs"
+mkdir -p "$logs"
+failed=()
+for target in "${targets[@]}"; do
+  log="$logs/${target/\#/.}.log"
+  if JAZZER_FUZZ=1 mvn -B -q ${MVN_FLAGS:-} -pl protocol test -Dtest="$target" \
+      -Dsurefire.failIfNoSpecifiedTests=false -Djazzer.max_duration="${seconds}s" >"$log" 2>&1; then
+    echo "$target: $(grep -h '^Done [0-9]* runs' "$log" | tail -1)"
+  else
+    echo "$target: FAILED, see $log"
+    failed+=("$target")
+  fi
+done
+[ ${#failed[@]} -eq 0 ] || { echo "fuzzing found problems in: ${failed[*]}"; exit 1; }
