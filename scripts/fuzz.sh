@@ -5,19 +5,19 @@
 # commit the file, from then on every `mvn test` replays it. The corpus grows in
 # protocol/.cifuzz-corpus/ (not committed) and is reused by the next run.
 #   scripts/fuzz.sh [SECONDS] [Class#method ...]     e.g. scripts/fuzz.sh 120 PgDecodersFuzzTest#serverStream
-#   scripts/fuzz.sh --ci                             CI's bounded pass: 2 s on each target fed
-#                                                    straight from a socket (about a minute)
+#   scripts/fuzz.sh --ci                             CI's bounded pass: 2 s on each of four targets
+#                                                    fed by the server's peers (under a minute)
 # Extra Maven flags (such as -o) in MVN_FLAGS.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [ "${1:-}" = "--ci" ]; then
-  # FrontendCodec and BackendCodec are reached through the stream targets; the other targets
-  # (replication commands, startup options, SCRAM, mutated WAL) replay their inputs at every
-  # `mvn test` and fuzz in the long run.
-  set -- 2 PgDecodersFuzzTest#serverStream PgDecodersFuzzTest#clientStream \
-    SafekeeperDecodersFuzzTest#proposerMessage SafekeeperDecodersFuzzTest#acceptorMessage \
-    ReplicationDecodersFuzzTest#senderMessage ReplicationDecodersFuzzTest#receiverMessage \
-    WalRecordScannerFuzzTest#garbageAfterValidWal
+  # What a peer of the server sends: the client stream (startup packet, FrontendCodec), the
+  # proposer's messages, a receiver's (with pageserver feedback), WAL. Each target costs ~10 s of
+  # Maven and JVM start besides its 2 s, so the others (what walkeeper reads as a client, replication
+  # commands, startup options, SCRAM, mutated WAL) only replay their inputs at every `mvn test`
+  # and fuzz in the long run.
+  set -- 2 PgDecodersFuzzTest#serverStream SafekeeperDecodersFuzzTest#proposerMessage \
+    ReplicationDecodersFuzzTest#receiverMessage WalRecordScannerFuzzTest#garbageAfterValidWal
 fi
 seconds="${1:-60}"
 shift || true
