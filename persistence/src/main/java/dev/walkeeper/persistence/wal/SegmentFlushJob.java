@@ -100,18 +100,7 @@ final class SegmentFlushJob implements WalStore.FlushJob {
 
     /** Waits until {@link #run()} finished (or the job was cancelled). */
     void await() {
-        boolean interrupted = false;
-        for (;;) {
-            try {
-                finished.await();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true; // the fsync cannot be abandoned half-way: its files are in use
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        Uninterruptibly.await(finished); // the fsync cannot be abandoned half-way: its files are in use
     }
 
     boolean succeeded() {

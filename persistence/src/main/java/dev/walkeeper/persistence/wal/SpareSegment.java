@@ -67,18 +67,7 @@ final class SpareSegment implements Runnable {
 
     /** Waits until it finished or was cancelled: afterwards no thread touches its files. */
     void await() {
-        boolean interrupted = false;
-        for (;;) {
-            try {
-                finished.await();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true; // its file is being written: wait for it all the same
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        Uninterruptibly.await(finished); // its file is being written: wait for it all the same
     }
 
     /** After {@link #await}: the spare's {@code .partial} file, durably in place, or null if none was made. */
