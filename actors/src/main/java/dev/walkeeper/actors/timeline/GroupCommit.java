@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.timeline;
 
+import dev.walkeeper.actors.metrics.NodeMetrics;
 import dev.walkeeper.actors.socket.SocketIo;
 import dev.walkeeper.actors.trace.CommitTrace;
 import dev.walkeeper.actors.trace.Stage;
@@ -43,14 +44,15 @@ final class GroupCommit {
     /** More was written while a job was in flight: flush again when it is done. */
     private boolean wanted;
 
-    GroupCommit(ActorContext<Timeline.Command> context, WalHolder wal, CommitTrace trace) {
+    GroupCommit(ActorContext<Timeline.Command> context, WalHolder wal, CommitTrace trace,
+                NodeMetrics.TimelineMetrics metrics) {
         this.context = context;
         this.wal = wal;
         this.trace = trace;
         com.typesafe.config.Config config = context.getSystem().settings().config();
         this.whenIdle = !config.hasPath(FLUSH_WHEN_IDLE) || config.getBoolean(FLUSH_WHEN_IDLE);
         // Anonymous: a restarted timeline spawns its own while the old one may still be stopping.
-        this.flusher = context.spawnAnonymous(WalFlusher.create(), DispatcherSelector.blocking());
+        this.flusher = context.spawnAnonymous(WalFlusher.create(metrics), DispatcherSelector.blocking());
     }
 
     /** WAL was written: the timeline gets one {@link Timeline#FLUSH_DUE} for all writes until it handles it. */
