@@ -33,6 +33,8 @@ final class GroupCommit {
     private final WalHolder wal;
     private final CommitTrace trace;
     private final ActorRef<WalFlusher.Run> flusher;
+    /** Times the flushes that run here; the flusher times its own. */
+    private final NodeMetrics.TimelineMetrics metrics;
     /** Whether a flush may run on the timeline's own thread when that is an idle I/O loop. */
     private final boolean whenIdle;
     /** A FlushDue is on its way to the timeline. */
@@ -49,6 +51,7 @@ final class GroupCommit {
         this.context = context;
         this.wal = wal;
         this.trace = trace;
+        this.metrics = metrics;
         com.typesafe.config.Config config = context.getSystem().settings().config();
         this.whenIdle = !config.hasPath(FLUSH_WHEN_IDLE) || config.getBoolean(FLUSH_WHEN_IDLE);
         // Anonymous: a restarted timeline spawns its own while the old one may still be stopping.
@@ -103,7 +106,9 @@ final class GroupCommit {
             // the hand-off to the flusher and back (one commit at a time, as in pgbench -c 1,
             // gains most).
             trace.stamp(Stage.FSYNC_STARTED, job.target().value());
+            long started = System.nanoTime();
             job.run();
+            metrics.flushed(System.nanoTime() - started);
             trace.stamp(Stage.FSYNC_DONE, job.target().value());
             trace.stamp(Stage.FLUSH_DONE_AT_TIMELINE, job.target().value());
             completion.completed(job);

@@ -1,0 +1,121 @@
+package dev.walkeeper.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.walkeeper.cluster.WalkeeperNode;
+import dev.walkeeper.protocol.Lsn;
+import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
+import dev.walkeeper.protocol.safekeeper.TermHistory;
+import dev.walkeeper.protocol.safekeeper.TermSwitch;
+import dev.walkeeper.protocol.wal.WalFormat;
+import dev.walkeeper.protocol.wal.WalGenerator;
+import dev.walkeeper.testkit.Await;
+import dev.walkeeper.testkit.FreePort;
+import dev.walkeeper.testkit.TestProposer;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A node with walkeeper.metrics.listen serves its metrics and probes over HTTP. */
+class MetricsEndpointTest {
+    private static final int SEG = 16 * 1024 * 1024;
+    private static final long SYSTEM_ID = 7_300_000_000_000_000_002L;
+    private static final WalFormat FORMAT = new WalFormat(150018, SYSTEM_ID, SEG, 1);
+    private static final Lsn START = Lsn.parse("0/1000028");
+    private static final TenantTimelineId ID = new TenantTimelineId("33333333333333333333333333333333",
+            "44444444444444444444444444444444");
+    private static final Duration TIMEOUT = Duration.ofSeconds(30);
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(TIMEOUT).build();
+
+    @TempDir
+    Path dataDir;
+
+    @Test
+    void metricsCountPushedWalAndFlushesAndTheProbesAnswerOnceTheNodeIsUp() throws Exception {
+        try (WalkeeperNode node = TestNodes.start(dataDir, "walkeeper.metrics.listen = \"127.0.0.1:0\"")) {
+            assertEquals(200, get(node, "/health").statusCode());
+            Await.until(TIMEOUT, () -> status(node, "/ready") == 200, () -> "/ready never answered 200");
+            String before = get(node, "/metrics").body();
+            assertTrue(before.contains("jvm_memory_used_bytes"), before);
+            // A metric appears with its first timeline.
+            assertFalse(before.contains("walkeeper_wal_written_bytes"), before);
+
+            long sent = push(node);
+
+            String after = get(node, "/metrics").body();
+            assertTrue(after.contains("# TYPE walkeeper_wal_written_bytes_total counter"), after);
+            assertTrue(after.contains("# TYPE walkeeper_wal_flush_seconds histogram"), after);
+            assertEquals(sent, (long) sample(after, "walkeeper_wal_written_bytes_total"), after);
+            assertTrue(sample(after, "walkeeper_wal_flush_seconds_count") >= 1, after);
+            assertEquals(404, get(node, "/nothing").statusCode());
+        }
+    }
+
+    @Test
+    void readyAnswers503WhileTheNodeIsNoUpMemberOfTheCluster() throws Exception {
+        // Its only seed is a port nobody listens on: the node listens but never becomes an Up member
+        // (a node joins through itself only as the first of its own seeds).
+        String config = "walkeeper.metrics.listen = \"127.0.0.1:0\"\nwalkeeper.cluster.seed-nodes = [\"127.0.0.1:"
+                + FreePort.find() + "\"]";
+        try (WalkeeperNode node = TestNodes.start(dataDir, config)) {
+            assertEquals(200, get(node, "/health").statusCode());
+            HttpResponse<String> ready = get(node, "/ready");
+            assertEquals(503, ready.statusCode(), ready.body());
+        }
+    }
+
+    /** Elects a proposer and appends WAL until it is flushed; returns the bytes appended. */
+    private static long push(WalkeeperNode node) throws IOException, InterruptedException {
+        WalGenerator generator = new WalGenerator(FORMAT, START, 100);
+        try (TestProposer proposer = TestProposer.connect(node.address(), ID, "compute", null)) {
+            proposer.greet(FORMAT.pgVersion(), SYSTEM_ID, SEG);
+            assertTrue(proposer.vote(1).voteGiven());
+            proposer.elect(1, START, new TermHistory(List.of(new TermSwitch(1, START))));
+            Lsn at = START;
+            for (int i = 0; i < 4; i++) {
+                byte[] chunk = generator.nextRecords(32 * 1024);
+                proposer.append(1, at, chunk, at);
+                at = at.plus(chunk.length);
+            }
+            assertEquals(at, proposer.awaitFlush(at, TIMEOUT).flushLsn());
+            return at.value() - START.value();
+        }
+    }
+
+    /** The value of {@code name}'s sample for the test's timeline. */
+    private static double sample(String metrics, String name) {
+        Matcher m = Pattern.compile("(?m)^" + name + "\\{tenant_id=\"" + ID.tenantId() + "\",timeline_id=\""
+                + ID.timelineId() + "\"} (\\S+)$").matcher(metrics);
+        assertTrue(m.find(), name + " for " + ID + " in:\n" + metrics);
+        return Double.parseDouble(m.group(1));
+    }
+
+    private int status(WalkeeperNode node, String path) {
+        try {
+            return get(node, path).statusCode();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private HttpResponse<String> get(WalkeeperNode node, String path) throws IOException, InterruptedException {
+        HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.metricsPort() + path))
+                .timeout(TIMEOUT).build();
+        return http.send(request, HttpResponse.BodyHandlers.ofString());
+    }
+}
