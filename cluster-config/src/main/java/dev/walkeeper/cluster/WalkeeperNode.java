@@ -53,6 +53,8 @@ public final class WalkeeperNode implements AutoCloseable {
     /** How long a downed node waits for its old actor system's ports before it gives up and exits. */
     private static final Duration RELEASE_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(60);
+    /** How long /ready waits for the timelines opened at start to recover (a large WAL scans long). */
+    private static final Duration RECOVERY_WAIT = Duration.ofHours(1);
     /** The actor system's name, part of every member's address: the same on all nodes. */
     private static final String SYSTEM_NAME = "walkeeper";
 
@@ -224,18 +226,30 @@ public final class WalkeeperNode implements AutoCloseable {
     }
 
     /**
-     * /ready says 200 once {@code incarnation} listens (it does when this is called) and, in a
-     * cluster, is an Up member; it goes back to 503 when the incarnation shuts down.
+     * /ready says 200 once {@code incarnation} listens (it does when this is called), the
+     * timelines it opened at start have recovered and, in a cluster, it is an Up member; it goes
+     * back to 503 when the incarnation shuts down.
      */
-    private void readyOnceUp(ActorSystem<?> incarnation) {
+    private void readyOnceUp(ActorSystem<NodeGuardian.Command> incarnation) {
         if (metrics == null) {
             return;
         }
+        CompletableFuture<Done> up = new CompletableFuture<>();
         if (settings.cluster().enabled()) {
-            org.apache.pekko.cluster.Cluster.get(incarnation).registerOnMemberUp(() -> metrics.ready(true));
+            org.apache.pekko.cluster.Cluster.get(incarnation).registerOnMemberUp(() -> up.complete(Done.getInstance()));
         } else {
-            metrics.ready(true);
+            up.complete(Done.getInstance());
         }
+        CompletionStage<Done> recovered = AskPattern.ask(incarnation, NodeGuardian.AwaitTimelinesRecovered::new,
+                RECOVERY_WAIT, incarnation.scheduler());
+        up.thenCombine(recovered, (u, r) -> r).whenComplete((done, failure) -> {
+            if (failure != null) {
+                log.warn("node {}: its timelines did not recover within {}; /ready stays 503: {}", settings.nodeId(),
+                        RECOVERY_WAIT, failure.toString());
+            } else if (CoordinatedShutdown.get(incarnation).getShutdownReason().isEmpty()) {
+                metrics.ready(true);
+            }
+        });
         CoordinatedShutdown.get(incarnation).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(),
                 "walkeeper-not-ready", () -> {
                     metrics.ready(false);

@@ -64,6 +64,23 @@ class MetricsEndpointTest {
     }
 
     @Test
+    void aRestartedNodeIsReadyOnceTheTimelineItOpensAtStartHasRecovered() throws Exception {
+        String metricsOn = "walkeeper.metrics.listen = \"127.0.0.1:0\"\n";
+        try (WalkeeperNode node = TestNodes.start(dataDir, metricsOn)) {
+            push(node);
+        }
+        // A timeline with a configured downstream opens at start, before any client asks for it.
+        String withDownstream = metricsOn + "walkeeper.push.downstreams = [{ timeline = \"" + ID.tenantId() + "/"
+                + ID.timelineId() + "\", host = \"127.0.0.1\", port = " + FreePort.find() + ", user = walkeeper }]";
+        try (WalkeeperNode node = TestNodes.start(dataDir, withDownstream)) {
+            Await.until(TIMEOUT, () -> status(node, "/ready") == 200, () -> "/ready never answered 200");
+            String metrics = get(node, "/metrics").body();
+            // Counters start at 0 in a new process: recovery writes nothing of what was already stored.
+            assertEquals(0, (long) sample(metrics, "walkeeper_wal_written_bytes_total"), metrics);
+        }
+    }
+
+    @Test
     void readyAnswers503WhileTheNodeIsNoUpMemberOfTheCluster() throws Exception {
         // Its only seed is a port nobody listens on: the node listens but never becomes an Up member
         // (a node joins through itself only as the first of its own seeds).
