@@ -5,7 +5,9 @@ import dev.walkeeper.actors.metrics.NodeMetrics;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
+import io.prometheus.metrics.core.datapoints.GaugeDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
@@ -22,6 +24,7 @@ import java.nio.charset.StandardCharsets;
 final class MetricsServer implements NodeMetrics, AutoCloseable {
     static final String WAL_WRITTEN = "walkeeper_wal_written_bytes";
     static final String FLUSH_SECONDS = "walkeeper_wal_flush_seconds";
+    static final String CONNECTIONS = "walkeeper_connections";
 
     /** Flushes are fsyncs: from a fast NVMe's tens of microseconds to a stalled disk's seconds. */
     private static final double[] FLUSH_BUCKETS = {
@@ -29,6 +32,8 @@ final class MetricsServer implements NodeMetrics, AutoCloseable {
 
     private final Counter walWritten;
     private final Histogram flushSeconds;
+    private final GaugeDataPoint startingUp;
+    private final GaugeDataPoint authenticated;
     private final HTTPServer server;
     /** Set by the node: it listens and, in a cluster, is an Up member. */
     private volatile boolean ready;
@@ -41,6 +46,12 @@ final class MetricsServer implements NodeMetrics, AutoCloseable {
                 .help("Duration of a timeline's WAL flush (the fsync of what was written since the previous one)")
                 .labelNames("tenant_id", "timeline_id").classicOnly().classicUpperBounds(FLUSH_BUCKETS)
                 .register(registry);
+        Gauge connections = Gauge.builder().name(CONNECTIONS)
+                .help("Client connections the listener admitted, by state: startup (startup and authentication "
+                        + "under way) or authenticated (any role: WAL push, replication, queries)")
+                .labelNames("state").register(registry);
+        startingUp = connections.labelValues("startup");
+        authenticated = connections.labelValues("authenticated");
         JvmMetrics.builder().register(registry);
         server = HTTPServer.builder().hostname(listen.host()).port(listen.port()).registry(registry)
                 .defaultHandler(this::probe).buildAndStart();
@@ -80,6 +91,12 @@ final class MetricsServer implements NodeMetrics, AutoCloseable {
                 flushed.observe(nanos / 1e9);
             }
         };
+    }
+
+    @Override
+    public void connections(int startingUp, int authenticated) {
+        this.startingUp.set(startingUp);
+        this.authenticated.set(authenticated);
     }
 
     /** Every path but the exporter's own ({@code /metrics}, {@code /-/healthy}). */

@@ -52,6 +52,7 @@ class MetricsEndpointTest {
             // A metric appears with its first timeline.
             assertFalse(before.contains("walkeeper_wal_written_bytes"), before);
 
+            assertEquals(0, (long) connections(before, "authenticated"), before);
             long sent = push(node);
 
             String after = get(node, "/metrics").body();
@@ -59,6 +60,9 @@ class MetricsEndpointTest {
             assertTrue(after.contains("# TYPE walkeeper_wal_flush_seconds histogram"), after);
             assertEquals(sent, (long) sample(after, "walkeeper_wal_written_bytes_total"), after);
             assertTrue(sample(after, "walkeeper_wal_flush_seconds_count") >= 1, after);
+            // The proposer's connection is closed; the listener learns it when the connection actor stops.
+            Await.until(TIMEOUT, () -> metricsText(node).contains("walkeeper_connections{state=\"authenticated\"} 0.0"),
+                    () -> "authenticated connections never back to 0");
             assertEquals(404, get(node, "/nothing").statusCode());
         }
     }
@@ -94,12 +98,13 @@ class MetricsEndpointTest {
     }
 
     /** Elects a proposer and appends WAL until it is flushed; returns the bytes appended. */
-    private static long push(WalkeeperNode node) throws IOException, InterruptedException {
+    private long push(WalkeeperNode node) throws IOException, InterruptedException {
         WalGenerator generator = new WalGenerator(FORMAT, START, 100);
         try (TestProposer proposer = TestProposer.connect(node.address(), ID, "compute", null)) {
             proposer.greet(FORMAT.pgVersion(), SYSTEM_ID, SEG);
             assertTrue(proposer.vote(1).voteGiven());
             proposer.elect(1, START, new TermHistory(List.of(new TermSwitch(1, START))));
+            assertEquals(1, (long) connections(metricsText(node), "authenticated"));
             Lsn at = START;
             for (int i = 0; i < 4; i++) {
                 byte[] chunk = generator.nextRecords(32 * 1024);
@@ -108,6 +113,23 @@ class MetricsEndpointTest {
             }
             assertEquals(at, proposer.awaitFlush(at, TIMEOUT).flushLsn());
             return at.value() - START.value();
+        }
+    }
+
+    private static double connections(String metrics, String state) {
+        Matcher m = Pattern.compile("(?m)^walkeeper_connections\\{state=\"" + state + "\"} (\\S+)$").matcher(metrics);
+        assertTrue(m.find(), state + " connections in:\n" + metrics);
+        return Double.parseDouble(m.group(1));
+    }
+
+    private String metricsText(WalkeeperNode node) {
+        try {
+            return get(node, "/metrics").body();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
         }
     }
 

@@ -13,13 +13,27 @@ import org.apache.pekko.actor.typed.ExtensionId;
 public interface NodeMetrics extends Extension {
 
     /** Records nothing: the default of an actor system the node did not set up with metrics. */
-    NodeMetrics NONE = id -> TimelineMetrics.NONE;
+    NodeMetrics NONE = new NodeMetrics() {
+        @Override
+        public TimelineMetrics timeline(TenantTimelineId id) {
+            return TimelineMetrics.NONE;
+        }
+
+        @Override
+        public void connections(int startingUp, int authenticated) {}
+    };
 
     /**
      * The metrics of one timeline; taken once when the timeline starts and kept in a field, so
      * that recording on the commit path neither looks anything up nor allocates.
      */
     TimelineMetrics timeline(TenantTimelineId id);
+
+    /**
+     * The listener's admitted connections now: still in startup or authentication, and
+     * authenticated (any role). Called by the listener on each change, never per message.
+     */
+    void connections(int startingUp, int authenticated);
 
     static NodeMetrics get(ActorSystem<?> system) {
         return Id.INSTANCE.apply(system);
