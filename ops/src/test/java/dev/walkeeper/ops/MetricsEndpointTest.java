@@ -2,8 +2,10 @@ package dev.walkeeper.ops;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.walkeeper.cluster.StartupException;
 import dev.walkeeper.cluster.WalkeeperNode;
 import dev.walkeeper.protocol.Lsn;
 import dev.walkeeper.protocol.safekeeper.TenantTimelineId;
@@ -15,6 +17,8 @@ import dev.walkeeper.testkit.Await;
 import dev.walkeeper.testkit.FreePort;
 import dev.walkeeper.testkit.TestProposer;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -95,6 +99,18 @@ class MetricsEndpointTest {
             HttpResponse<String> ready = get(node, "/ready");
             assertEquals(503, ready.statusCode(), ready.body());
         }
+    }
+
+    @Test
+    void aMetricsAddressInUseStopsTheStartWithItsOwnReasonAndReleasesTheDataDirectory() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            StartupException e = assertThrows(StartupException.class, () -> TestNodes.start(dataDir,
+                    "walkeeper.metrics.listen = \"127.0.0.1:" + taken.getLocalPort() + "\"").close());
+            assertEquals(StartupException.Reason.CANNOT_LISTEN, e.reason());
+            assertTrue(e.getMessage().contains("--metrics-listen"), e.getMessage());
+        }
+        // The data directory's lock went with the failed start.
+        TestNodes.start(dataDir, "").close();
     }
 
     /** Elects a proposer and appends WAL until it is flushed; returns the bytes appended. */
