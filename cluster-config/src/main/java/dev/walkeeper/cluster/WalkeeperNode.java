@@ -27,9 +27,9 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.BootstrapSetup;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.setup.ActorSystemSetup;
-import org.apache.pekko.actor.BootstrapSetup;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.ExtensionSetup;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
@@ -243,10 +243,13 @@ public final class WalkeeperNode implements AutoCloseable {
         CompletionStage<Done> recovered = AskPattern.ask(incarnation, NodeGuardian.AwaitTimelinesRecovered::new,
                 RECOVERY_WAIT, incarnation.scheduler());
         up.thenCombine(recovered, (u, r) -> r).whenComplete((done, failure) -> {
+            if (CoordinatedShutdown.get(incarnation).getShutdownReason().isPresent()) {
+                return; // it stops: not ready, whatever it got to
+            }
             if (failure != null) {
                 log.warn("node {}: its timelines did not recover within {}; /ready stays 503: {}", settings.nodeId(),
                         RECOVERY_WAIT, failure.toString());
-            } else if (CoordinatedShutdown.get(incarnation).getShutdownReason().isEmpty()) {
+            } else {
                 metrics.ready(true);
             }
         });
