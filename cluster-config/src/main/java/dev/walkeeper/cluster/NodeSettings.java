@@ -26,10 +26,15 @@ import java.util.Map;
 public record NodeSettings(long nodeId, Path dataDir, String host, int port, ConnectionSettings connection,
                            Map<TenantTimelineId, List<PushReplicator.Downstream>> downstreams, Path receiveDir,
                            Duration receiveStaleAfter, ClusterSettings cluster, RecoverySettings recovery,
-                           Map<String, String> pushPasswords) {
+                           Map<String, String> pushPasswords, ClusterSettings.HostPort metricsListen) {
 
     public NodeSettings {
         pushPasswords = Map.copyOf(pushPasswords);
+    }
+
+    /** True when this node serves /metrics, /health and /ready ({@code walkeeper.metrics.listen} set). */
+    public boolean servesMetrics() {
+        return metricsListen != null;
     }
 
     /** True when this node accepts START_PUSH_REPLICATION. */
@@ -43,7 +48,7 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
      */
     NodeSettings withPorts(int listenPort, int clusterPort) {
         return new NodeSettings(nodeId, dataDir, host, listenPort, connection, downstreams, receiveDir,
-                receiveStaleAfter, cluster.withPort(clusterPort), recovery, pushPasswords);
+                receiveStaleAfter, cluster.withPort(clusterPort), recovery, pushPasswords, metricsListen);
     }
 
     public static NodeSettings from(Config root) {
@@ -78,7 +83,12 @@ public record NodeSettings(long nodeId, Path dataDir, String host, int port, Con
         }
         return new NodeSettings(c.getLong("node-id"), dataDir, host, c.getInt("listen.port"), connection,
                 downstreams(c), receiveDir, c.getDuration("receive.stale-after"), ClusterSettings.from(c),
-                recovery(c.getConfig("recovery")), pushPasswords(c));
+                recovery(c.getConfig("recovery")), pushPasswords(c), metricsListen(c.getString("metrics.listen")));
+    }
+
+    /** HOST:PORT of the metrics and health endpoints, or null (empty) for none. */
+    private static ClusterSettings.HostPort metricsListen(String value) {
+        return value.isBlank() ? null : ClusterSettings.hostPort("walkeeper.metrics.listen", value.strip(), 0);
     }
 
     private static ConnectionSettings.Limits limits(Config c) {

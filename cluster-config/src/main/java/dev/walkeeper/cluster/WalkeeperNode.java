@@ -3,6 +3,7 @@ package dev.walkeeper.cluster;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import dev.walkeeper.actors.connection.Listener;
+import dev.walkeeper.actors.metrics.NodeMetrics;
 import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.persistence.DataDirectory;
 import java.io.IOException;
@@ -26,8 +27,11 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.BootstrapSetup;
 import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.setup.ActorSystemSetup;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.ExtensionSetup;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.cluster.Member;
 import org.apache.pekko.cluster.MemberStatus;
@@ -49,6 +53,8 @@ public final class WalkeeperNode implements AutoCloseable {
     /** How long a downed node waits for its old actor system's ports before it gives up and exits. */
     private static final Duration RELEASE_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(60);
+    /** How long /ready waits for the timelines opened at start to recover (a large WAL scans long). */
+    private static final Duration RECOVERY_WAIT = Duration.ofHours(1);
     /** The actor system's name, part of every member's address: the same on all nodes. */
     private static final String SYSTEM_NAME = "walkeeper";
 
@@ -70,6 +76,8 @@ public final class WalkeeperNode implements AutoCloseable {
     private final DataDirectory dataDirectory;
     /** Open writers of pushed WAL (receive nodes), closed after the actors stopped; or null. */
     private final PushReceivers receivers;
+    /** The metrics and probes server, or null ({@code walkeeper.metrics.listen} empty). */
+    private final MetricsServer metrics;
     private final InetSocketAddress address;
     private final CompletableFuture<Ending> ended = new CompletableFuture<>();
     private final Object lock = new Object();
@@ -81,12 +89,14 @@ public final class WalkeeperNode implements AutoCloseable {
     private volatile List<Address> rejoinSeeds = List.of();
 
     private WalkeeperNode(Config config, NodeSettings settings, NodeSettings pinned, DataDirectory dataDirectory,
-                          PushReceivers receivers, InetSocketAddress address, ActorSystem<NodeGuardian.Command> system) {
+                          PushReceivers receivers, MetricsServer metrics, InetSocketAddress address,
+                          ActorSystem<NodeGuardian.Command> system) {
         this.config = config;
         this.settings = settings;
         this.pinned = pinned;
         this.dataDirectory = dataDirectory;
         this.receivers = receivers;
+        this.metrics = metrics;
         this.address = address;
         this.system = system;
     }
@@ -106,13 +116,15 @@ public final class WalkeeperNode implements AutoCloseable {
         NodeStorage.prepareJdbcJournal(storage);
         DataDirectory dataDirectory = openDataDirectory(settings.dataDir());
         PushReceivers receivers = null;
+        MetricsServer metrics = null;
         ActorSystem<NodeGuardian.Command> system = null;
         try {
+            metrics = settings.servesMetrics() ? MetricsServer.start(settings.metricsListen()) : null;
             receivers = settings.receives()
                     ? new PushReceivers(id -> settings.receiveDir().resolve(id.tenantId()).resolve(id.timelineId()),
                             settings.receiveStaleAfter())
                     : null;
-            system = createFirstSystem(settings, storage, dataDirectory, receivers);
+            system = createFirstSystem(settings, storage, dataDirectory, receivers, metrics);
             InetSocketAddress address = listen(system);
             log.info("walkeeper node {} listening on {}:{}, data in {}", settings.nodeId(),
                     address.getHostString(), address.getPort(), dataDirectory.path());
@@ -120,18 +132,20 @@ public final class WalkeeperNode implements AutoCloseable {
                 log.warn("no users configured (walkeeper.auth.users): trusting loopback clients only, without a password");
             }
             NodeSettings pinned = settings.withPorts(address.getPort(), clusterBindPort(system, settings.cluster()));
-            WalkeeperNode node = new WalkeeperNode(storage, settings, pinned, dataDirectory, receivers, address, system);
+            WalkeeperNode node = new WalkeeperNode(storage, settings, pinned, dataDirectory, receivers, metrics, address,
+                    system);
             node.watch(system);
             if (settings.cluster().enabled()) {
                 join(system, settings.cluster().seedAddresses(SYSTEM_NAME));
             }
+            node.readyOnceUp(system);
             return node;
         } catch (IOException | RuntimeException e) {
             if (system != null) {
                 system.terminate();
                 awaitTerminated(system);
             }
-            release(dataDirectory, receivers);
+            release(dataDirectory, receivers, metrics);
             throw e;
         }
     }
@@ -181,9 +195,10 @@ public final class WalkeeperNode implements AutoCloseable {
     /** The first incarnation; its cluster transport's address in use is the operator's to fix. */
     private static ActorSystem<NodeGuardian.Command> createFirstSystem(NodeSettings settings, Config config,
                                                                        DataDirectory dataDirectory,
-                                                                       PushReceivers receivers) {
+                                                                       PushReceivers receivers,
+                                                                       MetricsServer metrics) {
         try {
-            return createSystem(settings, config, dataDirectory, receivers);
+            return createSystem(settings, config, dataDirectory, receivers, metrics);
         } catch (RemoteTransportException e) {
             Throwable cause = e;
             while (cause.getCause() != null && !(cause instanceof BindException)) {
@@ -198,9 +213,51 @@ public final class WalkeeperNode implements AutoCloseable {
     }
 
     private static ActorSystem<NodeGuardian.Command> createSystem(NodeSettings settings, Config config,
-                                                                  DataDirectory dataDirectory, PushReceivers receivers) {
+                                                                  DataDirectory dataDirectory, PushReceivers receivers,
+                                                                  MetricsServer metrics) {
+        ActorSystemSetup setup = ActorSystemSetup.create(BootstrapSetup.create(
+                settings.cluster().pekkoConfig(settings.nodeId()).withFallback(config)));
+        if (metrics != null) {
+            // Every incarnation records to the same registry: counters go on across a rejoin.
+            setup = setup.withSetup(new ExtensionSetup<NodeMetrics>(NodeMetrics.Id.INSTANCE, system -> metrics) {});
+        }
         return ActorSystem.create(NodeGuardian.create(settings, NodeStorage.walStores(dataDirectory.path()), receivers),
-                SYSTEM_NAME, settings.cluster().pekkoConfig(settings.nodeId()).withFallback(config));
+                SYSTEM_NAME, setup);
+    }
+
+    /**
+     * /ready says 200 once {@code incarnation} listens (it does when this is called), the
+     * timelines it opened at start have recovered and, in a cluster, it is an Up member; it goes
+     * back to 503 when the incarnation shuts down.
+     */
+    private void readyOnceUp(ActorSystem<NodeGuardian.Command> incarnation) {
+        if (metrics == null) {
+            return;
+        }
+        CompletableFuture<Done> up = new CompletableFuture<>();
+        if (settings.cluster().enabled()) {
+            org.apache.pekko.cluster.Cluster.get(incarnation).registerOnMemberUp(() -> up.complete(Done.getInstance()));
+        } else {
+            up.complete(Done.getInstance());
+        }
+        CompletionStage<Done> recovered = AskPattern.ask(incarnation, NodeGuardian.AwaitTimelinesRecovered::new,
+                RECOVERY_WAIT, incarnation.scheduler());
+        up.thenCombine(recovered, (u, r) -> r).whenComplete((done, failure) -> {
+            if (CoordinatedShutdown.get(incarnation).getShutdownReason().isPresent()) {
+                return; // it stops: not ready, whatever it got to
+            }
+            if (failure != null) {
+                log.warn("node {}: its timelines did not recover within {}; /ready stays 503: {}", settings.nodeId(),
+                        RECOVERY_WAIT, failure.toString());
+            } else {
+                metrics.ready(true);
+            }
+        });
+        CoordinatedShutdown.get(incarnation).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(),
+                "walkeeper-not-ready", () -> {
+                    metrics.ready(false);
+                    return CompletableFuture.completedFuture(Done.getInstance());
+                });
     }
 
     /** Starts the timelines and the listener; returns where it listens. */
@@ -322,7 +379,7 @@ public final class WalkeeperNode implements AutoCloseable {
             if (endInstead()) {
                 return;
             }
-            ActorSystem<NodeGuardian.Command> next = createSystem(pinned, config, dataDirectory, receivers);
+            ActorSystem<NodeGuardian.Command> next = createSystem(pinned, config, dataDirectory, receivers, metrics);
             if (!adopt(next)) {
                 return;
             }
@@ -331,6 +388,7 @@ public final class WalkeeperNode implements AutoCloseable {
                 return; // it ended before it was Up (closed, or downed again): its watcher decides
             }
             InetSocketAddress bound = listen(next);
+            readyOnceUp(next);
             log.info("node {} rejoined the cluster as {} and serves on {}:{} again", settings.nodeId(),
                     Cluster.get(next).selfMember().uniqueAddress(), bound.getHostString(), bound.getPort());
         } catch (IOException | RuntimeException e) {
@@ -454,6 +512,14 @@ public final class WalkeeperNode implements AutoCloseable {
         }
     }
 
+    /** The port of /metrics, /health and /ready (the bound one if the setting said 0); only when served. */
+    public int metricsPort() {
+        if (metrics == null) {
+            throw new IllegalStateException("walkeeper.metrics.listen is empty: this node serves no metrics");
+        }
+        return metrics.port();
+    }
+
     public NodeSettings settings() {
         return settings;
     }
@@ -493,7 +559,7 @@ public final class WalkeeperNode implements AutoCloseable {
             if (ended.isDone()) {
                 return;
             }
-            release(dataDirectory, receivers);
+            release(dataDirectory, receivers, metrics);
             ended.complete(ending);
         }
     }
@@ -508,7 +574,10 @@ public final class WalkeeperNode implements AutoCloseable {
         }
     }
 
-    private static void release(DataDirectory dataDirectory, PushReceivers receivers) {
+    private static void release(DataDirectory dataDirectory, PushReceivers receivers, MetricsServer metrics) {
+        if (metrics != null) {
+            metrics.close();
+        }
         if (receivers != null) {
             try {
                 receivers.close();

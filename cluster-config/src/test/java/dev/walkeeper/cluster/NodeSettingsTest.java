@@ -3,6 +3,7 @@ package dev.walkeeper.cluster;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -49,6 +50,17 @@ class NodeSettingsTest {
         assertEquals(java.util.Map.of("pusher", "secret", "a.b", ""),
                 settings("walkeeper.push.passwords { pusher = secret, \"a.b\" = \"\" }").pushPasswords());
         assertMentions(refused("walkeeper.push.passwords { pusher { x = 1 } }"), "walkeeper.push.passwords", "pusher");
+    }
+
+    @Test
+    void metricsAreOffByDefaultAndServedOnTheAddressGiven() {
+        assertFalse(settings("").servesMetrics());
+        assertNull(settings("").metricsListen());
+        assertEquals(new ClusterSettings.HostPort("127.0.0.1", 0),
+                settings("walkeeper.metrics.listen = \"127.0.0.1:0\"").metricsListen());
+        assertTrue(settings("walkeeper.metrics.listen = \"0.0.0.0:9454\"").servesMetrics());
+        assertMentions(refused("walkeeper.metrics.listen = \"127.0.0.1\""), "walkeeper.metrics.listen");
+        assertMentions(refused("walkeeper.metrics.listen = \"127.0.0.1:65536\""), "walkeeper.metrics.listen");
     }
 
     @Test

@@ -59,6 +59,11 @@ class NodeCommand implements Callable<Integer> {
                     + "(a NAT, a proxy) forwards it to --cluster-listen (default: the --cluster-listen address).")
     String clusterAdvertise;
 
+    @Option(names = "--metrics-listen", paramLabel = "HOST:PORT",
+            description = "Serve Prometheus metrics (/metrics) and the probes /health and /ready over HTTP here "
+                    + "(default: off).")
+    String metricsListen;
+
     @Option(names = "--seed-nodes", paramLabel = "HOST:PORT", split = ",",
             description = "Cluster members to join through (default none: a cluster of this node alone).")
     List<String> seedNodes;
@@ -113,6 +118,10 @@ class NodeCommand implements Callable<Integer> {
         if (clusterAdvertise != null) {
             checkHostPort("--cluster-advertise", clusterAdvertise, 1);
             config = config.withValue("walkeeper.cluster.advertise", ConfigValueFactory.fromAnyRef(clusterAdvertise));
+        }
+        if (metricsListen != null) {
+            checkHostPort("--metrics-listen", metricsListen, 0);
+            config = config.withValue("walkeeper.metrics.listen", ConfigValueFactory.fromAnyRef(metricsListen));
         }
         if (seedNodes != null) {
             seedNodes.forEach(seed -> checkHostPort("--seed-nodes", seed, 1));

@@ -80,7 +80,7 @@ class MainTest {
         CliRun run = CliRun.of("node", "--help");
         assertEquals(0, run.exitCode(), run.err());
         assertContains(run.out(), "Usage: walkeeper node", "--listen", "--data-dir", "--node-id", "--config",
-                "--system-id", "--cluster-listen", "--cluster-advertise", "--seed-nodes");
+                "--system-id", "--cluster-listen", "--cluster-advertise", "--seed-nodes", "--metrics-listen");
     }
 
     @ParameterizedTest
@@ -161,6 +161,13 @@ class MainTest {
     }
 
     @Test
+    void metricsListenTurnsTheMetricsServerOn() {
+        assertFalse(NodeSettings.from(parseNode("node").config()).servesMetrics());
+        assertEquals(new ClusterSettings.HostPort("0.0.0.0", 9454),
+                NodeSettings.from(parseNode("node", "--metrics-listen", "0.0.0.0:9454").config()).metricsListen());
+    }
+
+    @Test
     void clusterAdvertiseSplitsWhereMembersConnectFromWhereArteryListens() {
         ClusterSettings cluster = NodeSettings.from(parseNode("node", "--cluster-listen", "127.0.0.1:2552",
                 "--cluster-advertise", "127.0.0.1:3552").config()).cluster();
@@ -177,6 +184,7 @@ class MainTest {
         "--seed-nodes     | 127.0.0.1:0     | --seed-nodes must be HOST:PORT with a port in 1..65535",
         "--cluster-advertise | 127.0.0.1:0  | --cluster-advertise must be HOST:PORT with a port in 1..65535",
         "--seed-nodes     | a:1,b           | --seed-nodes must be HOST:PORT",
+        "--metrics-listen | 127.0.0.1       | --metrics-listen must be HOST:PORT",
     })
     void aBadClusterAddressIsAUsageErrorWithExitCode2(String flag, String value, String message) {
         CliRun run = CliRun.of("node", flag, value, "--data-dir", dir.toString());

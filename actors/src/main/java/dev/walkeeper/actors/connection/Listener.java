@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.connection;
 
+import dev.walkeeper.actors.metrics.NodeMetrics;
 import dev.walkeeper.actors.replication.PushReceivers;
 import dev.walkeeper.actors.socket.IncomingSocket;
 import dev.walkeeper.actors.socket.SocketIo;
@@ -134,6 +135,9 @@ public final class Listener {
     /** The open connections the listener admitted: their user once authenticated, else "". */
     private final Map<ActorRef<Connection.Command>, String> open = new HashMap<>();
     private final Map<String, Integer> perUser = new HashMap<>();
+    /** How many of {@link #open} are authenticated. */
+    private int authenticated;
+    private final NodeMetrics metrics;
 
     private Listener(ActorContext<Command> ctx, SocketIo.Binding binding, ConnectionSettings.Limits limits,
                      ConnectionFactory connections) {
@@ -141,6 +145,11 @@ public final class Listener {
         this.binding = binding;
         this.limits = limits;
         this.connections = connections;
+        this.metrics = NodeMetrics.get(ctx.getSystem());
+    }
+
+    private void reportConnections() {
+        metrics.connections(open.size() - authenticated, authenticated);
     }
 
     private Behavior<Command> listening() {
@@ -154,7 +163,9 @@ public final class Listener {
                     String user = open.remove(e.connection());
                     if (user != null && !user.isEmpty()) {
                         perUser.computeIfPresent(user, (u, n) -> n == 1 ? null : n - 1);
+                        authenticated--;
                     }
+                    reportConnections();
                     return Behaviors.same();
                 })
                 .onMessage(AdmitUser.class, a -> {
@@ -167,6 +178,7 @@ public final class Listener {
                 })
                 .onSignal(PostStop.class, s -> {
                     binding.unbind();
+                    metrics.connections(0, 0); // the connections are its children: they stopped with it
                     return Behaviors.same();
                 })
                 .build();
@@ -188,6 +200,7 @@ public final class Listener {
         if (!full) {
             open.put(connection, "");
             ctx.watchWith(connection, new ConnectionEnded(connection));
+            reportConnections();
         }
     }
 
@@ -203,6 +216,8 @@ public final class Listener {
         }
         open.put(connection, user);
         perUser.put(user, held + 1);
+        authenticated++;
+        reportConnections();
         return new UserAdmission(null);
     }
 }

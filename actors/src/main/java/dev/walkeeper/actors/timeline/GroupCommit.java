@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.timeline;
 
+import dev.walkeeper.actors.metrics.NodeMetrics;
 import dev.walkeeper.actors.socket.SocketIo;
 import dev.walkeeper.actors.trace.CommitTrace;
 import dev.walkeeper.actors.trace.Stage;
@@ -32,6 +33,8 @@ final class GroupCommit {
     private final WalHolder wal;
     private final CommitTrace trace;
     private final ActorRef<WalFlusher.Run> flusher;
+    /** Times the flushes that run here; the flusher times its own. */
+    private final NodeMetrics.TimelineMetrics metrics;
     /** Whether a flush may run on the timeline's own thread when that is an idle I/O loop. */
     private final boolean whenIdle;
     /** A FlushDue is on its way to the timeline. */
@@ -43,14 +46,16 @@ final class GroupCommit {
     /** More was written while a job was in flight: flush again when it is done. */
     private boolean wanted;
 
-    GroupCommit(ActorContext<Timeline.Command> context, WalHolder wal, CommitTrace trace) {
+    GroupCommit(ActorContext<Timeline.Command> context, WalHolder wal, CommitTrace trace,
+                NodeMetrics.TimelineMetrics metrics) {
         this.context = context;
         this.wal = wal;
         this.trace = trace;
+        this.metrics = metrics;
         com.typesafe.config.Config config = context.getSystem().settings().config();
         this.whenIdle = !config.hasPath(FLUSH_WHEN_IDLE) || config.getBoolean(FLUSH_WHEN_IDLE);
         // Anonymous: a restarted timeline spawns its own while the old one may still be stopping.
-        this.flusher = context.spawnAnonymous(WalFlusher.create(), DispatcherSelector.blocking());
+        this.flusher = context.spawnAnonymous(WalFlusher.create(metrics), DispatcherSelector.blocking());
     }
 
     /** WAL was written: the timeline gets one {@link Timeline#FLUSH_DUE} for all writes until it handles it. */
@@ -101,7 +106,9 @@ final class GroupCommit {
             // the hand-off to the flusher and back (one commit at a time, as in pgbench -c 1,
             // gains most).
             trace.stamp(Stage.FSYNC_STARTED, job.target().value());
+            long started = System.nanoTime();
             job.run();
+            metrics.flushed(System.nanoTime() - started);
             trace.stamp(Stage.FSYNC_DONE, job.target().value());
             trace.stamp(Stage.FLUSH_DONE_AT_TIMELINE, job.target().value());
             completion.completed(job);

@@ -5,6 +5,7 @@ import dev.walkeeper.actors.consensus.AcceptorEvent;
 import dev.walkeeper.actors.consensus.AcceptorException;
 import dev.walkeeper.actors.consensus.AcceptorState;
 import dev.walkeeper.actors.replication.PushReplicator;
+import dev.walkeeper.actors.metrics.NodeMetrics;
 import dev.walkeeper.actors.trace.CommitTrace;
 import dev.walkeeper.actors.trace.Stage;
 import dev.walkeeper.persistence.wal.WalStore;
@@ -48,6 +49,7 @@ final class TimelineActor extends EventSourcedBehavior<Timeline.Command, Accepto
     private final java.util.Set<ActorRef<?>> watchedConnections = new java.util.HashSet<>();
     private final CommitTrace trace;
     private final GroupCommit groupCommit;
+    private final NodeMetrics.TimelineMetrics metrics;
     /** Why the timeline refuses service for good, or null. */
     private String unavailable;
     private final Map<TenantTimelineId, String> syncFailures;
@@ -69,7 +71,8 @@ final class TimelineActor extends EventSourcedBehavior<Timeline.Command, Accepto
         this.nodeId = nodeId;
         this.walStores = walStores;
         this.trace = CommitTrace.get(context.getSystem());
-        this.groupCommit = new GroupCommit(context, wal, trace);
+        this.metrics = NodeMetrics.get(context.getSystem()).timeline(id);
+        this.groupCommit = new GroupCommit(context, wal, trace, metrics);
     }
 
     @Override
@@ -187,7 +190,9 @@ final class TimelineActor extends EventSourcedBehavior<Timeline.Command, Accepto
                 attach(command.connection(), replyTo, acceptor.electedTerm());
             }
             if (append) {
-                trace.stamp(Stage.NODE_WRITTEN, ((ProposerMessage.AppendRequest) command.message()).endLsn().value());
+                ProposerMessage.AppendRequest request = (ProposerMessage.AppendRequest) command.message();
+                trace.stamp(Stage.NODE_WRITTEN, request.endLsn().value());
+                metrics.walWritten(request.wal().length());
             }
             if (append) {
                 groupCommit.request();

@@ -1,5 +1,6 @@
 package dev.walkeeper.actors.timeline;
 
+import dev.walkeeper.actors.metrics.NodeMetrics;
 import dev.walkeeper.actors.trace.CommitTrace;
 import dev.walkeeper.actors.trace.Stage;
 import dev.walkeeper.persistence.wal.WalStore;
@@ -19,7 +20,7 @@ final class WalFlusher {
 
     private WalFlusher() {}
 
-    static Behavior<Run> create() {
+    static Behavior<Run> create(NodeMetrics.TimelineMetrics metrics) {
         return Behaviors.setup(ctx -> {
             CommitTrace trace = CommitTrace.get(ctx.getSystem());
             return Behaviors.receive(Run.class)
@@ -27,11 +28,13 @@ final class WalFlusher {
                     IOException failure = null;
                     long target = run.job().target().value();
                     trace.stamp(Stage.FSYNC_STARTED, target);
+                    long started = System.nanoTime();
                     try {
                         run.job().run();
                     } catch (IOException e) {
                         failure = e;
                     }
+                    metrics.flushed(System.nanoTime() - started);
                     trace.stamp(Stage.FSYNC_DONE, target);
                     run.replyTo().tell(new Timeline.FlushDone(run.job(), failure));
                     return Behaviors.same();
