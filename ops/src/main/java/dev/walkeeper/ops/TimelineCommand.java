@@ -65,6 +65,10 @@ class TimelineCommand {
             }
             PrintWriter err = spec.commandLine().getErr();
             String options = "-c tenant_id=" + id.tenantId() + " timeline_id=" + id.timelineId();
+            // The node answers once, at the end; its log carries the progress lines.
+            err.printf("walkeeper timeline copy: copying %s to %s from %s (progress in that node's log)%n", id, node,
+                    from == null ? "the most advanced member" : from);
+            err.flush();
             StatusClient.Result result;
             try (StatusClient client = StatusClient.connect(address, user,
                     System.getenv(ProposeCommand.NODE_PASSWORD_ENV), Duration.ofSeconds(10), options)) {

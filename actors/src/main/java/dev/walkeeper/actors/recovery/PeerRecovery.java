@@ -70,6 +70,7 @@ public final class PeerRecovery extends AbstractBehavior<PeerRecovery.Command> {
     /** What the running client was started for; null once it was told to stop. */
     private RecoveryRule.Plan plan;
     private long donorNode;
+    private TransferProgress progress;
 
     private PeerRecovery(ActorContext<Command> ctx, TimerScheduler<Command> timers, TenantTimelineId id, long nodeId,
                          ActorRef<Timeline.Command> timeline, ActorRef<TimelineRegistry.Command> registry,
@@ -122,7 +123,11 @@ public final class PeerRecovery extends AbstractBehavior<PeerRecovery.Command> {
         if (plan != null && local.term() != plan.term()) {
             stopClient("our term changed to " + local.term());
         } else if (plan != null && local.flushLsn().compareTo(plan.target()) >= 0) {
-            stopClient("caught up at " + local.flushLsn());
+            progress.due(local.flushLsn(), System.nanoTime());
+            stopClient("caught up at " + local.flushLsn() + ", " + progress.summary(System.nanoTime()));
+        } else if (plan != null) {
+            progress.due(local.flushLsn(), System.nanoTime()).ifPresent(line ->
+                    getContext().getLog().info("timeline {}: recovering from node {}: {}", id, donorNode, line));
         }
         return this;
     }
@@ -156,6 +161,7 @@ public final class PeerRecovery extends AbstractBehavior<PeerRecovery.Command> {
                 settings.password(), nodeId, id, next.term(), next.from(), next.donorCommitLsn(),
                 settings.handshakeTimeout());
         plan = next;
+        progress = new TransferProgress(next.from(), next.target(), System.nanoTime());
         donorNode = next.donor().nodeId();
         client = getContext().spawnAnonymous(PeerRecoveryClient.create(clientSettings, timeline,
                 getContext().messageAdapter(PeerRecoveryClient.Event.class, FromClient::new), sockets.apply(address)));
@@ -168,8 +174,8 @@ public final class PeerRecovery extends AbstractBehavior<PeerRecovery.Command> {
             return this; // an earlier stream's
         }
         if (event instanceof PeerRecoveryClient.Failed failed) {
-            getContext().getLog().info("timeline {}: recovery from node {} ended: {}", id, donorNode,
-                    failed.reason());
+            getContext().getLog().info("timeline {}: recovery from node {} ended: {} (after {})", id, donorNode,
+                    failed.reason(), progress.summary(System.nanoTime()));
         }
         client = null;
         plan = null;

@@ -154,12 +154,15 @@ public final class TimelineCopy {
                         timeline, ctx.messageAdapter(PeerRecoveryClient.Event.class, FromWalClient::new),
                         sockets.apply(address)));
                 timeline.tell(new Timeline.WatchPositions(ctx.messageAdapter(Timeline.PositionsEvent.class, Local::new)));
-                return copyingWal(donor, copy, client);
+                ctx.getLog().info("timeline {}: copying WAL of term {} from {}, from {} up to {}", id, copy.walTerm(),
+                        donor, copy.localStartLsn(), copy.limit());
+                return copyingWal(donor, copy, client,
+                        new TransferProgress(copy.localStartLsn(), copy.limit(), System.nanoTime()));
             }).build();
         }
 
         private Behavior<Command> copyingWal(String donor, Acceptor.Copy copy,
-                                             ActorRef<PeerRecoveryClient.Command> client) {
+                                             ActorRef<PeerRecoveryClient.Command> client, TransferProgress progress) {
             return Behaviors.receive(Command.class)
                     .onMessage(Local.class, message -> {
                         if (message.event() instanceof Timeline.Interrupted interrupted) {
@@ -169,11 +172,14 @@ public final class TimelineCopy {
                         }
                         Timeline.Positions positions = (Timeline.Positions) message.event();
                         if (positions.flushLsn().compareTo(copy.limit()) < 0) {
+                            progress.due(positions.flushLsn(), System.nanoTime()).ifPresent(line ->
+                                    ctx.getLog().info("timeline {}: copying from {}: {}", id, donor, line));
                             return Behaviors.same();
                         }
+                        progress.due(positions.flushLsn(), System.nanoTime());
                         client.tell(PeerRecoveryClient.Stop.INSTANCE);
-                        ctx.getLog().info("timeline {}: copied from {} up to {} in term {}", id, donor,
-                                positions.flushLsn(), positions.term());
+                        ctx.getLog().info("timeline {}: copied from {} up to {} in term {}: {}", id, donor,
+                                positions.flushLsn(), positions.term(), progress.summary(System.nanoTime()));
                         replyTo.tell(new Copied(donor, positions.term(), positions.flushLsn(), positions.commitLsn()));
                         return Behaviors.stopped();
                     })
@@ -181,7 +187,8 @@ public final class TimelineCopy {
                         if (message.event() instanceof PeerRecoveryClient.Failed failed) {
                             return fail(failed.sqlState() == null ? SqlState.CONNECTION_FAILURE : SqlState.INTERNAL_ERROR,
                                     "copying WAL of timeline " + id + " from " + donor + " stopped before " + copy.limit()
-                                            + ": " + failed.reason() + " (the timeline stays, as a node behind)");
+                                            + ": " + failed.reason() + " (the timeline stays, as a node behind; "
+                                            + progress.summary(System.nanoTime()) + " copied)");
                         }
                         return Behaviors.same();
                     })

@@ -79,11 +79,16 @@ public final class BenchCommand {
             out.println("node/throughput: window in flight; node/latency: one append in flight");
             out.printf("%-9s %-16s %10s %7s %10s %10s %12s%n", "append", "run", "MB/s", "ratio", "p50 ms", "p99 ms",
                     "p99/disk p50");
+            PrintWriter err = spec.commandLine().getErr();
             for (int size : sizes) {
                 long nanos = seconds * 1_000_000_000L;
+                starting(err, "disk", size);
                 DiskBaseline.Result disk = DiskBaseline.run(dir, size, nanos, true);
+                starting(err, "disk/sparse", size);
                 DiskBaseline.Result sparse = DiskBaseline.run(dir, size, nanos, false);
+                starting(err, "node/throughput", size);
                 IngestLoad.Result throughput = nodeRun(size, window, nanos);
+                starting(err, "node/latency", size);
                 IngestLoad.Result latency = nodeRun(size, size, nanos);
                 double diskP50 = disk.latencies().percentileMillis(50);
                 row(out, size, "disk", disk.mbPerSecond(), disk.mbPerSecond(), disk.latencies(), diskP50);
@@ -101,10 +106,19 @@ public final class BenchCommand {
             return 0;
         }
 
+        /** On stderr, so a long run is not silent and the results on stdout stay a plain table. */
+        private void starting(PrintWriter err, String run, int size) {
+            err.printf("bench ingest: %s, %s appends, %d s...%n", run, appendLabel(size), seconds);
+            err.flush();
+        }
+
+        private static String appendLabel(int size) {
+            return size % 1024 == 0 ? size / 1024 + " KiB" : size + " B";
+        }
+
         private static void row(PrintWriter out, int size, String run, double mbPerSecond, double diskMbPerSecond,
                                 LatencyHistogram latencies, double diskP50) {
-            String append = size % 1024 == 0 ? size / 1024 + " KiB" : size + " B";
-            out.printf("%-9s %-16s %10.1f %7.2f %10.3f %10.3f %12.2f%n", append, run, mbPerSecond,
+            out.printf("%-9s %-16s %10.1f %7.2f %10.3f %10.3f %12.2f%n", appendLabel(size), run, mbPerSecond,
                     mbPerSecond / diskMbPerSecond, latencies.percentileMillis(50), latencies.percentileMillis(99),
                     latencies.percentileMillis(99) / diskP50);
         }

@@ -16,6 +16,8 @@ import java.util.NavigableMap;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A timeline's WAL in PostgreSQL segment files, as Neon's safekeeper keeps it.
@@ -83,6 +85,7 @@ import java.util.concurrent.RejectedExecutionException;
  * another thread. Not thread-safe otherwise.
  */
 public final class SegmentedWalStore implements WalStore {
+    private static final Logger log = LoggerFactory.getLogger(SegmentedWalStore.class);
     /** The largest average flush (bytes written per flush in the current segment) that gets a zero-filled spare. */
     static final int ZERO_FILL_MAX_BYTES_PER_FLUSH = 16 * 1024;
 
@@ -476,12 +479,24 @@ public final class SegmentedWalStore implements WalStore {
     private void recover(Lsn scanFrom) throws IOException {
         SegmentFiles.deleteTempFiles(dir);
         NavigableMap<Long, Path> segments = files.list();
+        // A start and an end line only: the scan is one blocking call, usually short, and an
+        // operator waiting on a slow start sees which directory it is reading.
+        if (!segments.isEmpty()) {
+            log.info("scanning WAL from {} in {} ({} segment files)", scanFrom, dir, segments.size());
+        }
+        long started = System.nanoTime();
         long end = new WalEndScanner(dir, format).findEnd(segments, scanFrom);
+        long millis = (System.nanoTime() - started) / 1_000_000;
         if (end < 0) {
+            if (!segments.isEmpty()) {
+                log.info("no WAL in {} ({} ms): deleting {} unwritten segment files", dir, millis, segments.size());
+            }
             // No segment holds WAL: whatever files there are were created but never written.
             files.deleteAll(segments);
             return;
         }
+        log.info("found the end of WAL at {} in {}: {} MB after {} in {} ms", new Lsn(end), dir,
+                Math.max(0, end - scanFrom.value()) / (1024 * 1024), scanFrom, millis);
         current = files.cutAt(end, segments);
         scanner = newScanner(end);
         writeLsn = end;
