@@ -123,8 +123,8 @@ public final class PeerRecovery extends AbstractBehavior<PeerRecovery.Command> {
         if (plan != null && local.term() != plan.term()) {
             stopClient("our term changed to " + local.term());
         } else if (plan != null && local.flushLsn().compareTo(plan.target()) >= 0) {
-            progress.due(local.flushLsn(), System.nanoTime());
-            stopClient("caught up at " + local.flushLsn() + ", " + progress.summary(System.nanoTime()));
+            stopClient("caught up at " + local.flushLsn() + ", "
+                    + progress.summary(local.flushLsn(), System.nanoTime()));
         } else if (plan != null) {
             progress.due(local.flushLsn(), System.nanoTime()).ifPresent(line ->
                     getContext().getLog().info("timeline {}: recovering from node {}: {}", id, donorNode, line));

@@ -176,10 +176,9 @@ public final class TimelineCopy {
                                     ctx.getLog().info("timeline {}: copying from {}: {}", id, donor, line));
                             return Behaviors.same();
                         }
-                        progress.due(positions.flushLsn(), System.nanoTime());
                         client.tell(PeerRecoveryClient.Stop.INSTANCE);
                         ctx.getLog().info("timeline {}: copied from {} up to {} in term {}: {}", id, donor,
-                                positions.flushLsn(), positions.term(), progress.summary(System.nanoTime()));
+                                positions.flushLsn(), positions.term(), progress.summary(positions.flushLsn(), System.nanoTime()));
                         replyTo.tell(new Copied(donor, positions.term(), positions.flushLsn(), positions.commitLsn()));
                         return Behaviors.stopped();
                     })

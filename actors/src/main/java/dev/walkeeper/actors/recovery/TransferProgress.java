@@ -43,6 +43,12 @@ final class TransferProgress {
                 mb(total), total == 0 ? 100 : Math.min(100, done * 100 / total), rate(done, nowNanos)));
     }
 
+    /** As {@link #summary(long)}, once the transfer ended at {@code reached}. */
+    String summary(Lsn reached, long nowNanos) {
+        this.reached = reached;
+        return summary(nowNanos);
+    }
+
     /** "X MB in S s, R MB/s", up to the LSN last recorded. */
     String summary(long nowNanos) {
         long done = done(reached);
